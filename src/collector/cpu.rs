@@ -1,0 +1,11 @@
+//! Not yet implemented.
+use crate::collector::Ctx;
+use crate::expo::Encoder;
+use crate::source::Error;
+
+#[derive(Default)]
+pub struct State {}
+
+pub fn collect(_ctx: &mut Ctx, _out: &mut Encoder) -> Result<(), Error> {
+    Ok(())
+}

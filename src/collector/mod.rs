@@ -1,0 +1,296 @@
+//! The table of collectors, the state they share, and the meta-metrics of a scrape.
+//!
+//! A collector is a plain function `fn(&mut Ctx, &mut Encoder) -> Result<(), Error>`: it reads
+//! its files through the buffers in [`Ctx`] and writes its families straight into the encoder.
+//! If it fails, whatever it wrote is rolled back and `node_scrape_collector_success` is 0.
+use std::time::Instant;
+
+use regex_lite::Regex;
+
+use crate::expo::{Encoder, Kind};
+use crate::log;
+use crate::source::{Error, NameList, Source};
+
+pub mod cpu;
+pub mod diskstats;
+pub mod entropy;
+pub mod filefd;
+pub mod interrupts;
+pub mod loadavg;
+pub mod meminfo;
+pub mod netclass;
+pub mod netdev;
+pub mod netstat;
+pub mod pressure;
+pub mod selfproc;
+pub mod sockstat;
+pub mod stat;
+pub mod time;
+pub mod uname;
+pub mod vmstat;
+
+pub type CollectFn = fn(&mut Ctx, &mut Encoder) -> Result<(), Error>;
+
+pub struct Collector {
+    pub name: &'static str,
+    pub enabled_by_default: bool,
+    pub collect: CollectFn,
+}
+
+/// Every collector, in output order.
+pub const ALL: &[Collector] = &[
+    Collector {
+        name: "cpu",
+        enabled_by_default: true,
+        collect: cpu::collect,
+    },
+    Collector {
+        name: "diskstats",
+        enabled_by_default: true,
+        collect: diskstats::collect,
+    },
+    Collector {
+        name: "entropy",
+        enabled_by_default: true,
+        collect: entropy::collect,
+    },
+    Collector {
+        name: "filefd",
+        enabled_by_default: true,
+        collect: filefd::collect,
+    },
+    Collector {
+        name: "interrupts",
+        enabled_by_default: true,
+        collect: interrupts::collect,
+    },
+    Collector {
+        name: "loadavg",
+        enabled_by_default: true,
+        collect: loadavg::collect,
+    },
+    Collector {
+        name: "meminfo",
+        enabled_by_default: true,
+        collect: meminfo::collect,
+    },
+    Collector {
+        name: "netclass",
+        enabled_by_default: true,
+        collect: netclass::collect,
+    },
+    Collector {
+        name: "netdev",
+        enabled_by_default: true,
+        collect: netdev::collect,
+    },
+    Collector {
+        name: "netstat",
+        enabled_by_default: true,
+        collect: netstat::collect,
+    },
+    Collector {
+        name: "pressure",
+        enabled_by_default: true,
+        collect: pressure::collect,
+    },
+    Collector {
+        name: "sockstat",
+        enabled_by_default: true,
+        collect: sockstat::collect,
+    },
+    Collector {
+        name: "stat",
+        enabled_by_default: true,
+        collect: stat::collect,
+    },
+    Collector {
+        name: "time",
+        enabled_by_default: true,
+        collect: time::collect,
+    },
+    Collector {
+        name: "uname",
+        enabled_by_default: true,
+        collect: uname::collect,
+    },
+    Collector {
+        name: "vmstat",
+        enabled_by_default: true,
+        collect: vmstat::collect,
+    },
+];
+
+pub fn by_name(name: &str) -> Option<usize> {
+    ALL.iter().position(|c| c.name == name)
+}
+
+/// An include or exclude pattern on device names (at most one of the two is set).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub include: Option<Regex>,
+    pub exclude: Option<Regex>,
+}
+
+impl Filter {
+    pub fn allows(&self, name: &str) -> bool {
+        if let Some(re) = &self.include {
+            return re.is_match(name);
+        }
+        match &self.exclude {
+            Some(re) => !re.is_match(name),
+            None => true,
+        }
+    }
+}
+
+/// Per-collector options, compiled once at start-up.
+#[derive(Debug, Clone)]
+pub struct Opts {
+    pub diskstats: Filter,
+    pub netdev: Filter,
+    /// Devices the netclass collector skips.
+    pub netclass_ignored: Regex,
+    /// `node_netstat_<Proto>_<Field>` names (without the prefix) that are exported.
+    pub netstat_fields: Regex,
+    /// `/proc/vmstat` keys that are exported.
+    pub vmstat_fields: Regex,
+}
+
+pub const DISKSTATS_EXCLUDE_DEFAULT: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+pub const NETCLASS_IGNORED_DEFAULT: &str = "^$";
+pub const NETSTAT_FIELDS_DEFAULT: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+pub const VMSTAT_FIELDS_DEFAULT: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
+
+/// Everything a collector may use: the paths, options, and buffers reused on every scrape.
+pub struct Ctx {
+    pub src: Source,
+    pub opts: Opts,
+    /// Clock ticks per second (USER_HZ) from sysconf, for /proc/stat times.
+    pub user_hz: f64,
+    /// Page size in bytes from sysconf (sockstat's `mem` is in pages).
+    pub page_size: u64,
+    /// General file buffers. A collector may use any of them; none survives a collector.
+    pub buf: String,
+    pub buf2: String,
+    pub names: NameList,
+    pub flags: Vec<bool>,
+    pub cpu: cpu::State,
+}
+
+impl Ctx {
+    pub fn new(src: Source, opts: Opts) -> Self {
+        Ctx {
+            src,
+            opts,
+            user_hz: sysconf(libc::_SC_CLK_TCK, 100) as f64,
+            page_size: sysconf(libc::_SC_PAGESIZE, 4096),
+            buf: String::with_capacity(64 << 10),
+            buf2: String::with_capacity(4 << 10),
+            names: NameList::default(),
+            flags: Vec::new(),
+            cpu: cpu::State::default(),
+        }
+    }
+}
+
+fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
+    // SAFETY: sysconf has no preconditions; it returns -1 for unknown names.
+    let v = unsafe { libc::sysconf(name) };
+    if v > 0 {
+        v as u64
+    } else {
+        fallback
+    }
+}
+
+/// The outcome of one collector in the last scrape.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Outcome {
+    pub seconds: f64,
+    pub ok: bool,
+}
+
+/// Runs the enabled collectors into one reused encoder and appends the meta-metrics.
+pub struct Scraper {
+    pub ctx: Ctx,
+    pub enabled: Vec<usize>,
+    pub outcomes: Vec<Outcome>,
+    pub out: Encoder,
+    pub selfproc: selfproc::State,
+}
+
+impl Scraper {
+    pub fn new(ctx: Ctx, enabled: Vec<usize>) -> Self {
+        let outcomes = vec![Outcome::default(); enabled.len()];
+        Scraper {
+            ctx,
+            enabled,
+            outcomes,
+            out: Encoder::new(),
+            selfproc: selfproc::State::new(),
+        }
+    }
+
+    /// Collects everything into `self.out`; true when every enabled collector succeeded.
+    pub fn scrape(&mut self) -> bool {
+        self.out.clear();
+        let mut all_ok = true;
+        for (slot, &i) in self.outcomes.iter_mut().zip(&self.enabled) {
+            let Some(c) = ALL.get(i) else { continue };
+            let mark = self.out.len();
+            let start = Instant::now();
+            let result = (c.collect)(&mut self.ctx, &mut self.out);
+            let seconds = start.elapsed().as_secs_f64();
+            if let Err(e) = &result {
+                self.out.truncate(mark);
+                log::error("collector failed", &[("collector", &c.name), ("err", e)]);
+                all_ok = false;
+            }
+            *slot = Outcome {
+                seconds,
+                ok: result.is_ok(),
+            };
+        }
+        self.meta();
+        all_ok
+    }
+
+    fn meta(&mut self) {
+        let out = &mut self.out;
+        out.family(
+            "node_scrape_collector_duration_seconds",
+            "node_exporter: Duration of a collector scrape.",
+            Kind::Gauge,
+        );
+        for (o, &i) in self.outcomes.iter().zip(&self.enabled) {
+            if let Some(c) = ALL.get(i) {
+                out.f64(&[("collector", c.name)], o.seconds);
+            }
+        }
+        out.family(
+            "node_scrape_collector_success",
+            "node_exporter: Whether a collector succeeded.",
+            Kind::Gauge,
+        );
+        for (o, &i) in self.outcomes.iter().zip(&self.enabled) {
+            if let Some(c) = ALL.get(i) {
+                out.u64(&[("collector", c.name)], u64::from(o.ok));
+            }
+        }
+        out.family(
+            "proctap_build_info",
+            "A metric with a constant '1' value labeled by version, revision, and rustc version from which proctap was built.",
+            Kind::Gauge,
+        );
+        out.u64(
+            &[
+                ("revision", env!("PROCTAP_REVISION")),
+                ("rustc", env!("PROCTAP_RUSTC")),
+                ("version", env!("CARGO_PKG_VERSION")),
+            ],
+            1,
+        );
+        self.selfproc.collect(&mut self.ctx, out);
+    }
+}

@@ -1,0 +1,69 @@
+//! proctap: wiring only. Parse options, build the scraper, then serve or print one scrape.
+use std::io::Write;
+use std::process::ExitCode;
+
+mod cli;
+mod collector;
+mod expo;
+mod log;
+mod parse;
+mod server;
+mod source;
+
+use cli::Command;
+use collector::{Ctx, Scraper};
+use source::Source;
+
+fn main() -> ExitCode {
+    let cfg = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("proctap: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cfg.command {
+        Command::Help => {
+            print!("{}", cli::help());
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            print!("{}", cli::version());
+            return ExitCode::SUCCESS;
+        }
+        Command::Serve | Command::Once => {}
+    }
+    log::init(cfg.log_level, cfg.log_json);
+    let opts = match cfg.opts() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("proctap: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone());
+    let mut scraper = Scraper::new(Ctx::new(src, opts), cfg.enabled_collectors());
+    if cfg.command == Command::Once {
+        let ok = scraper.scrape();
+        let mut stdout = std::io::stdout().lock();
+        if stdout
+            .write_all(scraper.out.as_bytes())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            return ExitCode::FAILURE;
+        }
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    match server::run(&cfg, scraper) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error("exiting", &[("err", &e)]);
+            ExitCode::FAILURE
+        }
+    }
+}
