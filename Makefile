@@ -1,0 +1,71 @@
+# proctap — see README.md. `make run` builds and runs on the real /proc; `make test` runs every test.
+CARGO   ?= cargo
+PREFIX  ?= /usr/local
+DESTDIR ?=
+ARGS    ?= --listen 127.0.0.1:9100
+MUSL    := x86_64-unknown-linux-musl
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the tests run: promtool (prometheus) and the node_exporter oracle.
+DEB_PKGS := prometheus prometheus-node-exporter
+
+.PHONY: all build run test lint static install man deps golden clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked
+
+run: build
+	./target/release/proctap $(ARGS)
+
+test: deps
+	$(CARGO) test --locked
+
+lint: deps
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+static: deps
+	$(CARGO) build --release --locked --target $(MUSL)
+	@ls -l target/$(MUSL)/release/proctap
+	@file target/$(MUSL)/release/proctap
+
+install: build
+	install -Dm755 target/release/proctap $(DESTDIR)$(PREFIX)/bin/proctap
+	install -Dm644 man/proctap.1 $(DESTDIR)$(PREFIX)/share/man/man1/proctap.1
+
+# Renders the man page the way `man` shows it; fails on any groff warning.
+man:
+	@mkdir -p target
+	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l man/proctap.1 > target/proctap.1.txt 2> target/man-warnings.txt
+	@if [ -s target/man-warnings.txt ]; then cat target/man-warnings.txt; exit 1; fi
+	@echo "rendered man/proctap.1 to target/proctap.1.txt"
+
+# Installs what the tests need, only where it is missing: Debian's promtool and node_exporter,
+# the rustup components for fmt/clippy and the musl target for `make static`.
+deps:
+	@missing=""; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-node-exporter >/dev/null || missing="$$missing prometheus-node-exporter"; \
+	command -v man >/dev/null || missing="$$missing man-db"; \
+	command -v file >/dev/null || missing="$$missing file"; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+		if [ -d /run/systemd/system ]; then \
+			$(SUDO) systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true; \
+		fi; \
+	fi
+	@if command -v rustup >/dev/null; then \
+		rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt; \
+		rustup component list --installed | grep -q '^clippy' || rustup component add clippy; \
+		rustup target list --installed | grep -qx '$(MUSL)' || rustup target add $(MUSL); \
+	fi
+
+# Rewrites fixtures/e2e-output.txt from the current code; review the diff before committing.
+golden:
+	UPDATE_GOLDEN=1 $(CARGO) test --locked --test e2e golden_output
+
+clean:
+	$(CARGO) clean

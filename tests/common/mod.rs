@@ -1,0 +1,291 @@
+//! Shared helpers for the integration tests: running the binary, fetching over HTTP, and
+//! reading the exposition format.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_proctap")
+}
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// The flags that point every root at the fixture tree.
+pub fn fixture_args() -> Vec<String> {
+    let f = fixtures();
+    vec![
+        format!("--path.procfs={}", f.join("proc").display()),
+        format!("--path.sysfs={}", f.join("sys").display()),
+        format!("--path.rootfs={}", f.display()),
+    ]
+}
+
+/// `proctap once` against the fixtures with extra flags.
+pub fn once(extra: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("once")
+        .args(fixture_args())
+        .args(extra)
+        .output()
+        .expect("run proctap once")
+}
+
+/// A command the tests need that `make deps` installs; a clear failure when it is missing.
+pub fn require(cmd: &str) -> String {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(cmd))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => p.display().to_string(),
+        None => panic!("{cmd} not found in PATH: run `make deps` (make test does) to install it"),
+    }
+}
+
+/// A running proctap server on a loopback port chosen by the kernel; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let mut child = Command::new(bin())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(fixture_args())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn proctap");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("proctap exited before listening")
+                .expect("read log");
+            if let Some(rest) = line.split(" address=").nth(1) {
+                break rest.split_whitespace().next().unwrap_or("").to_string();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        http(&self.addr, "GET", path)
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit status.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request, `Connection: close`, read to EOF.
+pub fn http(addr: &str, method: &str, path: &str) -> Response {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A series key: the metric name and its labels sorted by name, e.g.
+/// `node_disk_io_now{device="sda"}`.
+pub type Series = BTreeMap<String, f64>;
+
+/// Parses exposition text into `series key → value` and `family → type`.
+pub fn parse_exposition(text: &str) -> (Series, BTreeMap<String, String>) {
+    let mut series = Series::new();
+    let mut types = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut it = rest.split(' ');
+            types.insert(
+                it.next().unwrap().to_string(),
+                it.next().unwrap_or("").to_string(),
+            );
+            continue;
+        }
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let (key, value) = split_sample(line);
+        let v = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            "NaN" => f64::NAN,
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        };
+        assert!(
+            series.insert(key.clone(), v).is_none(),
+            "duplicate series {key}"
+        );
+    }
+    (series, types)
+}
+
+/// Splits a sample line into a canonical key (labels sorted) and the value text.
+fn split_sample(line: &str) -> (String, &str) {
+    let (name, labels, rest) = match line.find('{') {
+        Some(open) => {
+            let close = find_label_end(line, open).unwrap_or_else(|| panic!("no }} in {line:?}"));
+            (
+                &line[..open],
+                parse_labels(&line[open + 1..close]),
+                &line[close + 1..],
+            )
+        }
+        None => {
+            let sp = line
+                .find(' ')
+                .unwrap_or_else(|| panic!("no value in {line:?}"));
+            (&line[..sp], Vec::new(), &line[sp..])
+        }
+    };
+    let value = rest
+        .split_whitespace()
+        .next()
+        .unwrap_or_else(|| panic!("no value in {line:?}"));
+    (series_key(name, labels), value)
+}
+
+fn find_label_end(line: &str, open: usize) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut in_str = false;
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_str => i += 1,
+            b'"' => in_str = !in_str,
+            b'}' if !in_str => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn parse_labels(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(eq) = rest.find('=') {
+        let name = rest[..eq].trim_start_matches(',').trim().to_string();
+        let after = &rest[eq + 1..];
+        assert!(
+            after.starts_with('"'),
+            "label value must be quoted in {s:?}"
+        );
+        let mut val = String::new();
+        let mut chars = after[1..].char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => val.push('\n'),
+                    Some((_, c)) => val.push(c),
+                    None => {}
+                },
+                '"' => {
+                    end = i + 2;
+                    break;
+                }
+                c => val.push(c),
+            }
+        }
+        out.push((name, val));
+        rest = &after[end.min(after.len())..];
+    }
+    out
+}
+
+pub fn series_key(name: &str, mut labels: Vec<(String, String)>) -> String {
+    labels.sort();
+    if labels.is_empty() {
+        return name.to_string();
+    }
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{name}{{{}}}", inner.join(","))
+}
+
+/// The metric name of a series key.
+pub fn name_of(key: &str) -> &str {
+    key.split('{').next().unwrap_or(key)
+}

@@ -1,0 +1,271 @@
+//! Differential test against the real node_exporter (Debian's `prometheus-node-exporter`, 1.5):
+//! both read the same fixture tree with the same collectors; every series both emit must have
+//! the same value, and at least 95% of node_exporter's series must exist in ours.
+//!
+//! `make test` installs node_exporter (`make deps`); without it this test fails, never skips.
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{name_of, parse_exposition, Series};
+
+const COLLECTORS: &[&str] = &[
+    "cpu",
+    "diskstats",
+    "entropy",
+    "filefd",
+    "interrupts",
+    "loadavg",
+    "meminfo",
+    "netclass",
+    "netdev",
+    "netstat",
+    "pressure",
+    "sockstat",
+    "stat",
+    "time",
+    "uname",
+    "vmstat",
+];
+
+/// Series whose values come from the clock.
+const CLOCK: &[&str] = &["node_time_seconds"];
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn fetch(addr: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// Runs node_exporter with exactly `collectors` enabled and returns one scrape.
+fn node_exporter(collectors: &[&str], paths: &[String]) -> String {
+    let exe = common::require("prometheus-node-exporter");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut cmd = Command::new(exe);
+    cmd.arg(format!("--web.listen-address={addr}"))
+        .arg("--collector.disable-defaults")
+        // 1.5 reads netdev through netlink by default, which sees the live host.
+        .arg("--no-collector.netdev.netlink")
+        // Debian's build excludes ^lo$ by default; proctap (like upstream) excludes nothing.
+        .arg("--collector.netdev.device-exclude=")
+        .args(paths)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for c in collectors {
+        cmd.arg(format!("--collector.{c}"));
+    }
+    let _child = Killed(cmd.spawn().expect("start node_exporter"));
+    let start = Instant::now();
+    loop {
+        if let Some(body) = fetch(&addr) {
+            return body;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "node_exporter did not answer on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn proctap(collectors: &[&str], paths: &[String]) -> String {
+    let out = Command::new(common::bin())
+        .arg("once")
+        .arg(format!("--collectors={}", collectors.join(",")))
+        .args(paths)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn comparable(key: &str) -> bool {
+    let name = name_of(key);
+    !(name.starts_with("go_")
+        || name.starts_with("process_")
+        || name.starts_with("promhttp_")
+        || name.starts_with("node_exporter_")
+        || name.starts_with("proctap_")
+        || name == "node_scrape_collector_duration_seconds")
+}
+
+/// Which collector a node_exporter family belongs to, for the per-collector counts.
+fn collector_of(name: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("node_cpu_", "cpu"),
+        ("node_disk_", "diskstats"),
+        ("node_entropy_", "entropy"),
+        ("node_filefd_", "filefd"),
+        ("node_interrupts_", "interrupts"),
+        ("node_load", "loadavg"),
+        ("node_memory_", "meminfo"),
+        ("node_network_receive_", "netdev"),
+        ("node_network_transmit_", "netdev"),
+        ("node_network_", "netclass"),
+        ("node_netstat_", "netstat"),
+        ("node_pressure_", "pressure"),
+        ("node_sockstat_", "sockstat"),
+        ("node_time_", "time"),
+        ("node_uname_", "uname"),
+        ("node_vmstat_", "vmstat"),
+        ("node_scrape_", "meta"),
+    ];
+    // netclass's transmit_queue_length is not a netdev counter.
+    if name == "node_network_transmit_queue_length" {
+        return "netclass";
+    }
+    PREFIXES
+        .iter()
+        .find(|(p, _)| name.starts_with(p))
+        .map(|(_, c)| *c)
+        .unwrap_or("stat")
+}
+
+fn same_value(a: f64, b: f64) -> bool {
+    if a == b || (a.is_nan() && b.is_nan()) {
+        return true;
+    }
+    // node_exporter prints integers through float64, so only non-integers get a tolerance.
+    if a.fract() == 0.0 && b.fract() == 0.0 {
+        return false;
+    }
+    ((a - b) / a.abs().max(b.abs())).abs() <= 1e-9
+}
+
+#[derive(Default, Debug)]
+struct Counts {
+    theirs: usize,
+    matched: usize,
+    equal: usize,
+}
+
+#[test]
+fn fixtures_match_node_exporter() {
+    let paths = common::fixture_args();
+    let (theirs, their_types) = parse_exposition(&node_exporter(COLLECTORS, &paths));
+    let (ours, our_types) = parse_exposition(&proctap(COLLECTORS, &paths));
+
+    let mut per: BTreeMap<&str, Counts> = BTreeMap::new();
+    let mut missing = Vec::new();
+    let mut unequal = Vec::new();
+    for (key, &want) in theirs.iter().filter(|(k, _)| comparable(k)) {
+        let c = per.entry(collector_of(name_of(key))).or_default();
+        c.theirs += 1;
+        let Some(&got) = ours.get(key) else {
+            missing.push(key.clone());
+            continue;
+        };
+        c.matched += 1;
+        if CLOCK.contains(&name_of(key)) || same_value(want, got) {
+            c.equal += 1;
+        } else {
+            unequal.push(format!("{key}: node_exporter {want}, proctap {got}"));
+        }
+    }
+    let extra: Vec<&String> = ours
+        .keys()
+        .filter(|k| comparable(k) && !theirs.contains_key(*k))
+        .collect();
+    let mut type_diffs = Vec::new();
+    for (fam, t) in &their_types {
+        if let Some(ours_t) = our_types.get(fam) {
+            if ours_t != t {
+                type_diffs.push(format!("{fam}: node_exporter {t}, proctap {ours_t}"));
+            }
+        }
+    }
+
+    let total: Counts = per.values().fold(Counts::default(), |a, c| Counts {
+        theirs: a.theirs + c.theirs,
+        matched: a.matched + c.matched,
+        equal: a.equal + c.equal,
+    });
+    println!("differential vs node_exporter 1.5 on fixtures/ (series: node_exporter / present in proctap / equal value):");
+    for (c, n) in &per {
+        println!("  {c:<11} {:>5} {:>5} {:>5}", n.theirs, n.matched, n.equal);
+    }
+    println!(
+        "  {:<11} {:>5} {:>5} {:>5}",
+        "total", total.theirs, total.matched, total.equal
+    );
+    println!("  proctap-only series: {}", extra.len());
+    for k in extra.iter().take(20) {
+        println!("    + {k}");
+    }
+    for k in missing.iter().take(40) {
+        println!("    - {k}");
+    }
+
+    assert!(
+        total.theirs > 500,
+        "node_exporter produced too few series: {}",
+        total.theirs
+    );
+    assert!(unequal.is_empty(), "values differ:\n{}", unequal.join("\n"));
+    assert!(
+        type_diffs.is_empty(),
+        "types differ:\n{}",
+        type_diffs.join("\n")
+    );
+    let ratio = total.matched as f64 / total.theirs as f64;
+    assert!(
+        ratio >= 0.95,
+        "only {:.1}% of node_exporter's series are in proctap's output; missing:\n{}",
+        ratio * 100.0,
+        missing.join("\n")
+    );
+    let failed: Vec<_> = ours
+        .iter()
+        .filter(|(k, v)| k.starts_with("node_scrape_collector_success") && **v != 1.0)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "collectors failed on the fixtures: {failed:?}"
+    );
+}
+
+/// `uname` and `time` read syscalls and the clock: compare them on the live host by series.
+#[test]
+fn live_uname_and_time_match_node_exporter() {
+    let collectors = ["uname", "time"];
+    let (theirs, _) = parse_exposition(&node_exporter(&collectors, &[]));
+    let (ours, _) = parse_exposition(&proctap(&collectors, &[]));
+    let keys =
+        |s: &Series| -> Vec<String> { s.keys().filter(|k| comparable(k)).cloned().collect() };
+    assert_eq!(keys(&ours), keys(&theirs));
+    let uname = theirs
+        .keys()
+        .find(|k| k.starts_with("node_uname_info{"))
+        .expect("uname series");
+    assert_eq!(ours.get(uname), Some(&1.0));
+    let now_theirs = theirs["node_time_seconds"];
+    let now_ours = ours["node_time_seconds"];
+    assert!(
+        (now_theirs - now_ours).abs() < 30.0,
+        "{now_theirs} vs {now_ours}"
+    );
+}

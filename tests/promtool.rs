@@ -1,0 +1,41 @@
+//! `promtool check metrics` (Debian's `prometheus` package) on the fixture output: no parse
+//! errors, and no lint problems outside the families node_exporter's own CI also ignores.
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// The families node_exporter's end-to-end test exempts from `promtool check metrics`.
+const LINT_EXEMPT: &[&str] = &["node_memory_", "node_netstat_", "node_entropy_"];
+
+#[test]
+fn promtool_check_metrics_on_fixture_output() {
+    let promtool = common::require("promtool");
+    let out = common::once(&[]);
+    assert!(out.status.success());
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let res = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&res.stdout),
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let problems: Vec<&str> = report
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !LINT_EXEMPT.iter().any(|p| l.starts_with(p)))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "promtool check metrics:\n{}",
+        problems.join("\n")
+    );
+    assert!(!report.contains("error while linting"), "{report}");
+}
