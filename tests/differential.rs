@@ -59,7 +59,7 @@ fn fetch(addr: &str) -> Option<String> {
     let mut raw = String::new();
     s.read_to_string(&mut raw).ok()?;
     let (head, body) = raw.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+    (head.split(' ').nth(1) == Some("200")).then(|| body.to_string())
 }
 
 /// Runs node_exporter with exactly `collectors` enabled and returns one scrape.

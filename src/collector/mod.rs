@@ -205,10 +205,13 @@ fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
 }
 
 /// The outcome of one collector in the last scrape.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Outcome {
     pub seconds: f64,
     pub ok: bool,
+    /// The last error, kept so that a collector failing the same way on every scrape is
+    /// logged once, not every 15 seconds.
+    pub error: Option<String>,
 }
 
 /// Runs the enabled collectors into one reused encoder and appends the meta-metrics.
@@ -242,15 +245,24 @@ impl Scraper {
             let start = Instant::now();
             let result = (c.collect)(&mut self.ctx, &mut self.out);
             let seconds = start.elapsed().as_secs_f64();
-            if let Err(e) = &result {
-                self.out.truncate(mark);
-                log::error("collector failed", &[("collector", &c.name), ("err", e)]);
-                all_ok = false;
+            slot.seconds = seconds;
+            slot.ok = result.is_ok();
+            match result {
+                Err(e) => {
+                    self.out.truncate(mark);
+                    all_ok = false;
+                    let msg = e.to_string();
+                    if slot.error.as_deref() != Some(msg.as_str()) {
+                        log::error("collector failed", &[("collector", &c.name), ("err", &msg)]);
+                        slot.error = Some(msg);
+                    }
+                }
+                Ok(()) => {
+                    if slot.error.take().is_some() {
+                        log::info("collector recovered", &[("collector", &c.name)]);
+                    }
+                }
             }
-            *slot = Outcome {
-                seconds,
-                ok: result.is_ok(),
-            };
         }
         self.meta();
         all_ok

@@ -54,6 +54,7 @@ pub fn require(cmd: &str) -> String {
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    log: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
 impl Server {
@@ -78,8 +79,14 @@ impl Server {
             }
         };
         // Keep draining the log so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, addr }
+        let log = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+        Server { child, addr, log: Some(log) }
+    }
+
+    /// Stops the server with SIGTERM and returns every log line after the "listening" one.
+    pub fn stop_and_log(mut self) -> Vec<String> {
+        self.terminate(Duration::from_secs(5)).expect("exit after SIGTERM");
+        self.log.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default()
     }
 
     pub fn get(&self, path: &str) -> Response {
