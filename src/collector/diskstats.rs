@@ -1,8 +1,348 @@
-//! Not yet implemented.
+//! `diskstats`: /proc/diskstats → node_disk_* as node_exporter 1.5 reports them.
+//!
+//! Each line is `major minor name` followed by 11 counters (kernels before 4.18), 15 (4.18+,
+//! adds discards) or 17 (5.5+, adds flushes). A family is written only for the columns the
+//! kernel prints, as node_exporter does.
 use crate::collector::Ctx;
-use crate::expo::Encoder;
-use crate::source::Error;
+use crate::expo::{u64_str, Encoder, Kind};
+use crate::parse::u64_at;
+use crate::source::{Error, ParseError, Root};
 
-pub fn collect(_ctx: &mut Ctx, _out: &mut Encoder) -> Result<(), Error> {
+/// How many counters after the name we know about (kernel 5.5+).
+pub const MAX_STATS: usize = 17;
+
+/// Linux counts sectors of 512 bytes in /proc/diskstats whatever the device's sector size.
+const SECTOR_BYTES: u64 = 512;
+
+/// One line of /proc/diskstats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk<'a> {
+    pub major: u64,
+    pub minor: u64,
+    pub name: &'a str,
+    /// The counters in kernel order; only the first `count` are meaningful.
+    pub stats: [u64; MAX_STATS],
+    pub count: usize,
+}
+
+/// Parses one line. `Ok(None)` for lines node_exporter skips: blank lines and the 7-field
+/// partition lines of 2.6 kernels before 2.6.25 (4 counters only).
+pub fn parse_line(line: &str, lineno: usize) -> Result<Option<Disk<'_>>, ParseError> {
+    let nfields = line.split_ascii_whitespace().count();
+    if nfields == 0 || nfields == 7 {
+        return Ok(None);
+    }
+    if nfields < 14 {
+        return Err(ParseError::new(
+            lineno,
+            format!("expected at least 14 fields, found {nfields}"),
+        ));
+    }
+    let mut fields = line.split_ascii_whitespace();
+    let mut next = || fields.next().unwrap_or("");
+    let major = u64_at(next(), lineno, "the major number")?;
+    let minor = u64_at(next(), lineno, "the minor number")?;
+    let name = next();
+    let count = (nfields - 3).min(MAX_STATS);
+    let mut stats = [0; MAX_STATS];
+    for (slot, col) in stats.iter_mut().take(count).zip(COLUMNS) {
+        *slot = u64_at(next(), lineno, col.what)?;
+    }
+    Ok(Some(Disk {
+        major,
+        minor,
+        name,
+        stats,
+        count,
+    }))
+}
+
+/// The disks of a whole /proc/diskstats, in file order.
+pub fn parse_diskstats(text: &str) -> impl Iterator<Item = Result<Disk<'_>, ParseError>> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| parse_line(line, i + 1).transpose())
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Count,
+    Sectors,
+    Millis,
+}
+
+struct Column {
+    /// The kernel's name for the column, for error messages.
+    what: &'static str,
+    metric: &'static str,
+    help: &'static str,
+    kind: Kind,
+    unit: Unit,
+}
+
+const fn col(
+    what: &'static str,
+    metric: &'static str,
+    help: &'static str,
+    kind: Kind,
+    unit: Unit,
+) -> Column {
+    Column {
+        what,
+        metric,
+        help,
+        kind,
+        unit,
+    }
+}
+
+/// The counters in kernel order (Documentation/admin-guide/iostats.rst) with node_exporter's
+/// names. Discarded sectors stay sectors: node_exporter 1.5 does not convert them to bytes.
+#[rustfmt::skip]
+const COLUMNS: [Column; MAX_STATS] = [
+    col("reads completed", "node_disk_reads_completed_total", "The total number of reads completed successfully.", Kind::Counter, Unit::Count),
+    col("reads merged", "node_disk_reads_merged_total", "The total number of reads merged.", Kind::Counter, Unit::Count),
+    col("sectors read", "node_disk_read_bytes_total", "The total number of bytes read successfully.", Kind::Counter, Unit::Sectors),
+    col("time reading", "node_disk_read_time_seconds_total", "The total number of seconds spent by all reads.", Kind::Counter, Unit::Millis),
+    col("writes completed", "node_disk_writes_completed_total", "The total number of writes completed successfully.", Kind::Counter, Unit::Count),
+    col("writes merged", "node_disk_writes_merged_total", "The number of writes merged.", Kind::Counter, Unit::Count),
+    col("sectors written", "node_disk_written_bytes_total", "The total number of bytes written successfully.", Kind::Counter, Unit::Sectors),
+    col("time writing", "node_disk_write_time_seconds_total", "This is the total number of seconds spent by all writes.", Kind::Counter, Unit::Millis),
+    col("I/Os in progress", "node_disk_io_now", "The number of I/Os currently in progress.", Kind::Gauge, Unit::Count),
+    col("time doing I/Os", "node_disk_io_time_seconds_total", "Total seconds spent doing I/Os.", Kind::Counter, Unit::Millis),
+    col("weighted time doing I/Os", "node_disk_io_time_weighted_seconds_total", "The weighted # of seconds spent doing I/Os.", Kind::Counter, Unit::Millis),
+    col("discards completed", "node_disk_discards_completed_total", "The total number of discards completed successfully.", Kind::Counter, Unit::Count),
+    col("discards merged", "node_disk_discards_merged_total", "The total number of discards merged.", Kind::Counter, Unit::Count),
+    col("sectors discarded", "node_disk_discarded_sectors_total", "The total number of sectors discarded successfully.", Kind::Counter, Unit::Count),
+    col("time discarding", "node_disk_discard_time_seconds_total", "This is the total number of seconds spent by all discards.", Kind::Counter, Unit::Millis),
+    col("flush requests completed", "node_disk_flush_requests_total", "The total number of flush requests completed successfully", Kind::Counter, Unit::Count),
+    col("time flushing", "node_disk_flush_requests_time_seconds_total", "This is the total number of seconds spent by all flush requests.", Kind::Counter, Unit::Millis),
+];
+
+fn write_value(out: &mut Encoder, device: &str, unit: Unit, v: u64) {
+    let labels = [("device", device)];
+    match unit {
+        Unit::Count => out.u64(&labels, v),
+        Unit::Sectors => match v.checked_mul(SECTOR_BYTES) {
+            Some(bytes) => out.u64(&labels, bytes),
+            None => out.f64(&labels, v as f64 * SECTOR_BYTES as f64),
+        },
+        Unit::Millis => out.f64(&labels, v as f64 / 1000.0),
+    }
+}
+
+pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+    ctx.src.read(Root::Proc, &["diskstats"], &mut ctx.buf)?;
+    let filter = &ctx.opts.diskstats;
+
+    // node_exporter reads model, serial, … from /run/udev/data (not under any of our roots);
+    // without it, as in containers and on our fixtures, those labels are empty. We always
+    // write them empty.
+    let mut widest = 0;
+    for disk in parse_diskstats(&ctx.buf) {
+        let disk = disk.map_err(|e| ctx.src.parse_error(e))?;
+        if !filter.allows(disk.name) {
+            continue;
+        }
+        if widest == 0 {
+            out.family(
+                "node_disk_info",
+                "Info of /sys/block/<block_device>.",
+                Kind::Gauge,
+            );
+        }
+        widest = widest.max(disk.count);
+        let (mut major, mut minor) = ([0u8; 20], [0u8; 20]);
+        out.u64(
+            &[
+                ("device", disk.name),
+                ("major", u64_str(&mut major, disk.major)),
+                ("minor", u64_str(&mut minor, disk.minor)),
+                ("model", ""),
+                ("path", ""),
+                ("revision", ""),
+                ("serial", ""),
+                ("wwn", ""),
+            ],
+            1,
+        );
+    }
+
+    for (i, col) in COLUMNS.iter().enumerate().take(widest) {
+        out.family(col.metric, col.help, col.kind);
+        // The whole file parsed above, so these lines are known to be good.
+        for disk in parse_diskstats(&ctx.buf).flatten() {
+            if i >= disk.count || !filter.allows(disk.name) {
+                continue;
+            }
+            if let Some(&v) = disk.stats.get(i) {
+                write_value(out, disk.name, col.unit, v);
+            }
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::Ctx;
+    use crate::source::Source;
+
+    fn disks(text: &str) -> Vec<Disk<'_>> {
+        parse_diskstats(text).collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn diskstats_kernel_6_18_twenty_fields() {
+        // Captured on this machine (6.18, virtio disk), 17 counters per line.
+        let text = " 254       0 vda 31905 7802 3550402 18293 6490 7483 1442760 3757 0 6752 22336 3637 49 193520 248 896 36\n";
+        let d = disks(text);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].major, d[0].minor, d[0].name), (254, 0, "vda"));
+        assert_eq!(d[0].count, 17);
+        assert_eq!(
+            d[0].stats,
+            [
+                31905, 7802, 3550402, 18293, 6490, 7483, 1442760, 3757, 0, 6752, 22336, 3637, 49,
+                193520, 248, 896, 36
+            ]
+        );
+    }
+
+    #[test]
+    fn diskstats_kernel_4_19_eighteen_fields() {
+        let text = "   8       0 sda 9123 12 401234 5120 8812 930 771002 20931 0 11230 26051 41 0 81920 7\n";
+        let d = disks(text);
+        assert_eq!(d[0].count, 15);
+        assert_eq!(d[0].stats[11..15], [41, 0, 81920, 7]);
+        assert_eq!(d[0].stats[15..], [0, 0]);
+    }
+
+    #[test]
+    fn diskstats_kernel_4_9_fourteen_fields_and_old_partitions() {
+        // Kernels before 2.6.25 printed partitions with 4 counters; node_exporter skips them.
+        let text = "   3    0 hda 446216 784926 9550688 4382310 424847 312726 5922052 19310380 0 3376340 23705160\n   3    1 hda1 35486 38030 38030 38030\n";
+        let d = disks(text);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].name, "hda");
+        assert_eq!(d[0].count, 11);
+        assert_eq!(d[0].stats[10], 23705160);
+    }
+
+    #[test]
+    fn diskstats_future_columns_are_ignored() {
+        let d = disks("8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19\n");
+        assert_eq!(d[0].count, 17);
+        assert_eq!(d[0].stats[16], 17);
+    }
+
+    #[test]
+    fn diskstats_names_with_dashes_and_huge_counters() {
+        let d = disks("253 3 dm-3 18446744073709551615 0 36028797018963968 0 0 0 0 0 0 0 0\n\n");
+        assert_eq!(d[0].name, "dm-3");
+        assert_eq!(d[0].stats[0], u64::MAX);
+        let mut out = Encoder::new();
+        out.family("x", "h", Kind::Counter);
+        // 2^55 sectors overflow u64 as bytes: written as a float rather than wrapped.
+        write_value(&mut out, "dm-3", Unit::Sectors, d[0].stats[2]);
+        write_value(&mut out, "dm-3", Unit::Sectors, 9_007_199_254_740_993);
+        write_value(&mut out, "dm-3", Unit::Millis, 5467);
+        let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
+        assert!(
+            text.contains("x{device=\"dm-3\"} 1.8446744073709552e19\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x{device=\"dm-3\"} 4611686018427388416\n"),
+            "{text}"
+        );
+        assert!(text.contains("x{device=\"dm-3\"} 5.467\n"), "{text}");
+    }
+
+    #[test]
+    fn diskstats_empty() {
+        assert!(disks("").is_empty());
+    }
+
+    #[test]
+    fn diskstats_garbage() {
+        let err = |t| {
+            parse_diskstats(t)
+                .find_map(Result::err)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            err("8 0 sda 1 2 3 4 5 6\n"),
+            "line 1: expected at least 14 fields, found 9"
+        );
+        assert_eq!(
+            err("8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n8 1 sda1 1 2 x 4 5 6 7 8 9 10 11\n"),
+            "line 2: expected an unsigned integer for sectors read, found \"x\""
+        );
+        assert_eq!(
+            err("sda 8 0 1 2 3 4 5 6 7 8 9 10 11\n"),
+            "line 1: expected an unsigned integer for the major number, found \"sda\""
+        );
+    }
+
+    fn fixture_ctx() -> Ctx {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let src = Source::new(
+            format!("{root}/proc").into(),
+            format!("{root}/sys").into(),
+            root.into(),
+        );
+        Ctx::new(src, crate::cli::Config::default().opts().unwrap())
+    }
+
+    #[test]
+    fn collect_fixtures() {
+        let mut ctx = fixture_ctx();
+        let mut out = Encoder::new();
+        collect(&mut ctx, &mut out).unwrap();
+        let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
+        for line in [
+            "node_disk_info{device=\"nvme0n1\",major=\"259\",minor=\"0\",model=\"\",path=\"\",revision=\"\",serial=\"\",wwn=\"\"} 1\n",
+            "node_disk_reads_completed_total{device=\"sda\"} 4831209655\n",
+            "node_disk_read_bytes_total{device=\"sda\"} 50302268474368\n",
+            "node_disk_io_time_weighted_seconds_total{device=\"dm-0\"} 346317.399\n",
+            "node_disk_io_now{device=\"sda\"} 2\n",
+            "node_disk_discarded_sectors_total{device=\"nvme0n1\"} 4812340021\n",
+            "node_disk_flush_requests_time_seconds_total{device=\"sda\"} 5219.842\n",
+            // mmcblk partitions are not in node_exporter's default exclude pattern.
+            "node_disk_written_bytes_total{device=\"mmcblk0p1\"} 9128624128\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(!text.contains("\"sda1\""));
+        assert!(!text.contains("\"loop0\""));
+        assert_eq!(text.matches("# TYPE ").count(), 18);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 18 * 5);
+    }
+
+    #[test]
+    fn collect_fails_naming_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("proctap-diskstats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("diskstats"),
+            "8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n8 1 sda1 1 2\n",
+        )
+        .unwrap();
+        let mut ctx = Ctx::new(
+            Source::new(dir.clone(), dir.clone(), dir.clone()),
+            crate::cli::Config::default().opts().unwrap(),
+        );
+        let err = collect(&mut ctx, &mut Encoder::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2: expected at least 14 fields, found 5",
+                dir.join("diskstats").display()
+            )
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
