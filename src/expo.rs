@@ -49,22 +49,14 @@ impl Encoder {
         &self.buf
     }
 
-    /// The current length, to roll back to with [`Encoder::truncate`] when a collector fails.
-    pub fn len(&self) -> usize {
+    /// The current end of the output, to [`Encoder::rollback`] to when a collector fails.
+    pub fn mark(&self) -> usize {
         self.buf.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
-    pub fn truncate(&mut self, len: usize) {
-        self.buf.truncate(len);
-    }
-
-    /// Appends text that is already in the exposition format (the textfile collector).
-    pub fn raw(&mut self, text: &[u8]) {
-        self.buf.extend_from_slice(text);
+    /// Drops everything written since `mark`.
+    pub fn rollback(&mut self, mark: usize) {
+        self.buf.truncate(mark);
     }
 
     /// Starts a family whose name is `name`.
@@ -285,13 +277,13 @@ mod tests {
     }
 
     #[test]
-    fn truncate_rolls_back_a_failed_collector() {
+    fn rollback_drops_a_failed_collector() {
         let mut e = Encoder::new();
         e.family("a", "h", Kind::Gauge);
-        let mark = e.len();
+        let mark = e.mark();
         e.family("b", "h", Kind::Gauge);
         e.u64(&[], 1);
-        e.truncate(mark);
+        e.rollback(mark);
         assert_eq!(e.as_bytes(), b"# HELP a h\n# TYPE a gauge\n");
     }
 

@@ -23,12 +23,6 @@ pub fn f64_at(s: &str, line: usize, what: &str) -> Result<f64, ParseError> {
         .map_err(|_| ParseError::new(line, format!("expected a number for {what}, found {s:?}")))
 }
 
-/// Splits `"Key: value rest"` style lines at the first `:`, trimming both sides.
-pub fn key_value(line: &str) -> Option<(&str, &str)> {
-    let (k, v) = line.split_once(':')?;
-    Some((k.trim(), v.trim()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,12 +39,5 @@ mod tests {
         );
         assert!(u64_at("18446744073709551616", 1, "x").is_err());
         assert!(f64_at("", 1, "x").is_err());
-    }
-
-    #[test]
-    fn key_value_splits_once() {
-        assert_eq!(key_value("MemTotal:  123 kB"), Some(("MemTotal", "123 kB")));
-        assert_eq!(key_value("a: b: c"), Some(("a", "b: c")));
-        assert_eq!(key_value("none"), None);
     }
 }

@@ -77,13 +77,11 @@ fn respond(request: Request, status: u16, content_type: &str, body: &[u8]) -> io
     if status == 405 {
         headers.extend(header("Allow", "GET, HEAD"));
     }
-    request.respond(Response::new(
-        StatusCode(status),
-        headers,
-        body,
-        Some(body.len()),
-        None,
-    ))
+    // The body is complete in memory: send Content-Length rather than chunks, which tiny_http
+    // would otherwise use above 32 KiB.
+    let response = Response::new(StatusCode(status), headers, body, Some(body.len()), None)
+        .with_chunked_threshold(usize::MAX);
+    request.respond(response)
 }
 
 /// What a request asks for, decided from its method and path alone.

@@ -16,6 +16,8 @@ pub const MAX_FILE_BYTES: u64 = 8 << 20;
 pub enum Root {
     Proc,
     Sys,
+    // No collector reads under --path.rootfs yet; os and filesystem will.
+    #[allow(dead_code)]
     Rootfs,
 }
 
@@ -225,22 +227,6 @@ impl NameList {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn get(&self, i: usize) -> Option<&str> {
-        if i < self.len {
-            self.names.get(i).map(String::as_str)
-        } else {
-            None
-        }
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.names.iter().take(self.len).map(String::as_str)
     }
@@ -299,8 +285,6 @@ mod tests {
         assert_eq!(n.iter().collect::<Vec<_>>(), ["br-lan", "eth0", "wlan0"]);
         n.clear();
         n.push("lo");
-        assert_eq!(n.len(), 1);
         assert_eq!(n.iter().collect::<Vec<_>>(), ["lo"]);
-        assert_eq!(n.get(1), None);
     }
 }

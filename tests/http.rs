@@ -96,16 +96,30 @@ fn health_reports_a_failed_collector() {
 
 #[test]
 fn a_collector_failing_the_same_way_is_logged_once() {
-    let server = Server::start(&["--path.procfs", "/nonexistent-proctap", "--collectors", "loadavg"]);
+    let server = Server::start(&[
+        "--path.procfs",
+        "/nonexistent-proctap",
+        "--collectors",
+        "loadavg",
+    ]);
     for _ in 0..3 {
         assert_eq!(server.get("/metrics").status, 200);
     }
     let log = server.stop_and_log();
-    let failures: Vec<&String> = log.iter().filter(|l| l.contains("collector failed")).collect();
+    let failures: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("collector failed"))
+        .collect();
     assert_eq!(failures.len(), 1, "{log:?}");
     assert!(failures[0].contains("collector=loadavg"), "{log:?}");
-    assert!(failures[0].contains("/nonexistent-proctap/loadavg"), "{log:?}");
-    assert!(log.last().is_some_and(|l| l.contains("shutting down")), "{log:?}");
+    assert!(
+        failures[0].contains("/nonexistent-proctap/loadavg"),
+        "{log:?}"
+    );
+    assert!(
+        log.last().is_some_and(|l| l.contains("shutting down")),
+        "{log:?}"
+    );
 }
 
 #[test]

@@ -241,7 +241,7 @@ impl Scraper {
         let mut all_ok = true;
         for (slot, &i) in self.outcomes.iter_mut().zip(&self.enabled) {
             let Some(c) = ALL.get(i) else { continue };
-            let mark = self.out.len();
+            let mark = self.out.mark();
             let start = Instant::now();
             let result = (c.collect)(&mut self.ctx, &mut self.out);
             let seconds = start.elapsed().as_secs_f64();
@@ -249,7 +249,7 @@ impl Scraper {
             slot.ok = result.is_ok();
             match result {
                 Err(e) => {
-                    self.out.truncate(mark);
+                    self.out.rollback(mark);
                     all_ok = false;
                     let msg = e.to_string();
                     if slot.error.as_deref() != Some(msg.as_str()) {

@@ -80,13 +80,21 @@ impl Server {
         };
         // Keep draining the log so the child never blocks on a full pipe.
         let log = std::thread::spawn(move || lines.map_while(Result::ok).collect());
-        Server { child, addr, log: Some(log) }
+        Server {
+            child,
+            addr,
+            log: Some(log),
+        }
     }
 
     /// Stops the server with SIGTERM and returns every log line after the "listening" one.
     pub fn stop_and_log(mut self) -> Vec<String> {
-        self.terminate(Duration::from_secs(5)).expect("exit after SIGTERM");
-        self.log.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+        self.terminate(Duration::from_secs(5))
+            .expect("exit after SIGTERM");
+        self.log
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default()
     }
 
     pub fn get(&self, path: &str) -> Response {
