@@ -19,7 +19,7 @@ run: build
 	./target/release/proctap $(ARGS)
 
 test: deps
-	$(CARGO) test --locked
+	$(CARGO) test --locked -- --show-output
 
 lint: deps
 	$(CARGO) fmt --check

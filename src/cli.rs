@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use regex_lite::Regex;
 
-use crate::collector::{self, Filter, Opts};
+use crate::collector::{self, Filter, Opts, Pattern};
 use crate::log::Level;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +100,10 @@ fn bad(flag: &str, value: &str, why: impl fmt::Display) -> CliError {
     }
 }
 
-fn compile(flag: &str, pattern: &str) -> Result<Regex, CliError> {
-    Regex::new(pattern).map_err(|e| bad(flag, pattern, e))
+fn compile(flag: &str, pattern: &str) -> Result<Pattern, CliError> {
+    Regex::new(pattern)
+        .map(Pattern::new)
+        .map_err(|e| bad(flag, pattern, e))
 }
 
 fn filter(
@@ -401,7 +403,7 @@ mod tests {
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.procfs, PathBuf::from("/proc"));
         assert_eq!(enabled_names(&c).len(), collector::ALL.len());
-        let o = c.opts().unwrap();
+        let mut o = c.opts().unwrap();
         assert!(!o.diskstats.allows("sda1"));
         assert!(!o.diskstats.allows("loop0"));
         assert!(!o.diskstats.allows("nvme0n1p2"));
@@ -436,7 +438,7 @@ mod tests {
         assert_eq!(enabled_names(&c), ["loadavg", "meminfo"]);
         assert!(c.log_json);
         assert_eq!(c.log_level, Level::Debug);
-        let o = c.opts().unwrap();
+        let mut o = c.opts().unwrap();
         assert!(o.netdev.allows("eth0.100"));
         assert!(!o.netdev.allows("wlan0"));
     }

@@ -133,7 +133,7 @@ fn write_value(out: &mut Encoder, device: &str, unit: Unit, v: u64) {
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["diskstats"], &mut ctx.buf)?;
-    let filter = &ctx.opts.diskstats;
+    let filter = &mut ctx.opts.diskstats;
 
     // node_exporter reads model, serial, … from /run/udev/data (not under any of our roots);
     // without it, as in containers and on our fixtures, those labels are empty. We always

@@ -83,7 +83,7 @@ pub fn parse_net_dev(text: &str) -> impl Iterator<Item = Result<Iface<'_>, Parse
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["net/dev"], &mut ctx.buf)?;
-    let filter = &ctx.opts.netdev;
+    let filter = &mut ctx.opts.netdev;
     let mut any = false;
     for iface in parse_net_dev(&ctx.buf) {
         let iface = iface.map_err(|e| ctx.src.parse_error(e))?;

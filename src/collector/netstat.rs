@@ -117,7 +117,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
             ctx.src.read(Root::Proc, &[file], &mut ctx.buf)?;
         }
         let key = &mut ctx.buf2;
-        let fields = &ctx.opts.netstat_fields;
+        let fields = &mut ctx.opts.netstat_fields;
         let mut bad = None;
         let mut visit = |proto: &str, field: &str, value: &str, line: usize| {
             if bad.is_some() {
@@ -287,7 +287,8 @@ Udp: 29 0 0 30 0 0 0 0 0
         std::fs::write(dir.join("net/netstat"), "TcpExt: ListenDrops\nTcpExt: 3\n").unwrap();
         std::fs::write(dir.join("net/snmp"), SNMP_KERNEL_6_18).unwrap();
         let mut ctx = ctx(dir.to_str().unwrap());
-        ctx.opts.netstat_fields = regex_lite::Regex::new("^Tcp_.*").unwrap();
+        ctx.opts.netstat_fields =
+            crate::collector::Pattern::new(regex_lite::Regex::new("^Tcp_.*").unwrap());
         let mut out = Encoder::new();
         collect(&mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();

@@ -166,7 +166,8 @@ node_vmstat_oom_kill 3
     #[test]
     fn collect_fixture_custom_fields() {
         let mut ctx = fixture_ctx();
-        ctx.opts.vmstat_fields = regex_lite::Regex::new("^nr_free_pages$").unwrap();
+        ctx.opts.vmstat_fields =
+            crate::collector::Pattern::new(regex_lite::Regex::new("^nr_free_pages$").unwrap());
         let mut out = Encoder::new();
         collect(&mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
