@@ -3,9 +3,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
-use regex_lite::Regex;
-
-use crate::collector::{self, Filter, Opts, Pattern};
+use crate::collector::{self, Opts};
 use crate::log::Level;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +90,7 @@ impl fmt::Display for CliError {
     }
 }
 
-fn bad(flag: &str, value: &str, why: impl fmt::Display) -> CliError {
+pub fn bad(flag: &str, value: &str, why: impl fmt::Display) -> CliError {
     CliError::BadValue {
         flag: flag.into(),
         value: value.into(),
@@ -100,61 +98,10 @@ fn bad(flag: &str, value: &str, why: impl fmt::Display) -> CliError {
     }
 }
 
-fn compile(flag: &str, pattern: &str) -> Result<Pattern, CliError> {
-    Regex::new(pattern)
-        .map(Pattern::new)
-        .map_err(|e| bad(flag, pattern, e))
-}
-
-fn filter(
-    include_flag: &str,
-    include: &Option<String>,
-    exclude_flag: &str,
-    exclude: &Option<String>,
-    default_exclude: Option<&str>,
-) -> Result<Filter, CliError> {
-    match (include, exclude) {
-        (Some(_), Some(_)) => Err(CliError::Conflict(include_flag.into(), exclude_flag.into())),
-        (Some(inc), None) => Ok(Filter {
-            include: Some(compile(include_flag, inc)?),
-            exclude: None,
-        }),
-        (None, ex) => {
-            let pattern = ex.as_deref().or(default_exclude).filter(|p| !p.is_empty());
-            let exclude = pattern.map(|p| compile(exclude_flag, p)).transpose()?;
-            Ok(Filter {
-                include: None,
-                exclude,
-            })
-        }
-    }
-}
-
 impl Config {
     /// Compiles the per-collector options; an invalid pattern names its flag.
     pub fn opts(&self) -> Result<Opts, CliError> {
-        Ok(Opts {
-            diskstats: filter(
-                "--collector.diskstats.device-include",
-                &self.diskstats_include,
-                "--collector.diskstats.device-exclude",
-                &self.diskstats_exclude,
-                Some(collector::DISKSTATS_EXCLUDE_DEFAULT),
-            )?,
-            netdev: filter(
-                "--collector.netdev.device-include",
-                &self.netdev_include,
-                "--collector.netdev.device-exclude",
-                &self.netdev_exclude,
-                None,
-            )?,
-            netclass_ignored: compile(
-                "--collector.netclass.ignored-devices",
-                &self.netclass_ignored,
-            )?,
-            netstat_fields: compile("--collector.netstat.fields", &self.netstat_fields)?,
-            vmstat_fields: compile("--collector.vmstat.fields", &self.vmstat_fields)?,
-        })
+        Opts::new(self)
     }
 
     /// Indexes into [`collector::ALL`] of the enabled collectors, in table order.

@@ -479,13 +479,7 @@ ctxt 285229
 
     #[test]
     fn collect_fixtures() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let src = Source::new(
-            format!("{root}/proc").into(),
-            format!("{root}/sys").into(),
-            root.into(),
-        );
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = crate::collector::fixture_ctx();
         ctx.user_hz = 100.0;
         let mut out = Encoder::new();
         collect(&mut ctx, &mut out).unwrap();

@@ -60,13 +60,7 @@ mod tests {
 
     #[test]
     fn collect_fixture() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let src = Source::new(
-            format!("{root}/proc").into(),
-            format!("{root}/sys").into(),
-            root.into(),
-        );
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = crate::collector::fixture_ctx();
         let mut out = Encoder::new();
         collect(&mut ctx, &mut out).unwrap();
         assert_eq!(

@@ -51,7 +51,6 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Source;
 
     #[test]
     fn file_nr_kernel_6_18() {
@@ -94,13 +93,7 @@ mod tests {
 
     #[test]
     fn collect_fixture() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let src = Source::new(
-            format!("{root}/proc").into(),
-            format!("{root}/sys").into(),
-            root.into(),
-        );
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = crate::collector::fixture_ctx();
         let mut out = Encoder::new();
         collect(&mut ctx, &mut out).unwrap();
         assert_eq!(

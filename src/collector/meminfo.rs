@@ -99,7 +99,6 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Source;
 
     fn fields(text: &str) -> Vec<(String, u64)> {
         parse_meminfo(text)
@@ -202,13 +201,7 @@ DirectMap1G:    25165824 kB
 
     #[test]
     fn collect_fixture() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let src = Source::new(
-            format!("{root}/proc").into(),
-            format!("{root}/sys").into(),
-            root.into(),
-        );
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = crate::collector::fixture_ctx();
         let mut out = Encoder::new();
         collect(&mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();

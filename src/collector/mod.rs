@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use regex_lite::Regex;
 
+use crate::cli::{CliError, Config};
 use crate::expo::{Encoder, Kind};
 use crate::log;
 use crate::source::{Error, NameList, Source};
@@ -193,6 +194,64 @@ pub struct Opts {
     pub vmstat_fields: Pattern,
 }
 
+impl Opts {
+    /// Compiles the collectors' options from the configuration; an error names the flag.
+    pub fn new(cfg: &Config) -> Result<Opts, CliError> {
+        Ok(Opts {
+            diskstats: filter(
+                "--collector.diskstats.device-include",
+                &cfg.diskstats_include,
+                "--collector.diskstats.device-exclude",
+                &cfg.diskstats_exclude,
+                Some(DISKSTATS_EXCLUDE_DEFAULT),
+            )?,
+            netdev: filter(
+                "--collector.netdev.device-include",
+                &cfg.netdev_include,
+                "--collector.netdev.device-exclude",
+                &cfg.netdev_exclude,
+                None,
+            )?,
+            netclass_ignored: compile(
+                "--collector.netclass.ignored-devices",
+                &cfg.netclass_ignored,
+            )?,
+            netstat_fields: compile("--collector.netstat.fields", &cfg.netstat_fields)?,
+            vmstat_fields: compile("--collector.vmstat.fields", &cfg.vmstat_fields)?,
+        })
+    }
+}
+
+fn compile(flag: &str, pattern: &str) -> Result<Pattern, CliError> {
+    Regex::new(pattern)
+        .map(Pattern::new)
+        .map_err(|e| crate::cli::bad(flag, pattern, e))
+}
+
+fn filter(
+    include_flag: &str,
+    include: &Option<String>,
+    exclude_flag: &str,
+    exclude: &Option<String>,
+    default_exclude: Option<&str>,
+) -> Result<Filter, CliError> {
+    match (include, exclude) {
+        (Some(_), Some(_)) => Err(CliError::Conflict(include_flag.into(), exclude_flag.into())),
+        (Some(inc), None) => Ok(Filter {
+            include: Some(compile(include_flag, inc)?),
+            exclude: None,
+        }),
+        (None, ex) => {
+            let pattern = ex.as_deref().or(default_exclude).filter(|p| !p.is_empty());
+            let exclude = pattern.map(|p| compile(exclude_flag, p)).transpose()?;
+            Ok(Filter {
+                include: None,
+                exclude,
+            })
+        }
+    }
+}
+
 pub const DISKSTATS_EXCLUDE_DEFAULT: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 pub const NETCLASS_IGNORED_DEFAULT: &str = "^$";
 pub const NETSTAT_FIELDS_DEFAULT: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
@@ -341,6 +400,21 @@ impl Scraper {
         );
         self.selfproc.collect(&mut self.ctx, out);
     }
+}
+
+/// A context on the repository's fixture tree with default options, for collector tests.
+#[cfg(test)]
+pub fn fixture_ctx() -> Ctx {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+    let src = Source::new(
+        format!("{root}/proc").into(),
+        format!("{root}/sys").into(),
+        root.into(),
+    );
+    Ctx::new(
+        src,
+        Opts::new(&Config::default()).expect("default options compile"),
+    )
 }
 
 #[cfg(test)]

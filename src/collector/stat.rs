@@ -91,7 +91,6 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Source;
 
     // Captured on a 2-CPU VM, kernel 6.18 (intr line shortened).
     const STAT_KERNEL_6_18: &str = "\
@@ -155,13 +154,7 @@ softirq 85842 0 9472 4 1703 34293 0 13 21348 0 19009
 
     #[test]
     fn collect_fixtures() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let src = Source::new(
-            format!("{root}/proc").into(),
-            format!("{root}/sys").into(),
-            root.into(),
-        );
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = crate::collector::fixture_ctx();
         let mut out = Encoder::new();
         collect(&mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
