@@ -1,9 +1,11 @@
-//! Command-line options: the lexopt loop, defaults, validation and the `--help` text.
+//! Options: one table of flags drives the command line (lexopt), the config file, `--help`
+//! and `proctap config`, so the four never disagree.
 use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::collector::{self, Opts};
+use crate::config::{self, ConfigError, Value};
 use crate::log::Level;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +13,8 @@ pub enum Command {
     Serve,
     /// Print one scrape to stdout and exit.
     Once,
+    /// Print the effective configuration in the config file's format.
+    PrintConfig,
     Help,
     Version,
 }
@@ -18,6 +22,8 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub command: Command,
+    /// The `--config` file, if any.
+    pub config_file: Option<PathBuf>,
     pub listen: String,
     pub telemetry_path: String,
     pub procfs: PathBuf,
@@ -25,6 +31,7 @@ pub struct Config {
     pub rootfs: PathBuf,
     /// One entry per [`collector::ALL`].
     pub enabled: Vec<bool>,
+    /// `None`: node_exporter's default pattern.
     pub diskstats_exclude: Option<String>,
     pub diskstats_include: Option<String>,
     pub netdev_exclude: Option<String>,
@@ -40,6 +47,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             command: Command::Serve,
+            config_file: None,
             listen: "0.0.0.0:9100".into(),
             telemetry_path: "/metrics".into(),
             procfs: "/proc".into(),
@@ -62,7 +70,7 @@ impl Default for Config {
     }
 }
 
-/// A bad command line. Every variant names the flag; the process exits 2.
+/// A bad command line or config file; the process exits 2 with this one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CliError {
     UnknownFlag(String),
@@ -74,6 +82,7 @@ pub enum CliError {
         why: String,
     },
     Conflict(String, String),
+    Config(ConfigError),
 }
 
 impl fmt::Display for CliError {
@@ -86,6 +95,7 @@ impl fmt::Display for CliError {
                 write!(f, "flag {flag}: invalid value {value:?}: {why}")
             }
             CliError::Conflict(a, b) => write!(f, "flags {a} and {b} are mutually exclusive"),
+            CliError::Config(e) => write!(f, "{e}"),
         }
     }
 }
@@ -96,6 +106,419 @@ pub fn bad(flag: &str, value: &str, why: impl fmt::Display) -> CliError {
         value: value.into(),
         why: why.to_string(),
     }
+}
+
+/// The help sections, in `--help` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Server,
+    Paths,
+    Collectors,
+    CollectorOptions,
+    Logging,
+}
+
+impl Section {
+    const ALL: [Section; 5] = [
+        Section::Server,
+        Section::Paths,
+        Section::Collectors,
+        Section::CollectorOptions,
+        Section::Logging,
+    ];
+
+    fn title(self) -> &'static str {
+        match self {
+            Section::Server => "Server",
+            Section::Paths => "Paths",
+            Section::Collectors => "Collectors",
+            Section::CollectorOptions => "Collector options",
+            Section::Logging => "Logging (to stderr)",
+        }
+    }
+}
+
+type Getter = fn(&Config) -> Value;
+type Setter = fn(&mut Config, Value) -> Result<(), String>;
+
+/// One long flag; its name without the dashes is also its config file key.
+struct Flag {
+    name: &'static str,
+    aliases: &'static [&'static str],
+    /// The value's placeholder in `--help`; `None` for a switch.
+    arg: Option<&'static str>,
+    section: Section,
+    help: &'static str,
+    get: Getter,
+    set: Setter,
+    /// Shown instead of the current value in `--help` when the value is empty.
+    unset: &'static str,
+}
+
+fn string(v: Value) -> Result<String, String> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(format!("expected a string, found {}", other.kind())),
+    }
+}
+
+fn regex(v: Value) -> Result<String, String> {
+    let s = string(v)?;
+    regex_lite::Regex::new(&s).map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+/// An optional pattern: the empty string means "not set".
+fn opt_regex(v: Value) -> Result<Option<String>, String> {
+    let s = regex(v)?;
+    Ok((!s.is_empty()).then_some(s))
+}
+
+fn boolean(v: Value) -> Result<bool, String> {
+    match v {
+        Value::Bool(b) => Ok(b),
+        Value::Str(s) if s == "true" => Ok(true),
+        Value::Str(s) if s == "false" => Ok(false),
+        other => Err(format!("expected true or false, found {}", other.kind())),
+    }
+}
+
+/// A list from the file (`["a", "b"]`) or the command line (`a,b`).
+fn list(v: Value) -> Result<Vec<String>, String> {
+    let items = match v {
+        Value::List(items) => items,
+        Value::Str(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
+        other => return Err(format!("expected a list, found {}", other.kind())),
+    };
+    Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+fn opt_str(v: &Option<String>) -> Value {
+    Value::Str(v.clone().unwrap_or_default())
+}
+
+fn path_str(p: &Path) -> Value {
+    Value::Str(p.display().to_string())
+}
+
+#[rustfmt::skip]
+const FLAGS: &[Flag] = &[
+    Flag { name: "listen", aliases: &["web.listen-address"], arg: Some("ADDR"), section: Section::Server,
+        help: "Address to listen on.", unset: "",
+        get: |c| Value::Str(c.listen.clone()),
+        set: |c, v| { c.listen = string(v)?; Ok(()) } },
+    Flag { name: "web.telemetry-path", aliases: &[], arg: Some("PATH"), section: Section::Server,
+        help: "Path under which metrics are served.", unset: "",
+        get: |c| Value::Str(c.telemetry_path.clone()),
+        set: |c, v| {
+            let s = string(v)?;
+            if !s.starts_with('/') {
+                return Err("must start with /".into());
+            }
+            c.telemetry_path = s;
+            Ok(())
+        } },
+    Flag { name: "path.procfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
+        help: "procfs mount point.", unset: "",
+        get: |c| path_str(&c.procfs), set: |c, v| { c.procfs = string(v)?.into(); Ok(()) } },
+    Flag { name: "path.sysfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
+        help: "sysfs mount point.", unset: "",
+        get: |c| path_str(&c.sysfs), set: |c, v| { c.sysfs = string(v)?.into(); Ok(()) } },
+    Flag { name: "path.rootfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
+        help: "Root filesystem (for the host's files).", unset: "",
+        get: |c| path_str(&c.rootfs), set: |c, v| { c.rootfs = string(v)?.into(); Ok(()) } },
+    Flag { name: "collectors", aliases: &["monitor"], arg: Some("a,b,c"), section: Section::Collectors,
+        help: "Enable exactly these collectors.", unset: "",
+        get: |c| Value::List(
+            collector::ALL.iter().zip(&c.enabled).filter(|(_, on)| **on).map(|(k, _)| k.name.to_string()).collect(),
+        ),
+        set: |c, v| {
+            let names = list(v)?;
+            c.enabled.iter_mut().for_each(|e| *e = false);
+            for name in names {
+                let i = collector::by_name(&name).ok_or_else(|| format!("unknown collector {name:?}"))?;
+                if let Some(e) = c.enabled.get_mut(i) {
+                    *e = true;
+                }
+            }
+            Ok(())
+        } },
+    Flag { name: "collector.disable-defaults", aliases: &[], arg: None, section: Section::Collectors,
+        help: "Disable every collector; enable some with --collector.NAME.", unset: "",
+        get: |_| Value::Bool(false),
+        set: |c, v| {
+            if boolean(v)? {
+                c.enabled.iter_mut().for_each(|e| *e = false);
+            }
+            Ok(())
+        } },
+    Flag { name: "collector.diskstats.device-exclude", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Disks to skip (mutually exclusive with -include).", unset: "",
+        get: |c| Value::Str(c.diskstats_exclude.clone().unwrap_or_else(|| collector::DISKSTATS_EXCLUDE_DEFAULT.into())),
+        set: |c, v| { c.diskstats_exclude = Some(regex(v)?); Ok(()) } },
+    Flag { name: "collector.diskstats.device-include", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Only these disks.", unset: "none",
+        get: |c| opt_str(&c.diskstats_include), set: |c, v| { c.diskstats_include = opt_regex(v)?; Ok(()) } },
+    Flag { name: "collector.netdev.device-exclude", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Interfaces to skip (mutually exclusive with -include).", unset: "none",
+        get: |c| opt_str(&c.netdev_exclude), set: |c, v| { c.netdev_exclude = opt_regex(v)?; Ok(()) } },
+    Flag { name: "collector.netdev.device-include", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Only these interfaces.", unset: "none",
+        get: |c| opt_str(&c.netdev_include), set: |c, v| { c.netdev_include = opt_regex(v)?; Ok(()) } },
+    Flag { name: "collector.netclass.ignored-devices", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Interfaces the netclass collector ignores.", unset: "",
+        get: |c| Value::Str(c.netclass_ignored.clone()), set: |c, v| { c.netclass_ignored = regex(v)?; Ok(()) } },
+    Flag { name: "collector.netstat.fields", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Fields of /proc/net/{snmp,netstat,snmp6} to export, as Proto_Field.", unset: "",
+        get: |c| Value::Str(c.netstat_fields.clone()), set: |c, v| { c.netstat_fields = regex(v)?; Ok(()) } },
+    Flag { name: "collector.vmstat.fields", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Fields of /proc/vmstat to export.", unset: "",
+        get: |c| Value::Str(c.vmstat_fields.clone()), set: |c, v| { c.vmstat_fields = regex(v)?; Ok(()) } },
+    Flag { name: "log-format", aliases: &["log.format"], arg: Some("text|json"), section: Section::Logging,
+        help: "Log line format.", unset: "",
+        get: |c| Value::Str(if c.log_json { "json" } else { "text" }.into()),
+        set: |c, v| {
+            c.log_json = match string(v)?.as_str() {
+                "text" | "logfmt" => false,
+                "json" => true,
+                _ => return Err("expected text or json".into()),
+            };
+            Ok(())
+        } },
+    Flag { name: "log-level", aliases: &["log.level"], arg: Some("LEVEL"), section: Section::Logging,
+        help: "debug, info, warn or error.", unset: "",
+        get: |c| Value::Str(c.log_level.as_str().into()),
+        set: |c, v| {
+            c.log_level = Level::parse(&string(v)?).ok_or("expected debug, info, warn or error")?;
+            Ok(())
+        } },
+];
+
+/// Include/exclude pairs: setting both in one place is an error, as in node_exporter; a
+/// command-line flag overrides its partner from the config file.
+const EXCLUSIVE: &[(&str, &str)] = &[
+    (
+        "collector.diskstats.device-include",
+        "collector.diskstats.device-exclude",
+    ),
+    (
+        "collector.netdev.device-include",
+        "collector.netdev.device-exclude",
+    ),
+];
+
+fn reset_partner(cfg: &mut Config, key: &str) {
+    for (a, b) in EXCLUSIVE {
+        let partner = if key == *a {
+            b
+        } else if key == *b {
+            a
+        } else {
+            continue;
+        };
+        match *partner {
+            "collector.diskstats.device-include" => cfg.diskstats_include = None,
+            "collector.diskstats.device-exclude" => cfg.diskstats_exclude = None,
+            "collector.netdev.device-include" => cfg.netdev_include = None,
+            "collector.netdev.device-exclude" => cfg.netdev_exclude = None,
+            _ => {}
+        }
+    }
+}
+
+/// Which setting a key names: a flag of the table, or a collector's on/off switch.
+enum Target {
+    Flag(&'static Flag),
+    Collector(usize),
+}
+
+fn lookup(key: &str) -> Option<Target> {
+    if let Some(f) = FLAGS
+        .iter()
+        .find(|f| f.name == key || f.aliases.contains(&key))
+    {
+        return Some(Target::Flag(f));
+    }
+    let name = key.strip_prefix("collector.")?;
+    collector::by_name(name).map(Target::Collector)
+}
+
+/// Applies one setting. `key` is canonical or an alias, without dashes.
+fn apply(cfg: &mut Config, target: &Target, value: Value) -> Result<(), String> {
+    match target {
+        Target::Flag(f) => (f.set)(cfg, value),
+        Target::Collector(i) => {
+            let on = boolean(value)?;
+            if let Some(e) = cfg.enabled.get_mut(*i) {
+                *e = on;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn canonical(target: &Target) -> String {
+    match target {
+        Target::Flag(f) => f.name.to_string(),
+        Target::Collector(i) => {
+            format!(
+                "collector.{}",
+                collector::ALL.get(*i).map_or("", |c| c.name)
+            )
+        }
+    }
+}
+
+/// One setting from the command line, kept until the config file has been applied.
+struct Setting {
+    flag: String,
+    target: Target,
+    value: Value,
+}
+
+/// Parses the arguments after the program name, reads `--config` if given, and applies the
+/// file first and the command line over it.
+pub fn parse<I>(args: I) -> Result<Config, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::Arg::{Long, Short, Value as Positional};
+    let mut cfg = Config::default();
+    let mut settings: Vec<Setting> = Vec::new();
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next().map_err(lexopt_error)? {
+        let flag = match &arg {
+            Long(name) => format!("--{name}"),
+            Short(c) => format!("-{c}"),
+            Positional(v) => {
+                let v = v.to_string_lossy().into_owned();
+                cfg.command = match (v.as_str(), cfg.command) {
+                    ("once", Command::Serve) => Command::Once,
+                    ("config", Command::Serve) => Command::PrintConfig,
+                    _ => return Err(CliError::UnexpectedArgument(v)),
+                };
+                continue;
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => cfg.command = Command::Help,
+            "-V" | "--version" => cfg.command = Command::Version,
+            "--config" => {
+                let v = parser
+                    .value()
+                    .map_err(|_| CliError::MissingValue(flag.clone()))?;
+                cfg.config_file = Some(v.into());
+            }
+            _ => {
+                let key = flag.trim_start_matches('-');
+                let (target, negated) = match (lookup(key), key.strip_prefix("no-")) {
+                    (Some(t), _) => (t, false),
+                    (None, Some(k)) => (
+                        lookup(k).ok_or_else(|| CliError::UnknownFlag(flag.clone()))?,
+                        true,
+                    ),
+                    (None, None) => return Err(CliError::UnknownFlag(flag)),
+                };
+                let switch = match &target {
+                    Target::Flag(f) => f.arg.is_none(),
+                    Target::Collector(_) => true,
+                };
+                let value = if switch {
+                    Value::Bool(!negated)
+                } else if negated {
+                    return Err(CliError::UnknownFlag(flag));
+                } else {
+                    let v = parser
+                        .value()
+                        .map_err(|_| CliError::MissingValue(flag.clone()))?;
+                    Value::Str(
+                        v.into_string()
+                            .map_err(|v| bad(&flag, &v.to_string_lossy(), "not valid UTF-8"))?,
+                    )
+                };
+                settings.push(Setting {
+                    flag,
+                    target,
+                    value,
+                });
+            }
+        }
+    }
+    if matches!(cfg.command, Command::Help | Command::Version) {
+        return Ok(cfg);
+    }
+    if let Some(path) = cfg.config_file.clone() {
+        apply_file(&mut cfg, &path)?;
+    }
+    let mut set_here: Vec<String> = Vec::new();
+    for s in settings {
+        let key = canonical(&s.target);
+        if !is_empty(&s.value) {
+            set_here.push(key.clone());
+        }
+        let shown = match &s.value {
+            Value::Str(v) => v.clone(),
+            other => other.to_toml(),
+        };
+        reset_partner(&mut cfg, &key);
+        apply(&mut cfg, &s.target, s.value).map_err(|why| bad(&s.flag, &shown, why))?;
+    }
+    check_exclusive(&set_here)
+        .map_err(|(a, b)| CliError::Conflict(format!("--{a}"), format!("--{b}")))?;
+    cfg.opts()?;
+    Ok(cfg)
+}
+
+/// An empty pattern means "not set", so it never conflicts with its partner.
+fn is_empty(v: &Value) -> bool {
+    matches!(v, Value::Str(s) if s.is_empty())
+}
+
+fn check_exclusive(keys: &[String]) -> Result<(), (&'static str, &'static str)> {
+    for (a, b) in EXCLUSIVE {
+        if keys.iter().any(|k| k == a) && keys.iter().any(|k| k == b) {
+            return Err((a, b));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a config file into `cfg`; every error names the file, the line and the key.
+pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
+    let file_err = |line: usize, key: Option<&str>, msg: String| {
+        CliError::Config(ConfigError {
+            file: path.to_path_buf(),
+            line,
+            key: key.map(str::to_string),
+            msg,
+        })
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| file_err(0, None, format!("cannot read: {e}")))?;
+    let entries = config::parse(path, &text).map_err(CliError::Config)?;
+    let mut keys = Vec::new();
+    for e in entries {
+        let target = lookup(&e.key).ok_or_else(|| {
+            file_err(
+                e.line,
+                Some(&e.key),
+                "unknown key (see proctap config for the known keys)".into(),
+            )
+        })?;
+        if !is_empty(&e.value) {
+            keys.push(canonical(&target));
+        }
+        apply(cfg, &target, e.value).map_err(|why| file_err(e.line, Some(&e.key), why))?;
+    }
+    if let Err((a, b)) = check_exclusive(&keys) {
+        return Err(file_err(
+            0,
+            Some(b),
+            format!("{a} and {b} are mutually exclusive"),
+        ));
+    }
+    Ok(())
 }
 
 impl Config {
@@ -110,110 +533,22 @@ impl Config {
             .filter(|&i| self.enabled.get(i) == Some(&true))
             .collect()
     }
-}
 
-fn string(flag: &str, v: OsString) -> Result<String, CliError> {
-    v.into_string()
-        .map_err(|v| bad(flag, &v.to_string_lossy(), "not valid UTF-8"))
-}
-
-/// Parses the arguments after the program name.
-pub fn parse<I>(args: I) -> Result<Config, CliError>
-where
-    I: IntoIterator,
-    I::Item: Into<OsString>,
-{
-    use lexopt::Arg::{Long, Short, Value};
-    let mut cfg = Config::default();
-    let mut parser = lexopt::Parser::from_args(args);
-    loop {
-        let arg = match parser.next() {
-            Ok(Some(arg)) => arg,
-            Ok(None) => break,
-            Err(e) => return Err(lexopt_error(e)),
-        };
-        let flag = match &arg {
-            Long(name) => format!("--{name}"),
-            Short(c) => format!("-{c}"),
-            Value(v) => {
-                let v = v.to_string_lossy().into_owned();
-                match (v.as_str(), cfg.command) {
-                    ("once", Command::Serve) => cfg.command = Command::Once,
-                    _ => return Err(CliError::UnexpectedArgument(v)),
-                }
-                continue;
-            }
-        };
-        let mut value = || -> Result<String, CliError> {
-            let v = parser
-                .value()
-                .map_err(|_| CliError::MissingValue(flag.clone()))?;
-            string(&flag, v)
-        };
-        match flag.as_str() {
-            "-h" | "--help" => cfg.command = Command::Help,
-            "-V" | "--version" => cfg.command = Command::Version,
-            "--listen" | "--web.listen-address" => cfg.listen = value()?,
-            "--web.telemetry-path" => {
-                let v = value()?;
-                if !v.starts_with('/') {
-                    return Err(bad(&flag, &v, "must start with /"));
-                }
-                cfg.telemetry_path = v;
-            }
-            "--path.procfs" => cfg.procfs = value()?.into(),
-            "--path.sysfs" => cfg.sysfs = value()?.into(),
-            "--path.rootfs" => cfg.rootfs = value()?.into(),
-            "--collectors" | "--monitor" => {
-                let v = value()?;
-                cfg.enabled.iter_mut().for_each(|e| *e = false);
-                for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                    let i = collector::by_name(name)
-                        .ok_or_else(|| bad(&flag, &v, format!("unknown collector {name:?}")))?;
-                    if let Some(e) = cfg.enabled.get_mut(i) {
-                        *e = true;
-                    }
-                }
-            }
-            "--collector.disable-defaults" => cfg.enabled.iter_mut().for_each(|e| *e = false),
-            "--collector.diskstats.device-exclude" => cfg.diskstats_exclude = Some(value()?),
-            "--collector.diskstats.device-include" => cfg.diskstats_include = Some(value()?),
-            "--collector.netdev.device-exclude" => cfg.netdev_exclude = Some(value()?),
-            "--collector.netdev.device-include" => cfg.netdev_include = Some(value()?),
-            "--collector.netclass.ignored-devices" => cfg.netclass_ignored = value()?,
-            "--collector.netstat.fields" => cfg.netstat_fields = value()?,
-            "--collector.vmstat.fields" => cfg.vmstat_fields = value()?,
-            "--log-format" | "--log.format" => {
-                let v = value()?;
-                cfg.log_json = match v.as_str() {
-                    "text" | "logfmt" => false,
-                    "json" => true,
-                    _ => return Err(bad(&flag, &v, "expected text or json")),
-                };
-            }
-            "--log-level" | "--log.level" => {
-                let v = value()?;
-                cfg.log_level = Level::parse(&v)
-                    .ok_or_else(|| bad(&flag, &v, "expected debug, info, warn or error"))?;
-            }
-            other => {
-                let toggle = other
-                    .strip_prefix("--collector.")
-                    .map(|n| (n, true))
-                    .or_else(|| other.strip_prefix("--no-collector.").map(|n| (n, false)));
-                match toggle.and_then(|(n, on)| Some((collector::by_name(n)?, on))) {
-                    Some((i, on)) => {
-                        if let Some(e) = cfg.enabled.get_mut(i) {
-                            *e = on;
-                        }
-                    }
-                    None => return Err(CliError::UnknownFlag(flag)),
-                }
+    /// The effective configuration in the config file's format: save it, edit it, load it
+    /// with `--config`.
+    pub fn to_file(&self) -> String {
+        let mut out = String::from("# proctap configuration: `proctap config` printed this; load it with --config FILE.\n# Keys are the long flag names; flags on the command line win over this file.\n");
+        for section in Section::ALL {
+            out.push_str(&format!("\n# {}\n", section.title()));
+            for f in FLAGS
+                .iter()
+                .filter(|f| f.section == section && f.name != "collector.disable-defaults")
+            {
+                out.push_str(&format!("{} = {}\n", f.name, (f.get)(self).to_toml()));
             }
         }
+        out
     }
-    cfg.opts()?;
-    Ok(cfg)
 }
 
 fn lexopt_error(e: lexopt::Error) -> CliError {
@@ -243,88 +578,105 @@ pub fn version() -> String {
     )
 }
 
+/// Appends one `--help` entry: the flag column, then the text (on the next line when the flag
+/// is too wide), then the default.
+fn help_entry(out: &mut String, flag: &str, text: &str, default: Option<&str>) {
+    const COL: usize = 33;
+    out.push_str("  ");
+    out.push_str(flag);
+    if flag.len() + 2 < COL {
+        out.push_str(&" ".repeat(COL - 2 - flag.len()));
+    } else {
+        out.push('\n');
+        out.push_str(&" ".repeat(COL));
+    }
+    let mut width = COL;
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 && width + 1 + word.len() > 100 {
+            out.push('\n');
+            out.push_str(&" ".repeat(COL));
+            width = COL;
+        } else if i > 0 {
+            out.push(' ');
+            width += 1;
+        }
+        out.push_str(word);
+        width += word.len();
+    }
+    out.push('\n');
+    if let Some(d) = default {
+        out.push_str(&" ".repeat(COL));
+        out.push_str(&format!("[default: {d}]\n"));
+    }
+}
+
 pub fn help() -> String {
     let d = Config::default();
-    let mut on = Vec::new();
-    let mut off = Vec::new();
-    for c in collector::ALL {
-        if c.enabled_by_default {
-            on.push(c.name)
-        } else {
-            off.push(c.name)
+    let mut out = format!(
+        "proctap {}: a tiny node_exporter-compatible Prometheus exporter for Linux.\n\n\
+         Usage: proctap [once | config] [FLAGS]\n\n\
+         Commands:\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    help_entry(&mut out, "(none)", "Serve metrics over HTTP.", None);
+    help_entry(&mut out, "once", "Print one scrape to stdout and exit: 0 when every enabled collector succeeded, 1 otherwise.", None);
+    help_entry(
+        &mut out,
+        "config",
+        "Print the effective configuration in the --config file format.",
+        None,
+    );
+    for section in Section::ALL {
+        out.push_str(&format!("\n{}:\n", section.title()));
+        for f in FLAGS.iter().filter(|f| f.section == section) {
+            let mut flag = format!("--{}", f.name);
+            if let Some(arg) = f.arg {
+                flag = format!("{flag} {arg}");
+            }
+            let mut text = f.help.to_string();
+            for a in f.aliases {
+                text.push_str(&format!(" (alias --{a})"));
+            }
+            let default = match ((f.get)(&d), f.arg) {
+                (_, None) => None,
+                (Value::Str(s), _) if s.is_empty() => {
+                    Some(f.unset.to_string()).filter(|u| !u.is_empty())
+                }
+                (Value::Str(s), _) => Some(s),
+                (Value::List(l), _) => Some(l.join(",")),
+                (v, _) => Some(v.to_toml()),
+            };
+            help_entry(&mut out, &flag, &text, default.as_deref());
+        }
+        if section == Section::Collectors {
+            help_entry(&mut out, "--collector.NAME", "Enable collector NAME.", None);
+            help_entry(
+                &mut out,
+                "--no-collector.NAME",
+                "Disable collector NAME.",
+                None,
+            );
+            let off: Vec<&str> = collector::ALL
+                .iter()
+                .filter(|c| !c.enabled_by_default)
+                .map(|c| c.name)
+                .collect();
+            if !off.is_empty() {
+                help_entry(&mut out, "", "Off by default:", Some(&off.join(",")));
+            }
         }
     }
-    format!(
-        "\
-proctap {version}: a tiny node_exporter-compatible Prometheus exporter for Linux.
-
-Usage: proctap [once] [FLAGS]
-
-Commands:
-  (none)                         Serve metrics over HTTP.
-  once                           Print one scrape to stdout and exit: 0 when every enabled
-                                 collector succeeded, 1 otherwise.
-
-Server:
-  --listen ADDR                  Address to listen on (alias --web.listen-address).
-                                 [default: {listen}]
-  --web.telemetry-path PATH      Path under which metrics are served. [default: {path}]
-
-Paths:
-  --path.procfs DIR              procfs mount point. [default: {procfs}]
-  --path.sysfs DIR               sysfs mount point. [default: {sysfs}]
-  --path.rootfs DIR              Root filesystem (for the host's files). [default: {rootfs}]
-
-Collectors:
-  --collectors a,b,c             Enable exactly these collectors (alias --monitor).
-  --collector.NAME               Enable collector NAME.
-  --no-collector.NAME            Disable collector NAME.
-  --collector.disable-defaults   Disable every collector; enable some with --collector.NAME.
-                                 [default on: {on}]
-                                 [default off: {off}]
-
-Collector options:
-  --collector.diskstats.device-exclude RE
-                                 Devices to exclude (mutually exclusive with -include).
-                                 [default: {disk_ex}]
-  --collector.diskstats.device-include RE
-                                 Only these devices. [default: none]
-  --collector.netdev.device-exclude RE
-                                 Interfaces to exclude. [default: none]
-  --collector.netdev.device-include RE
-                                 Only these interfaces. [default: none]
-  --collector.netclass.ignored-devices RE
-                                 Interfaces the netclass collector ignores. [default: {nc}]
-  --collector.netstat.fields RE  Fields of /proc/net/{{snmp,netstat,snmp6}} to export, as
-                                 Proto_Field. [default: {ns}]
-  --collector.vmstat.fields RE   Fields of /proc/vmstat to export. [default: {vm}]
-
-Logging (to stderr):
-  --log-format text|json         Log line format (alias --log.format). [default: text]
-  --log-level LEVEL              debug, info, warn or error (alias --log.level). [default: info]
-
-  -h, --help                     Print this help.
-  -V, --version                  Print version, git revision and rustc version.
-
-Bad flags or values exit with status 2.
-",
-        version = env!("CARGO_PKG_VERSION"),
-        listen = d.listen,
-        path = d.telemetry_path,
-        procfs = d.procfs.display(),
-        sysfs = d.sysfs.display(),
-        rootfs = d.rootfs.display(),
-        on = on.join(","),
-        off = if off.is_empty() {
-            "none".to_string()
-        } else {
-            off.join(",")
-        },
-        disk_ex = collector::DISKSTATS_EXCLUDE_DEFAULT,
-        nc = collector::NETCLASS_IGNORED_DEFAULT,
-        ns = collector::NETSTAT_FIELDS_DEFAULT,
-        vm = collector::VMSTAT_FIELDS_DEFAULT,
-    )
+    out.push('\n');
+    help_entry(&mut out, "--config FILE", "Read settings from FILE: one `key = value` per line, keys are the long flag names; flags given here win.", None);
+    help_entry(&mut out, "-h, --help", "Print this help.", None);
+    help_entry(
+        &mut out,
+        "-V, --version",
+        "Print version, git revision and rustc version.",
+        None,
+    );
+    out.push_str("\nBad flags, values or config files exit with status 2.\n");
+    out
 }
 
 #[cfg(test)]
@@ -342,6 +694,14 @@ mod tests {
             .collect()
     }
 
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("proctap-cli-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("proctap.conf");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     #[test]
     fn defaults() {
         let c = p(&[]).unwrap();
@@ -349,7 +709,13 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:9100");
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.procfs, PathBuf::from("/proc"));
-        assert_eq!(enabled_names(&c).len(), collector::ALL.len());
+        assert_eq!(
+            enabled_names(&c).len(),
+            collector::ALL
+                .iter()
+                .filter(|c| c.enabled_by_default)
+                .count()
+        );
         let mut o = c.opts().unwrap();
         assert!(!o.diskstats.allows("sda1"));
         assert!(!o.diskstats.allows("loop0"));
@@ -388,6 +754,8 @@ mod tests {
         let mut o = c.opts().unwrap();
         assert!(o.netdev.allows("eth0.100"));
         assert!(!o.netdev.allows("wlan0"));
+        let c = p(&["--collector.disable-defaults", "--collector.stat"]).unwrap();
+        assert_eq!(enabled_names(&c), ["stat"]);
     }
 
     #[test]
@@ -397,11 +765,12 @@ mod tests {
         assert_eq!(e.to_string(), "unknown flag --bogus (see --help)");
         let e = p(&["--collector.nosuch"]).unwrap_err();
         assert_eq!(e, CliError::UnknownFlag("--collector.nosuch".into()));
+        let e = p(&["--no-listen"]).unwrap_err();
+        assert_eq!(e, CliError::UnknownFlag("--no-listen".into()));
         let e = p(&["--collectors", "cpu,nope"]).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("flag --collectors: invalid value \"cpu,nope\""),
-            "{e}"
+        assert_eq!(
+            e.to_string(),
+            "flag --collectors: invalid value \"cpu,nope\": unknown collector \"nope\""
         );
         let e = p(&["--collector.netstat.fields", "(unclosed"]).unwrap_err();
         assert!(
@@ -412,9 +781,14 @@ mod tests {
         let e = p(&["--listen"]).unwrap_err();
         assert_eq!(e, CliError::MissingValue("--listen".into()));
         let e = p(&["--log-level", "loud"]).unwrap_err();
-        assert!(e.to_string().contains("--log-level"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "flag --log-level: invalid value \"loud\": expected debug, info, warn or error"
+        );
         let e = p(&["--collector.cpu=yes"]).unwrap_err();
         assert!(e.to_string().contains("--collector.cpu"), "{e}");
+        let e = p(&["--web.telemetry-path", "metrics"]).unwrap_err();
+        assert!(e.to_string().contains("must start with /"), "{e}");
         let e = p(&["serve"]).unwrap_err();
         assert_eq!(e, CliError::UnexpectedArgument("serve".into()));
         let e = p(&[
@@ -422,27 +796,124 @@ mod tests {
             "--collector.diskstats.device-exclude=loop",
         ])
         .unwrap_err();
-        assert!(matches!(e, CliError::Conflict(..)));
+        assert_eq!(
+            e.to_string(),
+            "flags --collector.diskstats.device-include and --collector.diskstats.device-exclude are mutually exclusive"
+        );
+    }
+
+    #[test]
+    fn config_file_and_flags_combine() {
+        let path = temp_file(
+            "combine",
+            "# test\nlisten = \"127.0.0.1:9200\"\ncollectors = [\"cpu\", \"meminfo\", \"diskstats\"]\n\
+             collector.diskstats.device-exclude = '^loop'\nlog-level = \"warn\"\ncollector.meminfo = false\n",
+        );
+        let file = path.to_str().unwrap();
+        let c = p(&["--config", file]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9200");
+        assert_eq!(enabled_names(&c), ["cpu", "diskstats"]);
+        assert_eq!(c.diskstats_exclude.as_deref(), Some("^loop"));
+        assert_eq!(c.log_level, Level::Warn);
+        // The command line wins, wherever it stands relative to --config.
+        let c = p(&[
+            "--listen",
+            "127.0.0.1:1",
+            "--config",
+            file,
+            "--collector.meminfo",
+            "--log-level=debug",
+        ])
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(enabled_names(&c), ["cpu", "diskstats", "meminfo"]);
+        assert_eq!(c.log_level, Level::Debug);
+        // An include on the command line replaces the file's exclude instead of conflicting.
+        let c = p(&["--config", file, "--collector.diskstats.device-include=^sd"]).unwrap();
+        let mut o = c.opts().unwrap();
+        assert!(
+            o.diskstats.allows("sda")
+                && !o.diskstats.allows("loop0")
+                && !o.diskstats.allows("dm-0")
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn config_file_errors_name_file_line_and_key() {
+        let cases = [
+            ("unknown", "listen = \"x:1\"\nno.such.key = 1\n", ":2: key no.such.key: unknown key"),
+            ("badvalue", "\nlisten = 5\n", ":2: key listen: expected a string, found an integer"),
+            ("badregex", "collector.vmstat.fields = \"(\"\n", ":1: key collector.vmstat.fields: "),
+            ("badcollector", "collectors = [\"cpu\", \"gpu\"]\n", ":1: key collectors: unknown collector \"gpu\""),
+            ("badbool", "collector.cpu = \"maybe\"\n", ":1: key collector.cpu: expected true or false"),
+            ("syntax", "listen \"x\"\n", ":1: expected `key = value`"),
+            ("twice", "listen = \"a\"\nlisten = \"b\"\n", ":2: key listen: set twice (first on line 1)"),
+            ("both", "collector.netdev.device-include = \"^e\"\ncollector.netdev.device-exclude = \"^l\"\n", "mutually exclusive"),
+        ];
+        for (name, text, want) in cases {
+            let path = temp_file(name, text);
+            let e = p(&["--config", path.to_str().unwrap()]).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.starts_with(path.to_str().unwrap()), "{name}: {msg}");
+            assert!(msg.contains(want), "{name}: {msg} should contain {want}");
+            std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        }
+        let e = p(&["--config", "/nonexistent-proctap.conf"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent-proctap.conf: cannot read: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn printed_config_reads_back_to_the_same_config() {
+        let c = p(&[
+            "--listen=127.0.0.1:9300",
+            "--collectors=cpu,netdev",
+            "--collector.netdev.device-exclude=^(lo|wg\\d+)$",
+            "--log-format=json",
+        ])
+        .unwrap();
+        let text = c.to_file();
+        assert!(text.contains("\nlisten = \"127.0.0.1:9300\"\n"), "{text}");
+        assert!(
+            text.contains("\ncollectors = [\"cpu\", \"netdev\"]\n"),
+            "{text}"
+        );
+        let path = temp_file("roundtrip", &text);
+        let back = p(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(back.to_file(), text);
+        assert_eq!(enabled_names(&back), ["cpu", "netdev"]);
+        assert_eq!(back.netdev_exclude.as_deref(), Some("^(lo|wg\\d+)$"));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        // The defaults read back too.
+        let d = Config::default().to_file();
+        let path = temp_file("defaults", &d);
+        assert_eq!(
+            p(&["--config", path.to_str().unwrap()]).unwrap().to_file(),
+            d
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn help_lists_every_flag_with_defaults() {
         let h = help();
+        for f in FLAGS {
+            assert!(
+                h.contains(&format!("--{} ", f.name)) || h.contains(&format!("--{}\n", f.name)),
+                "--{} missing",
+                f.name
+            );
+        }
         for flag in [
-            "--listen",
-            "--web.telemetry-path",
-            "--path.procfs",
-            "--path.sysfs",
-            "--path.rootfs",
-            "--collectors",
+            "--collector.NAME",
             "--no-collector.NAME",
-            "--collector.diskstats.device-exclude",
-            "--collector.netdev.device-include",
-            "--collector.netstat.fields",
-            "--collector.vmstat.fields",
-            "--log-format",
-            "--log-level",
+            "--config FILE",
             "--version",
+            "--web.listen-address",
         ] {
             assert!(h.contains(flag), "{flag} missing from --help");
         }

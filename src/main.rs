@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 mod cli;
 mod collector;
+mod config;
 mod expo;
 mod log;
 mod parse;
@@ -29,6 +30,10 @@ fn main() -> ExitCode {
         }
         Command::Version => {
             print!("{}", cli::version());
+            return ExitCode::SUCCESS;
+        }
+        Command::PrintConfig => {
+            print!("{}", cfg.to_file());
             return ExitCode::SUCCESS;
         }
         Command::Serve | Command::Once => {}

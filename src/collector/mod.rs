@@ -228,6 +228,8 @@ fn compile(flag: &str, pattern: &str) -> Result<Pattern, CliError> {
         .map_err(|e| crate::cli::bad(flag, pattern, e))
 }
 
+/// An include pattern wins over an exclude pattern; the command line and config file make sure
+/// a user does not set both in one place.
 fn filter(
     include_flag: &str,
     include: &Option<String>,
@@ -235,21 +237,21 @@ fn filter(
     exclude: &Option<String>,
     default_exclude: Option<&str>,
 ) -> Result<Filter, CliError> {
-    match (include, exclude) {
-        (Some(_), Some(_)) => Err(CliError::Conflict(include_flag.into(), exclude_flag.into())),
-        (Some(inc), None) => Ok(Filter {
+    if let Some(inc) = include.as_deref().filter(|p| !p.is_empty()) {
+        return Ok(Filter {
             include: Some(compile(include_flag, inc)?),
             exclude: None,
-        }),
-        (None, ex) => {
-            let pattern = ex.as_deref().or(default_exclude).filter(|p| !p.is_empty());
-            let exclude = pattern.map(|p| compile(exclude_flag, p)).transpose()?;
-            Ok(Filter {
-                include: None,
-                exclude,
-            })
-        }
+        });
     }
+    let pattern = exclude
+        .as_deref()
+        .or(default_exclude)
+        .filter(|p| !p.is_empty());
+    let exclude = pattern.map(|p| compile(exclude_flag, p)).transpose()?;
+    Ok(Filter {
+        include: None,
+        exclude,
+    })
 }
 
 pub const DISKSTATS_EXCLUDE_DEFAULT: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
