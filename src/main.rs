@@ -2,6 +2,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+#[cfg(test)]
+mod alloc_count;
 mod cli;
 mod collector;
 mod config;

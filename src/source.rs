@@ -73,12 +73,6 @@ impl fmt::Display for Error {
     }
 }
 
-impl Error {
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Io { err, .. } if err.kind() == io::ErrorKind::NotFound)
-    }
-}
-
 /// The three roots and one scratch path buffer reused for every file name.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -86,6 +80,8 @@ pub struct Source {
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
     scratch: PathBuf,
+    /// getdents64 buffer for [`Source::list_dir`].
+    dirents: Vec<u8>,
 }
 
 impl Source {
@@ -95,6 +91,7 @@ impl Source {
             sysfs,
             rootfs,
             scratch: PathBuf::with_capacity(256),
+            dirents: Vec::new(),
         }
     }
 
@@ -147,14 +144,18 @@ impl Source {
         rel: &[&str],
         buf: &mut String,
     ) -> Result<bool, Error> {
-        match self.read(root, rel, buf) {
-            Ok(()) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
+        buf.clear();
+        self.path(root, rel);
+        // Checked before building an Error, whose path would be an allocation on every scrape
+        // for files that are routinely absent.
+        match File::open(&self.scratch) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            opened => read_opened(&self.scratch, opened, buf).map(|()| true),
         }
     }
 
     /// Lists the entry names of a directory into `names`, sorted, so output order is stable.
+    /// Names that are not UTF-8 are left out; `.` and `..` too.
     pub fn list_dir(
         &mut self,
         root: Root,
@@ -163,28 +164,100 @@ impl Source {
     ) -> Result<(), Error> {
         names.clear();
         self.path(root, rel);
-        let io_err = |path: &Path, err| Error::Io {
-            path: path.to_path_buf(),
+        let dir = open_dir(&self.scratch).map_err(|err| Error::Io {
+            path: self.scratch.clone(),
             err,
-        };
-        let dir = std::fs::read_dir(&self.scratch).map_err(|e| io_err(&self.scratch, e))?;
-        for entry in dir {
-            let entry = entry.map_err(|e| io_err(&self.scratch, e))?;
-            if let Some(name) = entry.file_name().to_str() {
+        })?;
+        for_each_dir_entry(&dir, &mut self.dirents, |name| {
+            if let Ok(name) = std::str::from_utf8(name) {
                 names.push(name);
             }
-        }
+        })
+        .map_err(|err| Error::Io {
+            path: self.scratch.clone(),
+            err,
+        })?;
         names.sort();
         Ok(())
     }
 }
 
+/// Opens a directory for [`for_each_dir_entry`].
+pub fn open_dir(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(path)
+}
+
+/// Calls `f` with the name of every entry of an open directory except `.` and `..`.
+///
+/// `std::fs::read_dir` allocates for the handle and for every entry's name; listing /proc and
+/// /sys on every scrape would then allocate thousands of times. getdents64 into a buffer the
+/// caller keeps does not allocate at all once the buffer has grown.
+pub fn for_each_dir_entry(
+    dir: &File,
+    buf: &mut Vec<u8>,
+    mut f: impl FnMut(&[u8]),
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if buf.len() < 32 << 10 {
+        buf.resize(32 << 10, 0);
+    }
+    loop {
+        // SAFETY: getdents64 writes at most `buf.len()` bytes into `buf`, which we own.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let mut records = buf.get(..n as usize).unwrap_or(&[]);
+        // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+        while let Some(reclen) = records
+            .get(16..18)
+            .map(|b| u16::from_ne_bytes([b[0], b[1]]) as usize)
+        {
+            let Some(record) = records.get(..reclen).filter(|_| reclen > 19) else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "malformed getdents64 record",
+                ));
+            };
+            let name = record.get(19..).unwrap_or(&[]);
+            let name = name.split(|&b| b == 0).next().unwrap_or(&[]);
+            if name != b"." && name != b".." {
+                f(name);
+            }
+            records = records.get(reclen..).unwrap_or(&[]);
+        }
+    }
+}
+
 fn read_path(path: &Path, buf: &mut String) -> Result<(), Error> {
+    read_opened(path, File::open(path), buf)
+}
+
+/// Reads the file `open` gave for `path`; errors name `path`.
+fn read_opened(path: &Path, opened: io::Result<File>, buf: &mut String) -> Result<(), Error> {
     let io_err = |err| Error::Io {
         path: path.to_path_buf(),
         err,
     };
-    let file = File::open(path).map_err(io_err)?;
+    let file = opened.map_err(io_err)?;
     let n = file
         .take(MAX_FILE_BYTES + 1)
         .read_to_string(buf)
@@ -216,7 +289,11 @@ impl NameList {
             slot.clear();
             slot.push_str(name);
         } else {
-            self.names.push(name.to_string());
+            // Sorting moves names between slots, so a slot must fit the next name it gets:
+            // give each room for typical names from the start.
+            let mut slot = String::with_capacity(name.len().max(64));
+            slot.push_str(name);
+            self.names.push(slot);
         }
         self.len += 1;
     }
@@ -256,7 +333,7 @@ mod tests {
         let mut s = Source::new("/nonexistent-proctap".into(), "/".into(), "/".into());
         let mut buf = String::new();
         let e = s.read(Root::Proc, &["stat"], &mut buf).unwrap_err();
-        assert!(e.is_not_found());
+        assert!(matches!(&e, Error::Io { err, .. } if err.kind() == io::ErrorKind::NotFound));
         assert!(
             e.to_string().starts_with("/nonexistent-proctap/stat: "),
             "{e}"
@@ -272,6 +349,36 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "/proc/diskstats:7: expected at least 14 fields, found 9"
+        );
+    }
+
+    #[test]
+    fn list_dir_sorts_and_skips_dot_entries() {
+        let dir = std::env::temp_dir().join(format!("proctap-listdir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let many: Vec<String> = (0..3000)
+            .map(|i| format!("entry-with-a-long-name-{i:05}"))
+            .collect();
+        for name in many.iter().chain(["b.c", "a-b"].map(String::from).iter()) {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        std::fs::create_dir(dir.join("subdir")).unwrap();
+        let mut s = Source::new(dir.clone(), "/sys".into(), "/".into());
+        let mut names = NameList::default();
+        s.list_dir(Root::Proc, &[""], &mut names).unwrap();
+        let got: Vec<&str> = names.iter().collect();
+        assert_eq!(
+            got.len(),
+            3003,
+            "more entries than one getdents64 call returns"
+        );
+        assert_eq!(&got[..3], ["a-b", "b.c", "entry-with-a-long-name-00000"]);
+        assert_eq!(got.last(), Some(&"subdir"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let e = s.list_dir(Root::Proc, &[""], &mut names).unwrap_err();
+        assert!(
+            matches!(&e, Error::Io { err, .. } if err.kind() == io::ErrorKind::NotFound),
+            "{e}"
         );
     }
 

@@ -57,6 +57,7 @@ pub fn parse_stat(text: &str) -> Result<Stat, ParseError> {
 
 pub struct State {
     buf: String,
+    dirents: Vec<u8>,
     /// Computed once: the start time does not change.
     start_time_seconds: Option<f64>,
 }
@@ -65,6 +66,7 @@ impl State {
     pub fn new() -> Self {
         State {
             buf: String::with_capacity(1024),
+            dirents: Vec::new(),
             start_time_seconds: None,
         }
     }
@@ -85,7 +87,7 @@ impl State {
             );
             out.f64(&[], (s.utime + s.stime) as f64 / ctx.user_hz);
         }
-        if let Some(n) = count_fds() {
+        if let Some(n) = count_fds(&mut self.dirents) {
             out.family(
                 "process_open_fds",
                 "Number of open file descriptors.",
@@ -146,10 +148,12 @@ fn boot_time(buf: &mut String) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn count_fds() -> Option<u64> {
-    let dir = std::fs::read_dir("/proc/self/fd").ok()?;
+fn count_fds(dirents: &mut Vec<u8>) -> Option<u64> {
+    let dir = crate::source::open_dir(Path::new("/proc/self/fd")).ok()?;
+    let mut n = 0u64;
+    crate::source::for_each_dir_entry(&dir, dirents, |_| n += 1).ok()?;
     // The directory handle itself is one of the entries; leave it out.
-    Some((dir.count() as u64).saturating_sub(1))
+    Some(n.saturating_sub(1))
 }
 
 fn max_fds() -> Option<u64> {

@@ -1,0 +1,102 @@
+//! A counting global allocator for the test build: proves that a steady-state scrape does not
+//! touch the heap. Only allocations made by a thread while it is counting are counted, so
+//! tests running in parallel do not disturb each other.
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+pub struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note() {
+    // try_with: the thread's locals may already be gone while it exits.
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` and returns how many allocations (and reallocations) this thread made in it.
+pub fn allocations<T>(f: impl FnOnce() -> T) -> (u64, T) {
+    COUNT.with(|c| c.set(0));
+    COUNTING.with(|on| on.set(true));
+    let out = f();
+    COUNTING.with(|on| on.set(false));
+    (COUNT.with(Cell::get), out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::{self, fixture_ctx, Scraper};
+
+    #[test]
+    fn the_counter_counts() {
+        let (n, v) = allocations(|| vec![1u8; 10]);
+        assert_eq!((n, v.len()), (1, 10));
+        let (n, _) = allocations(|| 1 + 1);
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn a_steady_state_scrape_does_not_allocate() {
+        let enabled = (0..collector::ALL.len())
+            .filter(|&i| collector::ALL[i].enabled_by_default)
+            .collect();
+        // Per collector, so a regression names its culprit.
+        for (i, c) in collector::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.enabled_by_default)
+        {
+            let mut s = Scraper::new(fixture_ctx(), vec![i]);
+            s.scrape();
+            s.scrape();
+            let (n, _) = allocations(|| s.scrape());
+            assert_eq!(
+                n, 0,
+                "collector {} allocates in a steady-state scrape",
+                c.name
+            );
+        }
+        let mut scraper = Scraper::new(fixture_ctx(), enabled);
+        for _ in 0..2 {
+            assert!(scraper.scrape(), "every collector succeeds on the fixtures");
+        }
+        let (n, ok) = allocations(|| scraper.scrape());
+        assert!(ok);
+        assert_eq!(
+            n, 0,
+            "heap allocations in the third scrape of the default collectors"
+        );
+    }
+}
