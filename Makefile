@@ -4,11 +4,12 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 ARGS    ?= --listen 127.0.0.1:9100
 MUSL    := x86_64-unknown-linux-musl
+MUSL_ARM := aarch64-unknown-linux-musl
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests run: promtool (prometheus) and the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
 
-.PHONY: all build run test lint static install man deps golden clean
+.PHONY: all build run test lint static static-aarch64 size install man deps golden clean
 
 all: build
 
@@ -18,17 +19,29 @@ build:
 run: build
 	./target/release/proctap $(ARGS)
 
-test: deps
-	$(CARGO) test --locked -- --show-output
+# Every test, including the ones that need the static builds (ignored by plain `cargo test`).
+test: deps static static-aarch64
+	$(CARGO) test --locked -- --include-ignored --show-output
 
 lint: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
+# Static, stripped musl binaries, linked by rust-lld (.cargo/config.toml): no cross gcc needed.
 static: deps
 	$(CARGO) build --release --locked --target $(MUSL)
 	@ls -l target/$(MUSL)/release/proctap
-	@file target/$(MUSL)/release/proctap
+
+static-aarch64: deps
+	$(CARGO) build --release --locked --target $(MUSL_ARM)
+	@ls -l target/$(MUSL_ARM)/release/proctap
+
+# Sizes of the static binaries and the largest symbols (from an unstripped build).
+size: static static-aarch64
+	@for t in $(MUSL) $(MUSL_ARM); do printf '%-28s %8d bytes\n' $$t $$(stat -c %s target/$$t/release/proctap); done
+	@CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --locked --target $(MUSL) --target-dir target/size -q
+	@echo "largest symbols (x86_64, bytes):"
+	@nm --size-sort --radix=d -C target/size/$(MUSL)/release/proctap | tail -25 | awk '{printf "%8d  %s\n", $$1, substr($$0, index($$0,$$3))}'
 
 install: build
 	install -Dm755 target/release/proctap $(DESTDIR)$(PREFIX)/bin/proctap
@@ -49,6 +62,7 @@ deps:
 	command -v prometheus-node-exporter >/dev/null || missing="$$missing prometheus-node-exporter"; \
 	command -v man >/dev/null || missing="$$missing man-db"; \
 	command -v file >/dev/null || missing="$$missing file"; \
+	command -v qemu-aarch64-static >/dev/null || missing="$$missing qemu-user-static"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -61,6 +75,7 @@ deps:
 		rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt; \
 		rustup component list --installed | grep -q '^clippy' || rustup component add clippy; \
 		rustup target list --installed | grep -qx '$(MUSL)' || rustup target add $(MUSL); \
+		rustup target list --installed | grep -qx '$(MUSL_ARM)' || rustup target add $(MUSL_ARM); \
 	fi
 
 # Rewrites fixtures/e2e-output.txt from the current code; review the diff before committing.

@@ -5,37 +5,9 @@
 //! `UPDATE_GOLDEN=1 cargo test --test e2e` and review the diff.
 mod common;
 
+use common::stable_lines;
+
 use std::fs;
-
-/// Families whose values come from the clock, the exporter process or syscalls, not the fixtures.
-const VOLATILE: &[&str] = &[
-    "node_scrape_collector_duration_seconds",
-    "node_time_seconds",
-    "node_time_zone_offset_seconds",
-    "node_uname_info",
-    "proctap_build_info",
-];
-
-fn family_of(line: &str) -> &str {
-    let rest = line
-        .strip_prefix("# HELP ")
-        .or_else(|| line.strip_prefix("# TYPE "))
-        .unwrap_or(line);
-    rest.split(['{', ' ']).next().unwrap_or("")
-}
-
-pub fn stable_lines(text: &str) -> String {
-    let mut out = String::new();
-    for line in text.lines() {
-        let fam = family_of(line);
-        if VOLATILE.contains(&fam) || fam.starts_with("process_") {
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
 
 #[test]
 fn golden_output() {

@@ -17,8 +17,13 @@ pub fn parse_available(text: &str) -> impl Iterator<Item = &str> {
     text.split_ascii_whitespace()
 }
 
+// The libc crate marks musl's time_t deprecated ahead of a change to 64 bits; it already is 64
+// bits on the targets we build, and localtime_r wants exactly this type.
+#[allow(deprecated)]
+type TimeT = libc::time_t;
+
 /// Calls `f` with the seconds east of UTC and the abbreviation of the local time zone at `t`.
-fn with_zone<R>(t: libc::time_t, f: impl FnOnce(i64, &str) -> R) -> R {
+fn with_zone<R>(t: TimeT, f: impl FnOnce(i64, &str) -> R) -> R {
     // SAFETY: all-zero bytes are a valid `tm` (a null tm_zone is checked below).
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers are valid for the call; localtime_r is the thread-safe variant.
@@ -49,7 +54,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     );
     out.f64(&[], now.as_nanos() as f64 / 1e9);
 
-    let secs = libc::time_t::try_from(now.as_secs()).unwrap_or(libc::time_t::MAX);
+    let secs = TimeT::try_from(now.as_secs()).unwrap_or(TimeT::MAX);
     out.family(
         "node_time_zone_offset_seconds",
         "System time zone offset in seconds.",
