@@ -16,6 +16,7 @@ pub mod cpu;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
+pub mod filesystem;
 pub mod interrupts;
 pub mod loadavg;
 pub mod meminfo;
@@ -59,6 +60,11 @@ pub const ALL: &[Collector] = &[
         name: "filefd",
         enabled_by_default: true,
         collect: filefd::collect,
+    },
+    Collector {
+        name: "filesystem",
+        enabled_by_default: true,
+        collect: filesystem::collect,
     },
     Collector {
         name: "interrupts",
@@ -192,6 +198,12 @@ pub struct Opts {
     pub netstat_fields: Pattern,
     /// `/proc/vmstat` keys that are exported.
     pub vmstat_fields: Pattern,
+    pub filesystem_mount_points_exclude: Pattern,
+    pub filesystem_fs_types_exclude: Pattern,
+    /// How long a scrape waits for one mount's statvfs before reporting it as stuck.
+    pub filesystem_mount_timeout: std::time::Duration,
+    /// The filesystem collector's statvfs worker and stuck mounts (state, not an option).
+    pub filesystem_state: filesystem::State,
 }
 
 impl Opts {
@@ -218,6 +230,16 @@ impl Opts {
             )?,
             netstat_fields: compile("--collector.netstat.fields", &cfg.netstat_fields)?,
             vmstat_fields: compile("--collector.vmstat.fields", &cfg.vmstat_fields)?,
+            filesystem_mount_points_exclude: compile(
+                "--collector.filesystem.mount-points-exclude",
+                filesystem::MOUNT_POINTS_EXCLUDE_DEFAULT,
+            )?,
+            filesystem_fs_types_exclude: compile(
+                "--collector.filesystem.fs-types-exclude",
+                filesystem::FS_TYPES_EXCLUDE_DEFAULT,
+            )?,
+            filesystem_mount_timeout: filesystem::MOUNT_TIMEOUT_DEFAULT,
+            filesystem_state: filesystem::State::default(),
         })
     }
 }
