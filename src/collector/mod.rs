@@ -26,6 +26,7 @@ pub mod pressure;
 pub mod selfproc;
 pub mod sockstat;
 pub mod stat;
+pub mod textfile;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
@@ -120,6 +121,13 @@ pub const ALL: &[Collector] = &[
         enabled_by_default: true,
         collect: vmstat::collect,
     },
+    // Out of alphabetical order on purpose: textfile must run after every other collector so
+    // that it can refuse families they already wrote (Encoder::has_family).
+    Collector {
+        name: "textfile",
+        enabled_by_default: true,
+        collect: textfile::collect,
+    },
 ];
 
 pub fn by_name(name: &str) -> Option<usize> {
@@ -192,6 +200,9 @@ pub struct Opts {
     pub netstat_fields: Pattern,
     /// `/proc/vmstat` keys that are exported.
     pub vmstat_fields: Pattern,
+    /// `--collector.textfile.directory`, taken as given (not under --path.rootfs); `None`
+    /// (node_exporter's default, "") means no textfiles.
+    pub textfile_directory: Option<std::path::PathBuf>,
 }
 
 impl Opts {
@@ -218,6 +229,7 @@ impl Opts {
             )?,
             netstat_fields: compile("--collector.netstat.fields", &cfg.netstat_fields)?,
             vmstat_fields: compile("--collector.vmstat.fields", &cfg.vmstat_fields)?,
+            textfile_directory: None,
         })
     }
 }
