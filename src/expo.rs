@@ -59,6 +59,15 @@ impl Encoder {
         self.buf.truncate(mark);
     }
 
+    /// Whether a family called `name` was started in this output (it has a `# TYPE name ` line).
+    pub fn has_family(&self, name: &str) -> bool {
+        self.buf.split(|&b| b == b'\n').any(|line| {
+            line.strip_prefix(b"# TYPE ")
+                .and_then(|rest| rest.strip_prefix(name.as_bytes()))
+                .is_some_and(|rest| rest.first() == Some(&b' '))
+        })
+    }
+
     /// Starts a family whose name is `name`.
     pub fn family(&mut self, name: &str, help: &str, kind: Kind) {
         self.family_parts(&[name], help, kind);
@@ -274,6 +283,22 @@ mod tests {
             e.as_bytes(),
             b"# HELP node_memory_MemFree_bytes m\n# TYPE node_memory_MemFree_bytes gauge\nnode_memory_MemFree_bytes 5\n"
         );
+    }
+
+    #[test]
+    fn has_family_matches_whole_names_on_type_lines() {
+        let mut e = Encoder::new();
+        assert!(!e.has_family("node_load1"));
+        e.family("node_load15", "15m load average. node_load1", Kind::Gauge);
+        e.f64(&[], 0.5);
+        assert!(e.has_family("node_load15"));
+        assert!(
+            !e.has_family("node_load1"),
+            "a prefix or HELP text is not a family"
+        );
+        assert!(!e.has_family("node_load155"));
+        e.family("node_load1", "1m load average.", Kind::Gauge);
+        assert!(e.has_family("node_load1"));
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod pressure;
 pub mod selfproc;
 pub mod sockstat;
 pub mod stat;
+pub mod textfile;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
@@ -126,6 +127,13 @@ pub const ALL: &[Collector] = &[
         enabled_by_default: true,
         collect: vmstat::collect,
     },
+    // Out of alphabetical order on purpose: textfile must run after every other collector so
+    // that it can refuse families they already wrote (Encoder::has_family).
+    Collector {
+        name: "textfile",
+        enabled_by_default: true,
+        collect: textfile::collect,
+    },
 ];
 
 pub fn by_name(name: &str) -> Option<usize> {
@@ -204,6 +212,9 @@ pub struct Opts {
     pub filesystem_mount_timeout: std::time::Duration,
     /// The filesystem collector's statvfs worker and stuck mounts (state, not an option).
     pub filesystem_state: filesystem::State,
+    /// `--collector.textfile.directory`, taken as given (not under --path.rootfs); `None`
+    /// (node_exporter's default, "") means no textfiles.
+    pub textfile_directory: Option<std::path::PathBuf>,
 }
 
 impl Opts {
@@ -240,6 +251,7 @@ impl Opts {
             )?,
             filesystem_mount_timeout: filesystem::MOUNT_TIMEOUT_DEFAULT,
             filesystem_state: filesystem::State::default(),
+            textfile_directory: None,
         })
     }
 }
