@@ -12,6 +12,8 @@ use crate::expo::{Encoder, Kind};
 use crate::log;
 use crate::source::{Error, NameList, Source};
 
+pub mod arp;
+pub mod conntrack;
 pub mod cpu;
 pub mod diskstats;
 pub mod entropy;
@@ -23,9 +25,12 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod os;
 pub mod pressure;
+pub mod schedstat;
 pub mod selfproc;
 pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod time;
@@ -42,6 +47,16 @@ pub struct Collector {
 
 /// Every collector, in output order.
 pub const ALL: &[Collector] = &[
+    Collector {
+        name: "arp",
+        enabled_by_default: true,
+        collect: arp::collect,
+    },
+    Collector {
+        name: "conntrack",
+        enabled_by_default: true,
+        collect: conntrack::collect,
+    },
     Collector {
         name: "cpu",
         enabled_by_default: true,
@@ -98,14 +113,29 @@ pub const ALL: &[Collector] = &[
         collect: netstat::collect,
     },
     Collector {
+        name: "os",
+        enabled_by_default: true,
+        collect: os::collect,
+    },
+    Collector {
         name: "pressure",
         enabled_by_default: true,
         collect: pressure::collect,
     },
     Collector {
+        name: "schedstat",
+        enabled_by_default: true,
+        collect: schedstat::collect,
+    },
+    Collector {
         name: "sockstat",
         enabled_by_default: true,
         collect: sockstat::collect,
+    },
+    Collector {
+        name: "softnet",
+        enabled_by_default: true,
+        collect: softnet::collect,
     },
     Collector {
         name: "stat",
@@ -198,6 +228,7 @@ impl Filter {
 /// Per-collector options, compiled once at start-up.
 #[derive(Debug, Clone)]
 pub struct Opts {
+    pub arp: Filter,
     pub diskstats: Filter,
     pub netdev: Filter,
     /// Devices the netclass collector skips.
@@ -221,6 +252,14 @@ impl Opts {
     /// Compiles the collectors' options from the configuration; an error names the flag.
     pub fn new(cfg: &Config) -> Result<Opts, CliError> {
         Ok(Opts {
+            // The lead wires these two to --collector.arp.device-{include,exclude}.
+            arp: filter(
+                "--collector.arp.device-include",
+                &arp::DEVICE_INCLUDE_DEFAULT.map(String::from),
+                "--collector.arp.device-exclude",
+                &None,
+                arp::DEVICE_EXCLUDE_DEFAULT,
+            )?,
             diskstats: filter(
                 "--collector.diskstats.device-include",
                 &cfg.diskstats_include,
