@@ -3,8 +3,9 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::collector::{self, Opts};
+use crate::collector::{self, filesystem, Opts};
 use crate::config::{self, ConfigError, Value};
 use crate::log::Level;
 
@@ -39,6 +40,13 @@ pub struct Config {
     pub netclass_ignored: String,
     pub netstat_fields: String,
     pub vmstat_fields: String,
+    pub arp_exclude: Option<String>,
+    pub arp_include: Option<String>,
+    pub filesystem_mount_points_exclude: String,
+    pub filesystem_fs_types_exclude: String,
+    pub filesystem_mount_timeout: Duration,
+    /// `None`: no textfile directory (node_exporter's default).
+    pub textfile_directory: Option<PathBuf>,
     pub log_json: bool,
     pub log_level: Level,
 }
@@ -64,6 +72,12 @@ impl Default for Config {
             netclass_ignored: collector::NETCLASS_IGNORED_DEFAULT.into(),
             netstat_fields: collector::NETSTAT_FIELDS_DEFAULT.into(),
             vmstat_fields: collector::VMSTAT_FIELDS_DEFAULT.into(),
+            arp_exclude: None,
+            arp_include: None,
+            filesystem_mount_points_exclude: filesystem::MOUNT_POINTS_EXCLUDE_DEFAULT.into(),
+            filesystem_fs_types_exclude: filesystem::FS_TYPES_EXCLUDE_DEFAULT.into(),
+            filesystem_mount_timeout: filesystem::MOUNT_TIMEOUT_DEFAULT,
+            textfile_directory: None,
             log_json: false,
             log_level: Level::Info,
         }
@@ -193,6 +207,46 @@ fn list(v: Value) -> Result<Vec<String>, String> {
     Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
 }
 
+/// A duration like node_exporter's flags take: `5s`, `500ms`, `2m`, `1h` (or a number of seconds
+/// in the config file).
+fn duration(v: Value) -> Result<Duration, String> {
+    let s = match v {
+        Value::Int(i) if i >= 0 => return Ok(Duration::from_secs(i as u64)),
+        Value::Float(f) if f >= 0.0 && f.is_finite() => return Ok(Duration::from_secs_f64(f)),
+        Value::Str(s) => s,
+        other => {
+            return Err(format!(
+                "expected a duration such as \"5s\", found {}",
+                other.kind()
+            ))
+        }
+    };
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration such as \"5s\", found {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("expected a unit ms, s, m or h in {s:?}")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+fn duration_str(d: Duration) -> Value {
+    let ms = d.as_millis();
+    Value::Str(if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    })
+}
+
 fn opt_str(v: &Option<String>) -> Value {
     Value::Str(v.clone().unwrap_or_default())
 }
@@ -274,6 +328,34 @@ const FLAGS: &[Flag] = &[
     Flag { name: "collector.vmstat.fields", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
         help: "Fields of /proc/vmstat to export.", unset: "",
         get: |c| Value::Str(c.vmstat_fields.clone()), set: |c, v| { c.vmstat_fields = regex(v)?; Ok(()) } },
+    Flag { name: "collector.arp.device-exclude", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
+        help: "ARP devices to skip (mutually exclusive with -include).", unset: "none",
+        get: |c| opt_str(&c.arp_exclude), set: |c, v| { c.arp_exclude = opt_regex(v)?; Ok(()) } },
+    Flag { name: "collector.arp.device-include", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Only these ARP devices.", unset: "none",
+        get: |c| opt_str(&c.arp_include), set: |c, v| { c.arp_include = opt_regex(v)?; Ok(()) } },
+    Flag { name: "collector.filesystem.mount-points-exclude", aliases: &["collector.filesystem.ignored-mount-points"],
+        arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Mount points to skip.", unset: "",
+        get: |c| Value::Str(c.filesystem_mount_points_exclude.clone()),
+        set: |c, v| { c.filesystem_mount_points_exclude = regex(v)?; Ok(()) } },
+    Flag { name: "collector.filesystem.fs-types-exclude", aliases: &["collector.filesystem.ignored-fs-types"],
+        arg: Some("RE"), section: Section::CollectorOptions,
+        help: "Filesystem types to skip.", unset: "",
+        get: |c| Value::Str(c.filesystem_fs_types_exclude.clone()),
+        set: |c, v| { c.filesystem_fs_types_exclude = regex(v)?; Ok(()) } },
+    Flag { name: "collector.filesystem.mount-timeout", aliases: &[], arg: Some("DURATION"), section: Section::CollectorOptions,
+        help: "How long a scrape waits for a mount's statvfs; a mount that takes longer (a dead NFS server) is reported with node_filesystem_device_error 1 until it answers.", unset: "",
+        get: |c| duration_str(c.filesystem_mount_timeout),
+        set: |c, v| { c.filesystem_mount_timeout = duration(v)?; Ok(()) } },
+    Flag { name: "collector.textfile.directory", aliases: &[], arg: Some("DIR"), section: Section::CollectorOptions,
+        help: "Directory of *.prom files to merge into the output (taken as given, not under --path.rootfs).", unset: "none",
+        get: |c| Value::Str(c.textfile_directory.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+        set: |c, v| {
+            let s = string(v)?;
+            c.textfile_directory = (!s.is_empty()).then(|| s.into());
+            Ok(())
+        } },
     Flag { name: "log-format", aliases: &["log.format"], arg: Some("text|json"), section: Section::Logging,
         help: "Log line format.", unset: "",
         get: |c| Value::Str(if c.log_json { "json" } else { "text" }.into()),
@@ -298,6 +380,10 @@ const FLAGS: &[Flag] = &[
 /// command-line flag overrides its partner from the config file.
 const EXCLUSIVE: &[(&str, &str)] = &[
     (
+        "collector.arp.device-include",
+        "collector.arp.device-exclude",
+    ),
+    (
         "collector.diskstats.device-include",
         "collector.diskstats.device-exclude",
     ),
@@ -321,6 +407,8 @@ fn reset_partner(cfg: &mut Config, key: &str) {
             "collector.diskstats.device-exclude" => cfg.diskstats_exclude = None,
             "collector.netdev.device-include" => cfg.netdev_include = None,
             "collector.netdev.device-exclude" => cfg.netdev_exclude = None,
+            "collector.arp.device-include" => cfg.arp_include = None,
+            "collector.arp.device-exclude" => cfg.arp_exclude = None,
             _ => {}
         }
     }

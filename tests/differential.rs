@@ -14,26 +14,39 @@ use std::time::{Duration, Instant};
 use common::{name_of, parse_exposition, Series};
 
 const COLLECTORS: &[&str] = &[
+    "arp",
+    "conntrack",
     "cpu",
     "diskstats",
     "entropy",
     "filefd",
+    "filesystem",
     "interrupts",
     "loadavg",
     "meminfo",
     "netclass",
     "netdev",
     "netstat",
+    "os",
     "pressure",
+    "schedstat",
     "sockstat",
+    "softnet",
     "stat",
+    "textfile",
     "time",
     "uname",
     "vmstat",
 ];
 
-/// Series whose values come from the clock.
-const CLOCK: &[&str] = &["node_time_seconds"];
+/// Series whose values come from the clock, or from the live disk under fixtures/ (free space
+/// changes between the two exporters' reads).
+const CLOCK: &[&str] = &[
+    "node_time_seconds",
+    "node_filesystem_avail_bytes",
+    "node_filesystem_files_free",
+    "node_filesystem_free_bytes",
+];
 
 struct Killed(Child);
 
@@ -116,6 +129,13 @@ fn comparable(key: &str) -> bool {
 /// Which collector a node_exporter family belongs to, for the per-collector counts.
 fn collector_of(name: &str) -> &'static str {
     const PREFIXES: &[(&str, &str)] = &[
+        ("node_arp_", "arp"),
+        ("node_nf_conntrack_", "conntrack"),
+        ("node_filesystem_", "filesystem"),
+        ("node_os_", "os"),
+        ("node_schedstat_", "schedstat"),
+        ("node_softnet_", "softnet"),
+        ("node_textfile_", "textfile"),
         ("node_cpu_", "cpu"),
         ("node_disk_", "diskstats"),
         ("node_entropy_", "entropy"),
@@ -134,6 +154,10 @@ fn collector_of(name: &str) -> &'static str {
         ("node_vmstat_", "vmstat"),
         ("node_scrape_", "meta"),
     ];
+    // Series from the textfile collector's *.prom files have names of their own.
+    if !name.starts_with("node_") {
+        return "textfile";
+    }
     // netclass's transmit_queue_length is not a netdev counter.
     if name == "node_network_transmit_queue_length" {
         return "netclass";

@@ -7,10 +7,6 @@ use crate::collector::Ctx;
 use crate::expo::{Encoder, Kind};
 use crate::source::{Error, ParseError, Root};
 
-/// node_exporter's default: no device filter.
-pub const DEVICE_INCLUDE_DEFAULT: Option<&str> = None;
-pub const DEVICE_EXCLUDE_DEFAULT: Option<&str> = None;
-
 const MIN_COLUMNS: usize = 6;
 
 /// The device of each entry of /proc/net/arp, in file order.

@@ -368,7 +368,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         ctx.src.read(Root::Proc, &["mounts"], &mut ctx.buf)?;
     }
     let opts = &mut ctx.opts;
-    let state = &mut opts.filesystem_state;
+    let state = &mut ctx.filesystem;
     let rootfs = ctx.src.rootfs.as_os_str().as_encoded_bytes();
     // node_exporter strips a leading rootfs from mount points (a container's own mounts file
     // shows the host's at /host/root/...), with a plain string prefix.
@@ -540,9 +540,10 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
     /// A Ctx on `procfs` and `rootfs` whose statvfs is `call`.
     fn ctx_with(procfs: &str, rootfs: &str, call: StatFn) -> Ctx {
         let src = Source::new(procfs.into(), "/nonexistent/sys".into(), rootfs.into());
-        let mut opts = Opts::new(&crate::cli::Config::default()).unwrap();
-        opts.filesystem_state = State::new(call);
-        Ctx::new(src, opts)
+        let opts = Opts::new(&crate::cli::Config::default()).unwrap();
+        let mut ctx = Ctx::new(src, opts);
+        ctx.filesystem = State::new(call);
+        ctx
     }
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -741,7 +742,7 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
             }
         });
         let mut ctx = fixture_ctx();
-        ctx.opts.filesystem_state = State::new(call);
+        ctx.filesystem = State::new(call);
         let text = scrape(&mut ctx);
         assert!(text.contains(
             "node_filesystem_device_error{device=\"tmpfs\",fstype=\"tmpfs\",mountpoint=\"/tmp\"} 1\n"
@@ -790,7 +791,7 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
         });
         let timeout = Duration::from_millis(300);
         let mut ctx = fixture_ctx();
-        ctx.opts.filesystem_state = State::new(call);
+        ctx.filesystem = State::new(call);
         ctx.opts.filesystem_mount_timeout = timeout;
         let nas = r#"{device="192.168.1.10:/export/backup",fstype="nfs4",mountpoint="/srv/nas"}"#;
         let size_boot = r#"node_filesystem_size_bytes{device="/dev/mmcblk0p1",fstype="vfat",mountpoint="/boot"} 30064771072"#;
@@ -806,7 +807,7 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
             text.lines().any(|l| l == size_boot),
             "other mounts are reported"
         );
-        assert_eq!(ctx.opts.filesystem_state.runner.spawned, 1);
+        assert_eq!(ctx.filesystem.runner.spawned, 1);
 
         // (b) While it is stuck, scrapes report it at once and start no second statvfs on it;
         // the other mounts get one replacement worker, not one per scrape.
@@ -818,24 +819,24 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
             assert!(text.lines().any(|l| l == size_boot));
         }
         assert_eq!(nas_calls.load(SeqCst), 1);
-        assert_eq!(ctx.opts.filesystem_state.runner.spawned, 2);
+        assert_eq!(ctx.filesystem.runner.spawned, 2);
 
         // (c) Once the call returns, the next scrape stats the mount again and reports it.
         release.send(()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !ctx.opts.filesystem_state.runner.stuck.is_empty() {
+        while !ctx.filesystem.runner.stuck.is_empty() {
             assert!(
                 Instant::now() < deadline,
                 "the released call never answered"
             );
             thread::sleep(Duration::from_millis(1));
-            ctx.opts.filesystem_state.runner.reap();
+            ctx.filesystem.runner.reap();
         }
         let text = scrape(&mut ctx);
         assert!(text.contains(&format!("node_filesystem_device_error{nas} 0\n")));
         assert!(text.contains(&format!("node_filesystem_size_bytes{nas} 30064771072\n")));
         assert_eq!(nas_calls.load(SeqCst), 2);
-        assert_eq!(ctx.opts.filesystem_state.runner.spawned, 2);
+        assert_eq!(ctx.filesystem.runner.spawned, 2);
     }
 
     #[test]

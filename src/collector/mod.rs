@@ -241,8 +241,6 @@ pub struct Opts {
     pub filesystem_fs_types_exclude: Pattern,
     /// How long a scrape waits for one mount's statvfs before reporting it as stuck.
     pub filesystem_mount_timeout: std::time::Duration,
-    /// The filesystem collector's statvfs worker and stuck mounts (state, not an option).
-    pub filesystem_state: filesystem::State,
     /// `--collector.textfile.directory`, taken as given (not under --path.rootfs); `None`
     /// (node_exporter's default, "") means no textfiles.
     pub textfile_directory: Option<std::path::PathBuf>,
@@ -252,13 +250,12 @@ impl Opts {
     /// Compiles the collectors' options from the configuration; an error names the flag.
     pub fn new(cfg: &Config) -> Result<Opts, CliError> {
         Ok(Opts {
-            // The lead wires these two to --collector.arp.device-{include,exclude}.
             arp: filter(
                 "--collector.arp.device-include",
-                &arp::DEVICE_INCLUDE_DEFAULT.map(String::from),
+                &cfg.arp_include,
                 "--collector.arp.device-exclude",
-                &None,
-                arp::DEVICE_EXCLUDE_DEFAULT,
+                &cfg.arp_exclude,
+                None,
             )?,
             diskstats: filter(
                 "--collector.diskstats.device-include",
@@ -282,15 +279,14 @@ impl Opts {
             vmstat_fields: compile("--collector.vmstat.fields", &cfg.vmstat_fields)?,
             filesystem_mount_points_exclude: compile(
                 "--collector.filesystem.mount-points-exclude",
-                filesystem::MOUNT_POINTS_EXCLUDE_DEFAULT,
+                &cfg.filesystem_mount_points_exclude,
             )?,
             filesystem_fs_types_exclude: compile(
                 "--collector.filesystem.fs-types-exclude",
-                filesystem::FS_TYPES_EXCLUDE_DEFAULT,
+                &cfg.filesystem_fs_types_exclude,
             )?,
-            filesystem_mount_timeout: filesystem::MOUNT_TIMEOUT_DEFAULT,
-            filesystem_state: filesystem::State::default(),
-            textfile_directory: None,
+            filesystem_mount_timeout: cfg.filesystem_mount_timeout,
+            textfile_directory: cfg.textfile_directory.clone(),
         })
     }
 }
@@ -346,6 +342,8 @@ pub struct Ctx {
     pub names: NameList,
     pub flags: Vec<bool>,
     pub cpu: cpu::State,
+    /// The statvfs worker and the mounts that are stuck.
+    pub filesystem: filesystem::State,
 }
 
 impl Ctx {
@@ -360,6 +358,7 @@ impl Ctx {
             names: NameList::default(),
             flags: Vec::new(),
             cpu: cpu::State::default(),
+            filesystem: filesystem::State::default(),
         }
     }
 }

@@ -24,6 +24,10 @@ pub fn fixture_args() -> Vec<String> {
         format!("--path.procfs={}", f.join("proc").display()),
         format!("--path.sysfs={}", f.join("sys").display()),
         format!("--path.rootfs={}", f.display()),
+        format!(
+            "--collector.textfile.directory={}",
+            f.join("textfile").display()
+        ),
     ]
 }
 
@@ -308,6 +312,14 @@ pub fn name_of(key: &str) -> &str {
 /// Families whose values come from the clock, the exporter process or syscalls, not the fixtures.
 const VOLATILE: &[&str] = &[
     "node_scrape_collector_duration_seconds",
+    // statvfs of the directories under fixtures/ reports the disk the checkout is on.
+    "node_filesystem_avail_bytes",
+    "node_filesystem_files",
+    "node_filesystem_files_free",
+    "node_filesystem_free_bytes",
+    "node_filesystem_size_bytes",
+    // The checkout time.
+    "node_textfile_mtime_seconds",
     "node_time_seconds",
     "node_time_zone_offset_seconds",
     "node_uname_info",
