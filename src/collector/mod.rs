@@ -13,9 +13,11 @@ use crate::log;
 use crate::source::{Error, NameList, Source};
 
 pub mod cpu;
+pub mod cpufreq;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
+pub mod hwmon;
 pub mod interrupts;
 pub mod loadavg;
 pub mod meminfo;
@@ -26,6 +28,7 @@ pub mod pressure;
 pub mod selfproc;
 pub mod sockstat;
 pub mod stat;
+pub mod thermal_zone;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
@@ -46,6 +49,11 @@ pub const ALL: &[Collector] = &[
         collect: cpu::collect,
     },
     Collector {
+        name: "cpufreq",
+        enabled_by_default: true,
+        collect: cpufreq::collect,
+    },
+    Collector {
         name: "diskstats",
         enabled_by_default: true,
         collect: diskstats::collect,
@@ -59,6 +67,11 @@ pub const ALL: &[Collector] = &[
         name: "filefd",
         enabled_by_default: true,
         collect: filefd::collect,
+    },
+    Collector {
+        name: "hwmon",
+        enabled_by_default: true,
+        collect: hwmon::collect,
     },
     Collector {
         name: "interrupts",
@@ -104,6 +117,11 @@ pub const ALL: &[Collector] = &[
         name: "stat",
         enabled_by_default: true,
         collect: stat::collect,
+    },
+    Collector {
+        name: "thermal_zone",
+        enabled_by_default: true,
+        collect: thermal_zone::collect,
     },
     Collector {
         name: "time",
