@@ -15,10 +15,12 @@ use crate::source::{Error, NameList, Source};
 pub mod arp;
 pub mod conntrack;
 pub mod cpu;
+pub mod cpufreq;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
+pub mod hwmon;
 pub mod interrupts;
 pub mod loadavg;
 pub mod meminfo;
@@ -33,6 +35,7 @@ pub mod sockstat;
 pub mod softnet;
 pub mod stat;
 pub mod textfile;
+pub mod thermal_zone;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
@@ -63,6 +66,11 @@ pub const ALL: &[Collector] = &[
         collect: cpu::collect,
     },
     Collector {
+        name: "cpufreq",
+        enabled_by_default: true,
+        collect: cpufreq::collect,
+    },
+    Collector {
         name: "diskstats",
         enabled_by_default: true,
         collect: diskstats::collect,
@@ -81,6 +89,9 @@ pub const ALL: &[Collector] = &[
         name: "filesystem",
         enabled_by_default: true,
         collect: filesystem::collect,
+        name: "hwmon",
+        enabled_by_default: true,
+        collect: hwmon::collect,
     },
     Collector {
         name: "interrupts",
@@ -141,6 +152,11 @@ pub const ALL: &[Collector] = &[
         name: "stat",
         enabled_by_default: true,
         collect: stat::collect,
+    },
+    Collector {
+        name: "thermal_zone",
+        enabled_by_default: true,
+        collect: thermal_zone::collect,
     },
     Collector {
         name: "time",
