@@ -124,42 +124,65 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Entry>, ConfigError> {
         if line.starts_with('[') {
             return Err(err(n, None, "tables are not supported: write the full key, e.g. collector.diskstats.device-exclude = \"^loop\"".into()));
         }
-        let Some((key, rest)) = line.split_once('=') else {
-            return Err(err(
-                n,
-                None,
-                format!("expected `key = value`, found {line:?}"),
-            ));
-        };
-        let key = key.trim();
-        let key_ok = !key.is_empty()
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-            && !key.starts_with(['.', '-'])
-            && !key.ends_with('.');
-        if !key_ok {
-            return Err(err(
-                n,
-                None,
-                format!("expected a key of letters, digits, '.', '-' and '_', found {key:?}"),
-            ));
-        }
-        let value = parse_value(rest.trim()).map_err(|m| err(n, Some(key), m))?;
+        let (key, rest) = split_key(line).map_err(|m| err(n, None, m))?;
+        let value = parse_value(rest.trim()).map_err(|m| err(n, Some(&key), m))?;
         if let Some(first) = entries.iter().find(|e| e.key == key) {
             return Err(err(
                 n,
-                Some(key),
+                Some(&key),
                 format!("set twice (first on line {})", first.line),
             ));
         }
         entries.push(Entry {
             line: n,
-            key: key.to_string(),
+            key,
             value,
         });
     }
     Ok(entries)
+}
+
+/// Splits `key = value` into the key and the text after `=`. A key is bare (letters, digits,
+/// `.`, `-`, `_`) or quoted as in TOML (`"a b"`, `'kafka\.Kafka'`), for keys that hold
+/// characters a bare key may not, such as the process rules file's patterns.
+fn split_key(line: &str) -> Result<(String, &str), String> {
+    if line.starts_with(['"', '\'']) {
+        let mut p = Cursor { s: line, pos: 0 };
+        let key = if line.starts_with('"') {
+            p.basic_string()
+        } else {
+            p.literal_string()
+        }
+        .map_err(|m| format!("in the key: {m}"))?;
+        if key.is_empty() {
+            return Err("expected a key, found an empty quoted key".into());
+        }
+        p.skip_ws();
+        return match p.rest().strip_prefix('=') {
+            Some(rest) => Ok((key, rest)),
+            None => Err(format!(
+                "expected `=` after the key {}, found {:?}",
+                quote(&key),
+                p.rest()
+            )),
+        };
+    }
+    let Some((key, rest)) = line.split_once('=') else {
+        return Err(format!("expected `key = value`, found {line:?}"));
+    };
+    let key = key.trim();
+    let key_ok = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && !key.starts_with(['.', '-'])
+        && !key.ends_with('.');
+    if !key_ok {
+        return Err(format!(
+            "expected a key of letters, digits, '.', '-' and '_' (or a quoted key), found {key:?}"
+        ));
+    }
+    Ok((key.to_string(), rest))
 }
 
 /// Parses a value and an optional trailing comment.
@@ -410,6 +433,47 @@ empty = []
         );
         let e = p("k =\n").unwrap_err();
         assert!(e.to_string().contains("expected a value"), "{e}");
+    }
+
+    #[test]
+    fn quoted_keys() {
+        let text = r#"
+"my app" = "a/b"
+'cmdline:kafka\.Kafka' = "messaging/kafka"
+"cmdline:a=b" = 'x' # '=' inside a quoted key
+"esc\"aped" = 1
+"plain" = 2
+"#;
+        assert_eq!(
+            values(text),
+            vec![
+                ("my app".into(), Value::Str("a/b".into())),
+                (
+                    r"cmdline:kafka\.Kafka".into(),
+                    Value::Str("messaging/kafka".into())
+                ),
+                ("cmdline:a=b".into(), Value::Str("x".into())),
+                ("esc\"aped".into(), Value::Int(1)),
+                ("plain".into(), Value::Int(2)),
+            ]
+        );
+        let e = p("plain = 1\n\"plain\" = 2\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/proctap.conf:2: key plain: set twice (first on line 1)"
+        );
+        let e = p("'unterminated = 1\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/proctap.conf:1: in the key: unterminated string: expected a closing '"
+        );
+        let e = p("\"k\" : 1\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/proctap.conf:1: expected `=` after the key \"k\", found \": 1\""
+        );
+        let e = p("'' = 1\n").unwrap_err();
+        assert!(e.to_string().contains("empty quoted key"), "{e}");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub mod netstat;
 pub mod os;
 pub mod pressure;
 pub mod schedstat;
+#[allow(dead_code)]
+pub mod processes;
 pub mod selfproc;
 pub mod sockstat;
 pub mod softnet;

@@ -1,0 +1,2 @@
+//! Per-process metrics (SPEC section 3).
+pub mod classify;
