@@ -71,7 +71,6 @@ impl fmt::Display for Error {
     }
 }
 
-#[cfg(test)]
 impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Io { err, .. } if err.kind() == io::ErrorKind::NotFound)

@@ -9,7 +9,6 @@
 //!
 //! Sample families depend on which files exist, so the samples of all chips are gathered
 //! first, then sorted by family and written; a series seen twice is written once.
-use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{self, Read};
@@ -251,11 +250,6 @@ pub struct State {
     entries: Vec<Entry>,
     samples: Vec<Sample>,
     chips: Vec<CachedChip>,
-}
-
-thread_local! {
-    // Ctx has no slot for this collector's state yet; the scrape loop runs on one thread.
-    static STATE: RefCell<State> = RefCell::default();
 }
 
 fn text(arena: &str, s: Span) -> &str {
@@ -566,7 +560,10 @@ impl State {
     fn write(&mut self, out: &mut Encoder) {
         let arena = &self.arena;
         let key = |s: &Sample| (text(arena, s.family), s.labels.map(|(_, v)| text(arena, v)));
-        self.samples.sort_by(|a, b| key(a).cmp(&key(b)));
+        // Unstable (a stable sort allocates); the value breaks ties so that the series kept
+        // among duplicates does not depend on directory order.
+        self.samples
+            .sort_unstable_by(|a, b| key(a).cmp(&key(b)).then(a.value.total_cmp(&b.value)));
         let mut last: Option<&Sample> = None;
         for s in &self.samples {
             if let Some(prev) = last {
@@ -680,13 +677,15 @@ fn trim_newlines(mut v: &[u8]) -> &[u8] {
 }
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-    STATE.with(|state| {
-        let mut state = state.borrow_mut();
-        collect_with(&mut state, ctx, out)
-    })
+    // The state is taken out of the Ctx for the call (Default allocates nothing) so that
+    // both can be borrowed mutably.
+    let mut state = std::mem::take(&mut ctx.hwmon);
+    let result = collect_with(&mut state, ctx, out);
+    ctx.hwmon = state;
+    result
 }
 
-/// The collector on an explicit state (for when `Ctx` gets a slot for it).
+/// The collector on an explicit state.
 pub fn collect_with(state: &mut State, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     state.arena.clear();
     state.samples.clear();

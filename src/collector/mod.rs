@@ -29,9 +29,9 @@ pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
-pub mod schedstat;
 #[allow(dead_code)]
 pub mod processes;
+pub mod schedstat;
 pub mod selfproc;
 pub mod sockstat;
 pub mod softnet;
@@ -91,6 +91,8 @@ pub const ALL: &[Collector] = &[
         name: "filesystem",
         enabled_by_default: true,
         collect: filesystem::collect,
+    },
+    Collector {
         name: "hwmon",
         enabled_by_default: true,
         collect: hwmon::collect,
@@ -362,6 +364,8 @@ pub struct Ctx {
     pub cpu: cpu::State,
     /// The statvfs worker and the mounts that are stuck.
     pub filesystem: filesystem::State,
+    /// Reused buffers and the chip labels already resolved.
+    pub hwmon: hwmon::State,
 }
 
 impl Ctx {
@@ -377,6 +381,7 @@ impl Ctx {
             flags: Vec::new(),
             cpu: cpu::State::default(),
             filesystem: filesystem::State::default(),
+            hwmon: hwmon::State::default(),
         }
     }
 }
