@@ -23,6 +23,8 @@ pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod pressure;
+#[allow(dead_code)]
+pub mod processes;
 pub mod selfproc;
 pub mod sockstat;
 pub mod stat;
