@@ -1,2 +1,3 @@
 //! Per-process metrics (SPEC section 3).
 pub mod classify;
+pub mod parse;
