@@ -63,12 +63,18 @@ deps:
 	command -v man >/dev/null || missing="$$missing man-db"; \
 	command -v file >/dev/null || missing="$$missing file"; \
 	command -v qemu-aarch64-static >/dev/null || missing="$$missing qemu-user-static"; \
+	command -v prometheus-process-exporter >/dev/null || missing="$$missing prometheus-process-exporter"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v dpkg-deb >/dev/null || missing="$$missing dpkg"; \
+	command -v dash >/dev/null || missing="$$missing dash"; \
+	command -v busybox >/dev/null || missing="$$missing busybox"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 		if [ -d /run/systemd/system ]; then \
-			$(SUDO) systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true; \
+			$(SUDO) systemctl disable --now prometheus prometheus-node-exporter prometheus-process-exporter >/dev/null 2>&1 || true; \
 		fi; \
 	fi
 	@if command -v rustup >/dev/null; then \

@@ -27,6 +27,8 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     pub listen: String,
     pub telemetry_path: String,
+    /// At most one collection per interval; zero collects on every scrape.
+    pub interval: Duration,
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
@@ -58,6 +60,7 @@ impl Default for Config {
             config_file: None,
             listen: "0.0.0.0:9100".into(),
             telemetry_path: "/metrics".into(),
+            interval: Duration::ZERO,
             procfs: "/proc".into(),
             sysfs: "/sys".into(),
             rootfs: "/".into(),
@@ -272,6 +275,10 @@ const FLAGS: &[Flag] = &[
             c.telemetry_path = s;
             Ok(())
         } },
+    Flag { name: "interval", aliases: &[], arg: Some("DURATION"), section: Section::Server,
+        help: "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.", unset: "",
+        get: |c| duration_str(c.interval),
+        set: |c, v| { c.interval = duration(v)?; Ok(()) } },
     Flag { name: "path.procfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
         help: "procfs mount point.", unset: "",
         get: |c| path_str(&c.procfs), set: |c, v| { c.procfs = string(v)?.into(); Ok(()) } },

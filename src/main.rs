@@ -8,17 +8,17 @@ mod cli;
 mod collector;
 mod config;
 mod expo;
+mod http;
 mod log;
 mod parse;
 mod server;
 mod source;
 
 use cli::Command;
-use collector::{Ctx, Scraper};
-use source::Source;
 
 fn main() -> ExitCode {
-    let cfg = match cli::parse(std::env::args_os().skip(1)) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let cfg = match cli::parse(args.iter().cloned()) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("proctap: {e}");
@@ -41,15 +41,13 @@ fn main() -> ExitCode {
         Command::Serve | Command::Once => {}
     }
     log::init(cfg.log_level, cfg.log_json);
-    let opts = match cfg.opts() {
-        Ok(o) => o,
+    let mut scraper = match server::scraper_for(&cfg) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("proctap: {e}");
             return ExitCode::from(2);
         }
     };
-    let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone());
-    let mut scraper = Scraper::new(Ctx::new(src, opts), cfg.enabled_collectors());
     if cfg.command == Command::Once {
         let ok = scraper.scrape();
         let mut stdout = std::io::stdout().lock();
@@ -66,7 +64,7 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         };
     }
-    match server::run(&cfg, scraper) {
+    match server::run(cfg, scraper, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error("exiting", &[("err", &e)]);

@@ -1,87 +1,176 @@
-//! The HTTP side: one loop on `recv_timeout` that routes, collects and answers, and the
-//! SIGTERM/SIGINT handling that ends it after the request in flight.
+//! The request loop: route, collect (or reuse the last collection within `--interval`), answer;
+//! SIGTERM/SIGINT end it after the request in flight, SIGHUP reloads the config file.
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
-
-use crate::cli::Config;
-use crate::collector::{Scraper, ALL};
+use crate::cli::{self, Config};
+use crate::collector::{Ctx, Scraper, ALL};
+use crate::http::{self, Method, Token};
 use crate::log;
+use crate::source::Source;
 
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static RELOAD: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: libc::c_int) {
+extern "C" fn on_stop(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+extern "C" fn on_hup(_: libc::c_int) {
+    RELOAD.store(true, Ordering::SeqCst);
+}
+
 fn install_signal_handlers() {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    let handlers: [(libc::c_int, extern "C" fn(libc::c_int)); 3] = [
+        (libc::SIGTERM, on_stop),
+        (libc::SIGINT, on_stop),
+        (libc::SIGHUP, on_hup),
+    ];
+    for (sig, handler) in handlers {
+        // SAFETY: the handlers only store to atomics, which is async-signal-safe. Without
+        // SA_RESTART, poll(2) returns EINTR at once, so the loop sees the flag promptly.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_sigaction = handler as libc::sighandler_t;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
     }
 }
 
-/// Binds, logs the bound address, and serves until SIGTERM or SIGINT.
-pub fn run(cfg: &Config, mut scraper: Scraper) -> io::Result<()> {
+/// Builds the scraper a configuration asks for.
+pub fn scraper_for(cfg: &Config) -> Result<Scraper, cli::CliError> {
+    let opts = cfg.opts()?;
+    let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone());
+    Ok(Scraper::new(Ctx::new(src, opts), cfg.enabled_collectors()))
+}
+
+/// What the loop keeps between requests.
+struct Loop {
+    cfg: Config,
+    scraper: Scraper,
+    /// When the output in `scraper.out` was collected, and whether every collector succeeded.
+    last: Option<(Instant, bool)>,
+}
+
+/// Binds, logs the bound address, and serves until SIGTERM or SIGINT. `args` are the command
+/// line, parsed again (with the config file) on SIGHUP.
+pub fn run(cfg: Config, scraper: Scraper, args: Vec<OsString>) -> io::Result<()> {
     install_signal_handlers();
-    let server = Server::http(cfg.listen.as_str())
+    http::raise_fd_limit();
+    let mut server = http::Server::bind(&cfg.listen, http::Limits::default())
         .map_err(|e| io::Error::other(format!("cannot listen on {}: {e}", cfg.listen)))?;
-    let addr = match server.server_addr().to_ip() {
-        Some(a) => a.to_string(),
-        None => cfg.listen.clone(),
-    };
+    let addr = server
+        .local_addr()
+        .map_or_else(|_| cfg.listen.clone(), |a| a.to_string());
     log::info(
         "listening",
         &[("address", &addr), ("version", &env!("CARGO_PKG_VERSION"))],
     );
-    let mut last_ok: Option<bool> = None;
+    let mut lp = Loop {
+        cfg,
+        scraper,
+        last: None,
+    };
     while !STOP.load(Ordering::SeqCst) {
-        let request = match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(e) => {
-                log::warn("accepting a request failed", &[("err", &e)]);
-                continue;
-            }
-        };
-        if let Err(e) = handle(request, cfg, &mut scraper, &mut last_ok) {
-            log::log(
-                log::Level::Debug,
-                "writing a response failed",
-                &[("err", &e)],
-            );
+        if RELOAD.swap(false, Ordering::SeqCst) {
+            lp.reload(&args);
+        }
+        if let Some(token) = server.next_request(Duration::from_millis(200)) {
+            lp.handle(&mut server, token);
         }
     }
     log::info("shutting down", &[]);
+    // The request in flight was answered above; let its bytes reach the client.
+    server.flush(Duration::from_millis(800));
     Ok(())
 }
 
-/// A header from static ASCII text; `None` only if the text were not valid in a header.
-fn header(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
-}
-
-fn respond(request: Request, status: u16, content_type: &str, body: &[u8]) -> io::Result<()> {
-    let mut headers = Vec::with_capacity(2);
-    headers.extend(header("Content-Type", content_type));
-    if status == 405 {
-        headers.extend(header("Allow", "GET, HEAD"));
+impl Loop {
+    fn reload(&mut self, args: &[OsString]) {
+        let Some(file) = self.cfg.config_file.clone() else {
+            log::info("SIGHUP: no --config file to reload", &[]);
+            return;
+        };
+        let parsed = cli::parse(args.iter().cloned()).and_then(|c| scraper_for(&c).map(|s| (c, s)));
+        match parsed {
+            Ok((cfg, scraper)) => {
+                if cfg.listen != self.cfg.listen {
+                    log::warn(
+                        "SIGHUP: a new listen address takes a restart; keeping the old one",
+                        &[("listen", &self.cfg.listen)],
+                    );
+                }
+                log::init(cfg.log_level, cfg.log_json);
+                self.cfg = Config {
+                    listen: self.cfg.listen.clone(),
+                    ..cfg
+                };
+                self.scraper = scraper;
+                self.last = None;
+                log::info("reloaded the configuration", &[("file", &file.display())]);
+            }
+            Err(e) => log::error("SIGHUP: keeping the old configuration", &[("err", &e)]),
+        }
     }
-    // The body is complete in memory: send Content-Length rather than chunks, which tiny_http
-    // would otherwise use above 32 KiB.
-    let response = Response::new(StatusCode(status), headers, body, Some(body.len()), None)
-        .with_chunked_threshold(usize::MAX);
-    request.respond(response)
+
+    fn handle(&mut self, server: &mut http::Server, token: Token) {
+        let Some(req) = server.request(token) else {
+            return;
+        };
+        match route(req.method, req.target, &self.cfg.telemetry_path) {
+            Route::Metrics => {
+                let fresh = self.last.is_some_and(|(at, _)| {
+                    !self.cfg.interval.is_zero() && at.elapsed() < self.cfg.interval
+                });
+                if !fresh {
+                    let ok = self.scraper.scrape();
+                    self.last = Some((Instant::now(), ok));
+                }
+                let body = self.scraper.out.as_bytes();
+                server.respond(token, 200, &[("Content-Type", METRICS_CONTENT_TYPE)], body);
+            }
+            Route::Health => {
+                let body = match self.last {
+                    None => "{\"status\":\"ok\",\"last_scrape\":\"none\"}\n",
+                    Some((_, true)) => "{\"status\":\"ok\",\"last_scrape\":\"success\"}\n",
+                    Some((_, false)) => {
+                        "{\"status\":\"ok\",\"last_scrape\":\"collector_failed\"}\n"
+                    }
+                };
+                server.respond(
+                    token,
+                    200,
+                    &[("Content-Type", "application/json")],
+                    body.as_bytes(),
+                );
+            }
+            Route::Landing => {
+                let page = landing_page(&self.cfg, &self.scraper, self.last.map(|(at, _)| at));
+                server.respond(
+                    token,
+                    200,
+                    &[("Content-Type", "text/html; charset=utf-8")],
+                    page.as_bytes(),
+                );
+            }
+            Route::NotFound => {
+                server.respond(token, 404, &[("Content-Type", TEXT)], b"404 not found\n")
+            }
+            Route::MethodNotAllowed => server.respond(
+                token,
+                405,
+                &[("Content-Type", TEXT), ("Allow", "GET, HEAD")],
+                b"405 method not allowed: use GET or HEAD\n",
+            ),
+        }
+    }
 }
 
 /// What a request asks for, decided from its method and path alone.
@@ -94,8 +183,8 @@ pub enum Route {
     MethodNotAllowed,
 }
 
-pub fn route(method: &Method, url: &str, telemetry_path: &str) -> Route {
-    let path = url.split(['?', '#']).next().unwrap_or("");
+pub fn route(method: Method, target: &str, telemetry_path: &str) -> Route {
+    let path = target.split(['?', '#']).next().unwrap_or("");
     let route = if path == telemetry_path {
         Route::Metrics
     } else if path == "/health" {
@@ -107,45 +196,7 @@ pub fn route(method: &Method, url: &str, telemetry_path: &str) -> Route {
     };
     match method {
         Method::Get | Method::Head => route,
-        _ => Route::MethodNotAllowed,
-    }
-}
-
-fn handle(
-    request: Request,
-    cfg: &Config,
-    scraper: &mut Scraper,
-    last_ok: &mut Option<bool>,
-) -> io::Result<()> {
-    match route(request.method(), request.url(), &cfg.telemetry_path) {
-        Route::Metrics => {
-            *last_ok = Some(scraper.scrape());
-            respond(request, 200, METRICS_CONTENT_TYPE, scraper.out.as_bytes())
-        }
-        Route::Health => {
-            let body = match last_ok {
-                None => "{\"status\":\"ok\",\"last_scrape\":\"none\"}\n",
-                Some(true) => "{\"status\":\"ok\",\"last_scrape\":\"success\"}\n",
-                Some(false) => "{\"status\":\"ok\",\"last_scrape\":\"collector_failed\"}\n",
-            };
-            respond(request, 200, "application/json", body.as_bytes())
-        }
-        Route::Landing => {
-            let page = landing_page(cfg, scraper);
-            respond(request, 200, "text/html; charset=utf-8", page.as_bytes())
-        }
-        Route::NotFound => respond(
-            request,
-            404,
-            "text/plain; charset=utf-8",
-            b"404 not found\n",
-        ),
-        Route::MethodNotAllowed => respond(
-            request,
-            405,
-            "text/plain; charset=utf-8",
-            b"405 method not allowed: use GET or HEAD\n",
-        ),
+        Method::Other => Route::MethodNotAllowed,
     }
 }
 
@@ -161,25 +212,52 @@ fn html_escape(out: &mut String, s: &str) {
     }
 }
 
-pub fn landing_page(cfg: &Config, scraper: &Scraper) -> String {
-    let mut p = String::with_capacity(2048);
-    p.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>proctap</title></head>\n<body>\n");
+/// The landing page: version, links, and each enabled collector with its last outcome.
+pub fn landing_page(cfg: &Config, scraper: &Scraper, last: Option<Instant>) -> String {
+    let mut p = String::with_capacity(4096);
+    p.push_str(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>proctap</title>\n\
+         <style>body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em}\
+         table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left;border-bottom:1px solid #ddd}\
+         .ok{color:#070}.failed{color:#b00}</style></head>\n<body>\n",
+    );
     let _ = write!(
         p,
-        "<h1>proctap {}</h1>\n<p>Revision {}, rustc {}.</p>\n<p><a href=\"",
+        "<h1>proctap {}</h1>\n<p>A Prometheus exporter for this host. Revision {}, rustc {}.</p>\n<p><a href=\"",
         env!("CARGO_PKG_VERSION"),
         env!("PROCTAP_REVISION"),
         env!("PROCTAP_RUSTC")
     );
     html_escape(&mut p, &cfg.telemetry_path);
-    p.push_str("\">Metrics</a> &middot; <a href=\"/health\">Health</a></p>\n");
-    p.push_str("<h2>Enabled collectors</h2>\n<ul>\n");
-    for &i in &scraper.enabled {
-        if let Some(c) = ALL.get(i) {
-            let _ = writeln!(p, "<li>{}</li>", c.name);
+    p.push_str("\">Metrics</a> &middot; <a href=\"/health\">Health</a></p>\n<h2>Collectors</h2>\n");
+    match last {
+        Some(at) => {
+            let _ = writeln!(
+                p,
+                "<p>Last collection {:.1} s ago.</p>",
+                at.elapsed().as_secs_f64()
+            );
         }
+        None => p.push_str(
+            "<p>No collection yet: the first scrape of the metrics page runs them.</p>\n",
+        ),
     }
-    p.push_str("</ul>\n</body></html>\n");
+    p.push_str("<table>\n<tr><th>collector</th><th>last result</th><th>duration</th></tr>\n");
+    for (o, &i) in scraper.outcomes.iter().zip(&scraper.enabled) {
+        let Some(c) = ALL.get(i) else { continue };
+        let (class, result) = match (last, o.ok) {
+            (None, _) => ("", "not run yet"),
+            (Some(_), true) => ("ok", "success"),
+            (Some(_), false) => ("failed", "failed"),
+        };
+        let _ = write!(p, "<tr><td>{}</td><td class=\"{class}\">{result}", c.name);
+        if let (Some(_), Some(e)) = (last, &o.error) {
+            p.push_str(": ");
+            html_escape(&mut p, e);
+        }
+        let _ = writeln!(p, "</td><td>{:.3} ms</td></tr>", o.seconds * 1000.0);
+    }
+    p.push_str("</table>\n</body></html>\n");
     p
 }
 
@@ -190,23 +268,43 @@ mod tests {
     #[test]
     fn routes() {
         let m = "/metrics";
-        assert_eq!(route(&Method::Get, "/metrics", m), Route::Metrics);
-        assert_eq!(route(&Method::Head, "/metrics?x=1", m), Route::Metrics);
-        assert_eq!(route(&Method::Get, "/health", m), Route::Health);
-        assert_eq!(route(&Method::Get, "/", m), Route::Landing);
-        assert_eq!(route(&Method::Get, "/metricsx", m), Route::NotFound);
-        assert_eq!(route(&Method::Get, "/../metrics", m), Route::NotFound);
-        assert_eq!(route(&Method::Post, "/metrics", m), Route::MethodNotAllowed);
-        assert_eq!(route(&Method::Delete, "/", m), Route::MethodNotAllowed);
-        assert_eq!(route(&Method::Post, "/nope", m), Route::NotFound);
-        assert_eq!(route(&Method::Get, "/custom", "/custom"), Route::Metrics);
-        assert_eq!(route(&Method::Get, "/metrics", "/custom"), Route::NotFound);
+        assert_eq!(route(Method::Get, "/metrics", m), Route::Metrics);
+        assert_eq!(route(Method::Head, "/metrics?x=1", m), Route::Metrics);
+        assert_eq!(route(Method::Get, "/health", m), Route::Health);
+        assert_eq!(route(Method::Get, "/", m), Route::Landing);
+        assert_eq!(route(Method::Get, "/metricsx", m), Route::NotFound);
+        assert_eq!(route(Method::Get, "/../metrics", m), Route::NotFound);
+        assert_eq!(route(Method::Get, "/%6detrics", m), Route::NotFound);
+        assert_eq!(route(Method::Other, "/metrics", m), Route::MethodNotAllowed);
+        assert_eq!(route(Method::Other, "/nope", m), Route::NotFound);
+        assert_eq!(route(Method::Get, "/custom", "/custom"), Route::Metrics);
+        assert_eq!(route(Method::Get, "/metrics", "/custom"), Route::NotFound);
     }
 
     #[test]
-    fn header_helper_builds_valid_headers() {
-        let h = header("Content-Type", METRICS_CONTENT_TYPE).unwrap();
-        assert_eq!(h.field.as_str().as_str(), "Content-Type");
-        assert_eq!(h.value.as_str(), METRICS_CONTENT_TYPE);
+    fn landing_page_lists_collectors_and_escapes() {
+        let cfg = cli::parse([
+            "--collectors",
+            "loadavg,meminfo",
+            "--web.telemetry-path",
+            "/m<x>",
+        ])
+        .unwrap();
+        let mut scraper = scraper_for(&cfg).unwrap();
+        let page = landing_page(&cfg, &scraper, None);
+        assert!(
+            page.contains("<a href=\"/m&lt;x&gt;\">Metrics</a>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<tr><td>loadavg</td><td class=\"\">not run yet</td>"),
+            "{page}"
+        );
+        scraper.outcomes[1].error = Some("/proc/meminfo: <bad>".into());
+        let page = landing_page(&cfg, &scraper, Some(Instant::now()));
+        assert!(
+            page.contains("<td class=\"failed\">failed: /proc/meminfo: &lt;bad&gt;</td>"),
+            "{page}"
+        );
     }
 }

@@ -47,7 +47,10 @@ fn routes_status_codes_and_content_types() {
     );
     let page = landing.text();
     assert!(page.contains("<a href=\"/metrics\">"), "{page}");
-    assert!(page.contains("<li>diskstats</li>"), "{page}");
+    assert!(
+        page.contains("<tr><td>diskstats</td><td class=\"ok\">success</td>"),
+        "{page}"
+    );
 
     assert_eq!(server.get("/nope").status, 404);
     assert_eq!(server.get("/metrics/../metrics").status, 404);
@@ -55,6 +58,43 @@ fn routes_status_codes_and_content_types() {
     assert_eq!(post.status, 405);
     assert_eq!(post.header("Allow"), Some("GET, HEAD"));
     assert_eq!(http(&server.addr, "DELETE", "/").status, 405);
+}
+
+#[test]
+fn interval_reuses_the_last_collection() {
+    let server = Server::start(&["--interval", "1h"]);
+    let a = server.get("/metrics").text();
+    let b = server.get("/metrics").text();
+    assert_eq!(
+        a, b,
+        "within the interval the same output, durations included"
+    );
+    let server = Server::start(&[]);
+    let a = server.get("/metrics").text();
+    let b = server.get("/metrics").text();
+    assert_ne!(
+        a, b,
+        "without an interval every scrape collects (durations differ)"
+    );
+}
+
+#[test]
+fn keep_alive_and_pipelining() {
+    use std::io::{Read, Write};
+    let server = Server::start(&[]);
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Two requests in one write, the second closing the connection.
+    s.write_all(
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).unwrap();
+    assert_eq!(all.matches("HTTP/1.1 ").count(), 2, "{all}");
+    assert!(all.starts_with("HTTP/1.1 200 OK\r\n"), "{all}");
+    assert!(all.contains("Connection: keep-alive\r\n"), "{all}");
+    assert!(all.contains("HTTP/1.1 404 Not Found\r\n"), "{all}");
 }
 
 #[test]

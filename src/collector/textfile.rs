@@ -11,7 +11,7 @@
 //!
 //! This collector must run after every other host collector (it is last in `ALL`) so that
 //! [`Encoder::has_family`] sees their families.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -342,9 +342,10 @@ fn check_file(
     by_name: &HashMap<&str, usize>,
     series: &HashMap<String, usize>,
     out: &Encoder,
-) -> Result<Vec<String>, (usize, String)> {
+) -> Result<HashSet<String>, (usize, String)> {
     let path_of = |i: usize| files.get(i).map_or("", |f| f.path.as_str());
-    let mut keys: Vec<String> = Vec::new();
+    // A set: a file of 150,000 series must not take 150,000² comparisons.
+    let mut keys: HashSet<String> = HashSet::new();
     for fam in families.iter().filter(|f| !f.samples.is_empty()) {
         let first_line = fam.samples.first().map_or(0, |s| s.line);
         let name = fam.name;
@@ -416,7 +417,7 @@ fn check_file(
                     ),
                 ));
             }
-            keys.push(key);
+            keys.insert(key);
         }
     }
     Ok(keys)
