@@ -9,7 +9,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests run: promtool (prometheus) and the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
 
-.PHONY: all build run test lint static static-aarch64 size install man deps golden clean
+.PHONY: all build run test lint static static-aarch64 size install man deps golden bench clean
 
 all: build
 
@@ -87,6 +87,11 @@ deps:
 # Rewrites fixtures/e2e-output.txt from the current code; review the diff before committing.
 golden:
 	UPDATE_GOLDEN=1 $(CARGO) test --locked --test e2e golden_output
+
+# proctap vs node_exporter and process-exporter on fixtures/, a generated large tree and 2,000
+# live sleepers; writes BENCHMARKS.md. BENCH_SCRAPES=N scales the counts (default 1000).
+bench: deps
+	bench/run.sh
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make bench`: proctap against node_exporter and process-exporter on loopback; writes
+# BENCHMARKS.md. BENCH_SCRAPES (default 1000) scales every count; see bench/bench.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for cmd in python3 strace cat tar sha256sum prometheus-node-exporter prometheus-process-exporter; do
+    command -v "$cmd" >/dev/null || { echo "bench: $cmd not found (make deps installs the exporters)" >&2; exit 1; }
+done
+
+cargo build --release --locked
+tree=${BENCH_TREE:-target/bench-tree}
+# The tree is a function of the generator and fixtures/ only: regenerate when either changed.
+stamp=$( (cat bench/gen_tree.py; tar -C fixtures --sort=name --mtime=@0 --owner=0 --group=0 -cf - .) | sha256sum | cut -c1-16)
+if [ "$(cat "$tree/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    echo "$(date +%T) == generating $tree" >&2
+    python3 bench/gen_tree.py "$tree"
+    echo "$stamp" > "$tree/.stamp"
+fi
+export BENCH_TREE="$PWD/$tree"
+export BENCH_COMMAND=${BENCH_COMMAND:-"make bench${BENCH_SCRAPES:+ BENCH_SCRAPES=$BENCH_SCRAPES}"}
+exec python3 bench/bench.py
