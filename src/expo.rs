@@ -33,6 +33,9 @@ pub struct Encoder {
     buf: Vec<u8>,
     /// Name of the family being written, reused for every sample line.
     name: String,
+    /// Where each family's name starts in `buf` (on its `# TYPE` line) and its length, so
+    /// [`Encoder::has_family`] does not rescan megabytes of output on a big host.
+    families: Vec<(usize, usize)>,
 }
 
 impl Encoder {
@@ -43,6 +46,7 @@ impl Encoder {
     pub fn clear(&mut self) {
         self.buf.clear();
         self.name.clear();
+        self.families.clear();
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -57,15 +61,20 @@ impl Encoder {
     /// Drops everything written since `mark`.
     pub fn rollback(&mut self, mark: usize) {
         self.buf.truncate(mark);
+        while self
+            .families
+            .last()
+            .is_some_and(|&(start, _)| start >= mark)
+        {
+            self.families.pop();
+        }
     }
 
     /// Whether a family called `name` was started in this output (it has a `# TYPE name ` line).
     pub fn has_family(&self, name: &str) -> bool {
-        self.buf.split(|&b| b == b'\n').any(|line| {
-            line.strip_prefix(b"# TYPE ")
-                .and_then(|rest| rest.strip_prefix(name.as_bytes()))
-                .is_some_and(|rest| rest.first() == Some(&b' '))
-        })
+        self.families
+            .iter()
+            .any(|&(start, len)| self.buf.get(start..start + len) == Some(name.as_bytes()))
     }
 
     /// Starts a family whose name is `name`.
@@ -85,6 +94,7 @@ impl Encoder {
         self.buf.push(b' ');
         escape_help(&mut self.buf, help);
         self.buf.extend_from_slice(b"\n# TYPE ");
+        self.families.push((self.buf.len(), self.name.len()));
         self.buf.extend_from_slice(self.name.as_bytes());
         self.buf.push(b' ');
         self.buf.extend_from_slice(kind.as_str().as_bytes());
@@ -135,6 +145,10 @@ impl Encoder {
 }
 
 fn escape_help(buf: &mut Vec<u8>, s: &str) {
+    if !s.bytes().any(|b| b == b'\\' || b == b'\n') {
+        buf.extend_from_slice(s.as_bytes());
+        return;
+    }
     for &b in s.as_bytes() {
         match b {
             b'\\' => buf.extend_from_slice(b"\\\\"),
@@ -145,6 +159,11 @@ fn escape_help(buf: &mut Vec<u8>, s: &str) {
 }
 
 fn escape_label_value(buf: &mut Vec<u8>, s: &str) {
+    // Almost every value needs no escape: copy it whole rather than byte by byte.
+    if !s.bytes().any(|b| b == b'\\' || b == b'"' || b == b'\n') {
+        buf.extend_from_slice(s.as_bytes());
+        return;
+    }
     for &b in s.as_bytes() {
         match b {
             b'\\' => buf.extend_from_slice(b"\\\\"),
@@ -308,8 +327,11 @@ mod tests {
         let mark = e.mark();
         e.family("b", "h", Kind::Gauge);
         e.u64(&[], 1);
+        assert!(e.has_family("b"));
         e.rollback(mark);
         assert_eq!(e.as_bytes(), b"# HELP a h\n# TYPE a gauge\n");
+        assert!(e.has_family("a"));
+        assert!(!e.has_family("b"), "a rolled-back family is gone");
     }
 
     #[test]

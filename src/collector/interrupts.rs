@@ -18,6 +18,8 @@ pub struct Row<'a> {
     pub name: &'a str,
     /// Everything after the `:`: one count per CPU, then the description.
     rest: &'a str,
+    /// The description after the counts, found once while parsing.
+    detail: &'a str,
     cpus: usize,
 }
 
@@ -30,7 +32,7 @@ impl<'a> Row<'a> {
     /// `(info, devices)`, each possibly with runs of blanks that the caller joins with one
     /// space (see [`join_words`]).
     pub fn info_devices(&self) -> (&'a str, &'a str) {
-        let detail = skip_words(self.rest, self.cpus);
+        let detail = self.detail;
         if self.name.parse::<u64>().is_ok() {
             let devices = skip_words(detail, 1);
             let info = detail
@@ -95,13 +97,14 @@ pub fn parse_interrupts(text: &str) -> Result<(usize, impl Iterator<Item = Row<'
         // Split at the first `:`, not at blanks: on arm64 a 10-digit count can follow
         // `IPI0:` without a space.
         let (name, rest) = line.split_once(':')?;
-        let row = Row {
+        let detail = skip_words(rest, cpus);
+        (!detail.is_empty()).then_some(Row {
             line: i + 2,
             name: name.trim(),
             rest,
+            detail,
             cpus,
-        };
-        (!skip_words(rest, cpus).is_empty()).then_some(row)
+        })
     });
     Ok((cpus, rows))
 }

@@ -361,11 +361,14 @@ pub struct Ctx {
     pub buf2: String,
     pub names: NameList,
     pub flags: Vec<bool>,
+    pub u64s: Vec<u64>,
     pub cpu: cpu::State,
     /// The statvfs worker and the mounts that are stuck.
     pub filesystem: filesystem::State,
     /// Reused buffers and the chip labels already resolved.
     pub hwmon: hwmon::State,
+    /// The interfaces' attributes of the current scrape.
+    pub netclass: netclass::State,
 }
 
 impl Ctx {
@@ -379,9 +382,11 @@ impl Ctx {
             buf2: String::with_capacity(4 << 10),
             names: NameList::default(),
             flags: Vec::new(),
+            u64s: Vec::new(),
             cpu: cpu::State::default(),
             filesystem: filesystem::State::default(),
             hwmon: hwmon::State::default(),
+            netclass: netclass::State::default(),
         }
     }
 }

@@ -6,11 +6,11 @@
 //! to show (EINVAL from `speed` or `duplex` on a link that is down or on wifi, EOPNOTSUPP) or
 //! that is missing gives no sample; an empty one counts as 0.
 use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 
 use crate::collector::Ctx;
 use crate::expo::{Encoder, Kind};
-use crate::source::{Error, ParseError, Root, Source};
+use crate::source::{open_dir, read_at, Error, ParseError, Root, Source};
 
 /// procfs's `SysReadFile` reads at most this many bytes; longer values (an `ifalias` can have
 /// 255) are cut there.
@@ -153,22 +153,28 @@ pub fn parse_attr_int(s: &str) -> Result<i64, ParseError> {
     }
 }
 
-/// Reads attribute `attr` of `iface` into `buf`; `None` when the kernel gives no value for it.
+/// Reads attribute `attr` of the interface whose directory is `dir` into `buf`; `None` when the
+/// kernel gives no value for it (or the interface is gone: `dir` is `None`).
 ///
 /// One `read` of at most 128 bytes, as procfs does, rather than [`Source::read`]: it also
 /// keeps the frequent "no value" answers (EINVAL from `speed` on every link that is down)
-/// free of the path copy an [`Error`] carries.
+/// free of the path copy an [`Error`] carries. The file is opened relative to the interface's
+/// directory, so the kernel resolves one name instead of the whole path and its symlink.
 fn read_attr<'b>(
     src: &mut Source,
+    dir: Option<&File>,
     iface: &str,
     attr: &str,
     buf: &'b mut [u8; ATTR_MAX_BYTES],
 ) -> Result<Option<&'b str>, Error> {
-    let path = src.path(Root::Sys, &["class/net/", iface, "/", attr]);
-    match File::open(path).and_then(|mut f| f.read(buf)) {
+    let Some(dir) = dir else { return Ok(None) };
+    match read_at(dir, attr, buf) {
         Ok(n) => attr_value(buf.get(..n).unwrap_or_default())
             .map(Some)
-            .map_err(|e| src.parse_error(e)),
+            .map_err(|e| {
+                src.path(Root::Sys, &["class/net/", iface, "/", attr]);
+                src.parse_error(e)
+            }),
         Err(err)
             if matches!(
                 err.kind(),
@@ -181,7 +187,9 @@ fn read_attr<'b>(
             Ok(None)
         }
         Err(err) => Err(Error::Io {
-            path: src.last_path().to_path_buf(),
+            path: src
+                .path(Root::Sys, &["class/net/", iface, "/", attr])
+                .to_path_buf(),
             err,
         }),
     }
@@ -193,6 +201,34 @@ fn is_interface(src: &mut Source, name: &str) -> bool {
     std::fs::symlink_metadata(src.path(Root::Sys, &["class/net/", name]))
         .is_ok_and(|m| !m.file_type().is_file())
 }
+
+/// Every attribute of every interface, read in one pass per interface directory so that the
+/// families (written one after another) come from memory. Kept between scrapes.
+#[derive(Debug, Default)]
+pub struct State {
+    /// The INFO_FILES values of all wanted interfaces, concatenated.
+    info: String,
+    /// Where each value in `info` ends, INFO_FILES.len() per interface.
+    ends: Vec<usize>,
+    /// The NUMERIC values, NUMERIC.len() per interface; `None` where the kernel gives none.
+    values: Vec<Option<i64>>,
+}
+
+impl State {
+    /// INFO_FILES value `j` of the `k`th wanted interface.
+    fn info(&self, k: usize, j: usize) -> &str {
+        let i = k * INFO_FILES.len() + j;
+        let start = i
+            .checked_sub(1)
+            .and_then(|p| self.ends.get(p))
+            .copied()
+            .unwrap_or(0);
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.info.get(start..end).unwrap_or_default()
+    }
+}
+
+const OPERSTATE: usize = 4;
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src
@@ -213,15 +249,57 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         return Ok(());
     }
     let mut attr_buf = [0u8; ATTR_MAX_BYTES];
+    let st = &mut ctx.netclass;
+    st.info.clear();
+    st.ends.clear();
+    st.values.clear();
+    for iface in ifaces() {
+        // An interface removed since the listing reads as one without values.
+        let dir = match open_dir(ctx.src.path(Root::Sys, &["class/net/", iface])) {
+            Ok(dir) => Some(dir),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(err) => {
+                return Err(Error::Io {
+                    path: ctx.src.last_path().to_path_buf(),
+                    err,
+                })
+            }
+        };
+        for file in INFO_FILES {
+            if let Some(v) = read_attr(&mut ctx.src, dir.as_ref(), iface, file, &mut attr_buf)? {
+                st.info.push_str(v);
+            }
+            st.ends.push(st.info.len());
+        }
+        for attr in &NUMERIC {
+            let value =
+                match read_attr(&mut ctx.src, dir.as_ref(), iface, attr.file, &mut attr_buf)? {
+                    Some(text) => {
+                        let mut v = parse_attr_int(text).map_err(|e| {
+                            ctx.src
+                                .path(Root::Sys, &["class/net/", iface, "/", attr.file]);
+                            ctx.src.parse_error(e)
+                        })?;
+                        if attr.file == SPEED {
+                            // Go's int64 arithmetic, as node_exporter computes it.
+                            v = v.wrapping_mul(1_000_000) / 8;
+                        }
+                        Some(v)
+                    }
+                    None => None,
+                };
+            st.values.push(value);
+        }
+    }
 
     out.family(
         "node_network_up",
         "Value is 1 if operstate is 'up', 0 otherwise.",
         Kind::Gauge,
     );
-    for iface in ifaces() {
-        let state = read_attr(&mut ctx.src, iface, "operstate", &mut attr_buf)?;
-        out.u64(&[("device", iface)], u64::from(state == Some("up")));
+    for (k, iface) in ifaces().enumerate() {
+        let up = st.info(k, OPERSTATE) == "up";
+        out.u64(&[("device", iface)], u64::from(up));
     }
 
     out.family(
@@ -229,47 +307,26 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
         Kind::Gauge,
     );
-    for iface in ifaces() {
-        // The five values are gathered in buf2 so that one buffer holds them all at once.
-        ctx.buf2.clear();
-        let mut ends = [0usize; 5];
-        for (end, file) in ends.iter_mut().zip(INFO_FILES) {
-            if let Some(v) = read_attr(&mut ctx.src, iface, file, &mut attr_buf)? {
-                ctx.buf2.push_str(v);
-            }
-            *end = ctx.buf2.len();
-        }
-        let mut values = [""; 5];
-        let mut start = 0;
-        for (value, &end) in values.iter_mut().zip(&ends) {
-            *value = ctx.buf2.get(start..end).unwrap_or_default();
-            start = end;
-        }
-        let [address, broadcast, duplex, ifalias, operstate] = values;
+    for (k, iface) in ifaces().enumerate() {
         out.u64(
             &[
-                ("address", address),
-                ("broadcast", broadcast),
+                ("address", st.info(k, 0)),
+                ("broadcast", st.info(k, 1)),
                 ("device", iface),
-                ("duplex", duplex),
-                ("ifalias", ifalias),
-                ("operstate", operstate),
+                ("duplex", st.info(k, 2)),
+                ("ifalias", st.info(k, 3)),
+                ("operstate", st.info(k, OPERSTATE)),
             ],
             1,
         );
     }
 
-    for attr in &NUMERIC {
+    for (a, attr) in NUMERIC.iter().enumerate() {
         let mut opened = false;
-        for iface in ifaces() {
-            let Some(text) = read_attr(&mut ctx.src, iface, attr.file, &mut attr_buf)? else {
+        for (k, iface) in ifaces().enumerate() {
+            let Some(&Some(v)) = st.values.get(k * NUMERIC.len() + a) else {
                 continue;
             };
-            let mut v = parse_attr_int(text).map_err(|e| ctx.src.parse_error(e))?;
-            if attr.file == SPEED {
-                // Go's int64 arithmetic, as node_exporter computes it.
-                v = v.wrapping_mul(1_000_000) / 8;
-            }
             if !opened {
                 out.family(attr.metric, attr.help, attr.kind);
                 opened = true;

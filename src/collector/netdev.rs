@@ -84,20 +84,32 @@ pub fn parse_net_dev(text: &str) -> impl Iterator<Item = Result<Iface<'_>, Parse
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["net/dev"], &mut ctx.buf)?;
     let filter = &mut ctx.opts.netdev;
-    let mut any = false;
+    // One parse: the counters of the wanted interfaces, COUNTERS per interface, in file order.
+    ctx.flags.clear();
+    ctx.u64s.clear();
     for iface in parse_net_dev(&ctx.buf) {
         let iface = iface.map_err(|e| ctx.src.parse_error(e))?;
-        any |= filter.allows(iface.name);
+        let wanted = filter.allows(iface.name);
+        ctx.flags.push(wanted);
+        if wanted {
+            ctx.u64s.extend_from_slice(&iface.counters);
+        }
     }
-    if !any {
+    if ctx.u64s.is_empty() {
         return Ok(());
     }
     for (i, (name, help)) in COLUMNS.iter().enumerate() {
         out.family_parts(&["node_network_", name, "_total"], help, Kind::Counter);
-        // The whole file parsed above, so these lines are known to be good.
-        for iface in parse_net_dev(&ctx.buf).flatten() {
-            if let (true, Some(&v)) = (filter.allows(iface.name), iface.counters.get(i)) {
-                out.u64(&[("device", iface.name)], v);
+        // The names again, as parse_line finds them, without the numbers: every line parsed.
+        let names = ctx
+            .buf
+            .lines()
+            .skip(2)
+            .map(|l| l.rsplit_once(':').map_or("", |(n, _)| n.trim()));
+        let wanted = names.zip(&ctx.flags).filter(|(_, &w)| w);
+        for ((name, _), counters) in wanted.zip(ctx.u64s.chunks_exact(COUNTERS)) {
+            if let Some(&v) = counters.get(i) {
+                out.u64(&[("device", name)], v);
             }
         }
     }
