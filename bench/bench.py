@@ -26,6 +26,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROCTAP = os.path.join(ROOT, "target", "release", "proctap")
+# The binary users deploy (`make static`); measured for RSS on the small tree when it exists.
+STATIC = os.path.join(ROOT, "target", "x86_64-unknown-linux-musl", "release", "proctap")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
 PROCESS_EXPORTER = shutil.which("prometheus-process-exporter") or "/usr/bin/prometheus-process-exporter"
 HZ = os.sysconf("SC_CLK_TCK")
@@ -111,8 +113,8 @@ class Exporter:
             self.proc.wait()
 
 
-def proctap(argv_extra, port):
-    return Exporter("proctap", [PROCTAP, "--listen", "127.0.0.1:%d" % port, "--log-level", "warn"]
+def proctap(argv_extra, port, exe=None, name="proctap"):
+    return Exporter(name, [exe or PROCTAP, "--listen", "127.0.0.1:%d" % port, "--log-level", "warn"]
                     + argv_extra, port)
 
 
@@ -154,12 +156,12 @@ def interleaved(a, b, n):
 
 
 def steady_file_set(argv, tree):
-    """Files and directories proctap opens under `tree` during one steady-state scrape (the third),
-    from strace of the running server."""
+    """Files proctap opens and directories it lists under `tree` during one steady-state scrape
+    (the third), from strace of the running server."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(suffix=".strace", delete=False)
     log.close()
-    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=openat,accept4,accept",
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-y", "-e", "trace=openat,getdents64,accept4,accept",
                                "-o", log.name, PROCTAP, "--listen", "127.0.0.1:%d" % port,
                                "--log-level", "warn"] + argv,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -186,11 +188,19 @@ def steady_file_set(argv, tree):
     last = scrapes[-1] if len(scrapes) > 1 else text
     prefix = os.path.realpath(tree) + "/"
     files, dirs = [], []
-    for m in re.finditer(r'openat\(AT_FDCWD, "([^"]+)", ([A-Z_|]+)[^)]*\) = \d+', last):
-        path, flags = m.group(1), m.group(2)
+    # -y prints the path of the returned descriptor, also for opens relative to a directory fd.
+    for m in re.finditer(r'openat\([^,]+, "[^"]*", ([A-Z_|]+)[^)]*\) = \d+<([^>]+)>', last):
+        flags, path = m.group(1), m.group(2)
         if not os.path.realpath(path).startswith(prefix) and not path.startswith(tree):
             continue
-        (dirs if "O_DIRECTORY" in flags or os.path.isdir(path) else files).append(path)
+        if not ("O_DIRECTORY" in flags or os.path.isdir(path)):
+            files.append(path)
+    # Directories count when they were listed; one opened only to open files relative to it
+    # costs the raw loop nothing extra, as it opens those files by their full paths.
+    for m in re.finditer(r'getdents64\(\d+<([^>]+)>', last):
+        path = m.group(1)
+        if os.path.realpath(path).startswith(prefix) and path not in dirs:
+            dirs.append(path)
     return files, dirs
 
 
@@ -247,14 +257,38 @@ def host_section(label, tree, n, rss_total, rows, raws, notes):
             scrape(e.port)
         e.scrapes += 5
     res = interleaved(ne, pt, n)
-    say("   proctap alone up to %d scrapes" % rss_total)
+    st = None
+    if label.startswith("small") and os.path.exists(STATIC):
+        st = proctap(["--collectors", ",".join(COLLECTORS)] + tree_args(tree), free_port(),
+                     STATIC, "proctap (static musl)")
+        for _ in range(5 + n):
+            scrape(st.port)
+        st.scrapes += 5 + n
+        st_times, st_cpu0, st_n = [], st.cpu_seconds(), 0
+    say("   proctap alone up to %d scrapes" % rss_total + (" (and the static build)" if st else ""))
     rss_warm = pt.rss_bytes()
     warm_scrapes = pt.scrapes
-    rss_after = None
+    st_warm = st.rss_bytes() if st else 0
     while pt.scrapes < rss_total:
         scrape(pt.port)
         pt.scrapes += 1
+        if st:
+            t, st.body = scrape(st.port)
+            st_times.append(t)
+            st.scrapes += 1
     rss_after = pt.rss_bytes()
+    if st:
+        ts = sorted(st_times) or [0.0]
+        st_n = len(st_times)
+        rows_static = {
+            "n": st_n, "median": statistics.median(ts), "p99": ts[min(len(ts) - 1, int(0.99 * len(ts)))],
+            "cpu_per_1000": (st.cpu_seconds() - st_cpu0) * 1000 / max(1, st_n),
+            "bytes": len(st.body),
+            "series": sum(1 for l in st.body.split(b"\n") if l and not l.startswith(b"#")),
+            "rss": st.rss_bytes(), "rss_n": st.scrapes, "rss_growth": st.rss_bytes() - st_warm,
+            "rss_growth_from": st.scrapes - st_n,
+        }
+        st.stop()
     res["proctap"]["rss"] = rss_after
     res["proctap"]["rss_n"] = pt.scrapes
     res["proctap"]["rss_growth"] = rss_after - rss_warm
@@ -270,6 +304,9 @@ def host_section(label, tree, n, rss_total, rows, raws, notes):
     raws.append((label, len(files), len(dirs), raw, cat))
     for name in ("node_exporter", "proctap"):
         rows.append((label, name, res[name]))
+    if st:
+        rows.append((label, st.name, rows_static))
+        res[st.name] = rows_static
     notes[label] = (res, raw)
 
 
@@ -373,8 +410,8 @@ def report(rows, raws, notes, proc_notes, started_at, elapsed):
             label, name, r["n"], r["series"], r["bytes"], ms(r["median"]), ms(r["p99"]),
             r["cpu_per_1000"], mib(r["rss"]), r["rss_n"]))
     o.append("")
-    o.append("Raw read of the same files: the files and directories proctap opens under the tree "
-             "during its third scrape (strace of the running server), read by a Python loop "
+    o.append("Raw read of the same files: the files proctap opens and the directories it lists under the tree "
+             "during its third scrape (strace of the running server), read by a Python loop at the paths strace reports (symlinks resolved) "
              "(os.open, os.read of 1 MiB until EOF, os.close; os.scandir for directories), and by "
              "one `cat FILES > /dev/null` (includes fork+exec of cat).\n")
     o.append("| tree | files | dirs | Python loop ms | cat ms |")
@@ -394,10 +431,14 @@ def report(rows, raws, notes, proc_notes, started_at, elapsed):
         o.append("| scrape time <= 1.5x raw read | %s | %s / %s ms = %.2fx | %s |" % (
             label, ms(pt["median"]), ms(raw), rr, "yes" if rr <= 1.5 else "no"))
     for label, (res, raw) in notes.items():
-        pt = res["proctap"]
-        o.append("| RSS <= 1 MiB after 10,000 scrapes, no growth | %s | %s MiB after %d; %+d KiB from scrape %d to %d | %s |" % (
-            label, mib(pt["rss"]), pt["rss_n"], pt["rss_growth"] // 1024, pt["rss_growth_from"],
-            pt["rss_n"], "yes" if pt["rss"] <= 1 << 20 and pt["rss_growth"] <= 0 else "no"))
+        for name in ("proctap", "proctap (static musl)"):
+            pt = res.get(name)
+            if not pt:
+                continue
+            o.append("| RSS <= 1 MiB after 10,000 scrapes, no growth | %s, %s | %s MiB after %d; %+d KiB from scrape %d to %d | %s |" % (
+                label, name, mib(pt["rss"]), pt["rss_n"], pt["rss_growth"] // 1024,
+                pt["rss_growth_from"], pt["rss_n"],
+                "yes" if pt["rss"] <= 1 << 20 and pt["rss_growth"] <= 0 else "no"))
     proc_rows = [(l, n, r) for l, n, r in rows if l.startswith("processes") and n == "proctap"]
     for label, _, r in proc_rows:
         o.append("| 2,000 processes <= 50 ms | %s | %s ms median | %s |" % (

@@ -9,6 +9,10 @@ for cmd in python3 strace cat tar sha256sum prometheus-node-exporter prometheus-
 done
 
 cargo build --release --locked
+# The static build is what users deploy; its RSS is reported too when the musl target is here.
+if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    cargo build --release --locked --target x86_64-unknown-linux-musl
+fi
 tree=${BENCH_TREE:-target/bench-tree}
 # The tree is a function of the generator and fixtures/ only: regenerate when either changed.
 stamp=$( (cat bench/gen_tree.py; tar -C fixtures --sort=name --mtime=@0 --owner=0 --group=0 -cf - .) | sha256sum | cut -c1-16)
