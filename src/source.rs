@@ -166,6 +166,17 @@ impl Source {
         rel: &[&str],
         names: &mut NameList,
     ) -> Result<(), Error> {
+        self.list_dir_open(root, rel, names).map(drop)
+    }
+
+    /// Like [`Source::list_dir`], and returns the open directory, for reading its files with
+    /// [`read_at`] without resolving the directory's path again for each.
+    pub fn list_dir_open(
+        &mut self,
+        root: Root,
+        rel: &[&str],
+        names: &mut NameList,
+    ) -> Result<File, Error> {
         names.clear();
         self.path(root, rel);
         let dir = open_dir(&self.scratch).map_err(|err| Error::Io {
@@ -182,7 +193,7 @@ impl Source {
             err,
         })?;
         names.sort();
-        Ok(())
+        Ok(dir)
     }
 }
 
@@ -254,17 +265,17 @@ pub fn for_each_dir_entry(
 /// Opens `name` relative to the open directory `dir` and reads at most `buf.len()` bytes with
 /// one `read`. The kernel then resolves one name rather than a whole path from the root, which
 /// for sysfs attributes (long paths through a symlink) is most of the cost of reading them.
-/// `name` must be a plain file name shorter than 64 bytes (ours are constants).
+/// `name` must be a plain file name (at most NAME_MAX, 255 bytes).
 pub fn read_at(dir: &File, name: &str, buf: &mut [u8]) -> io::Result<usize> {
     use std::os::fd::{AsRawFd, FromRawFd};
-    let mut c_name = [0u8; 64];
+    let mut c_name = [0u8; 256];
     match c_name.get_mut(..name.len()) {
-        Some(dst) if name.len() < 64 && !name.contains(['\0', '/']) => {
+        Some(dst) if name.len() < 256 && !name.contains(['\0', '/']) => {
             dst.copy_from_slice(name.as_bytes())
         }
         _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
     }
-    // SAFETY: `c_name` is NUL-terminated (at most 63 bytes were copied into 64 zeroes) and
+    // SAFETY: `c_name` is NUL-terminated (at most 255 bytes were copied into 256 zeroes) and
     // outlives the call; `dir` is an open descriptor.
     let fd = unsafe {
         libc::openat(
@@ -411,6 +422,25 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let e = s.list_dir(Root::Proc, &[""], &mut names).unwrap_err();
         assert!(e.is_not_found(), "{e}");
+    }
+
+    #[test]
+    fn read_at_reads_relative_to_the_listed_directory() {
+        let dir = std::env::temp_dir().join(format!("proctap-readat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("temp1_input"), "41000\n").unwrap();
+        let mut s = Source::new("/proc".into(), dir.clone(), "/".into());
+        let mut names = NameList::default();
+        let open = s.list_dir_open(Root::Sys, &[""], &mut names).unwrap();
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["temp1_input"]);
+        let mut buf = [0u8; 4];
+        assert_eq!(read_at(&open, "temp1_input", &mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"4100", "one read, at most the buffer");
+        let mut kind = |name: &str| read_at(&open, name, &mut buf).unwrap_err().kind();
+        assert_eq!(kind("temp2_input"), io::ErrorKind::NotFound);
+        assert_eq!(kind("../temp1_input"), io::ErrorKind::InvalidInput);
+        assert_eq!(kind(&"x".repeat(256)), io::ErrorKind::InvalidInput);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

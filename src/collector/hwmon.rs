@@ -16,7 +16,7 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::collector::Ctx;
 use crate::expo::{Encoder, Kind};
-use crate::source::{Error, NameList, Root, Source};
+use crate::source::{read_at, Error, NameList, Root, Source};
 
 /// node_exporter (and procfs) read a sysfs attribute with one read of at most 128 bytes: some
 /// hwmon drivers answer EAGAIN forever to a read loop.
@@ -331,7 +331,7 @@ impl State {
 
     /// Reads the sensor files of `class/hwmon/<entry><sub>` into `entries`.
     fn scan(&mut self, src: &mut Source, entry: &str, sub: &str) -> Result<(), Error> {
-        src.list_dir(Root::Sys, &["class/hwmon/", entry, sub], &mut self.files)?;
+        let dir = src.list_dir_open(Root::Sys, &["class/hwmon/", entry, sub], &mut self.files)?;
         let mut raw = [0u8; ATTR_MAX_BYTES];
         for file in self.files.iter() {
             let Some(f) = split_sensor_file(file) else {
@@ -340,8 +340,8 @@ impl State {
             let Some(kind) = SENSOR_TYPES.iter().position(|&t| t == f.kind) else {
                 continue;
             };
-            let rel = ["class/hwmon/", entry, sub, "/", file];
-            let Ok(n) = read_attr(src, &rel, &mut raw) else {
+            // Relative to the listed directory: one name to resolve, not the path and symlink.
+            let Ok(n) = read_at(&dir, file, &mut raw) else {
                 continue;
             };
             let value = raw.get(..n).unwrap_or_default();
