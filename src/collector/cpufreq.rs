@@ -7,13 +7,11 @@
 //! (`scaling_available_governors`, `scaling_driver`, `scaling_governor`, `related_cpus`,
 //! `scaling_setspeed`) are not exported by 1.5, but a missing one fails the collector, so they
 //! are read too. 1.5 has no `node_cpu_scaling_governor`.
-use std::fmt::Write;
 use std::io::ErrorKind;
 
-use crate::collector::hwmon::read_attr;
 use crate::collector::Ctx;
-use crate::expo::{Encoder, Kind};
-use crate::source::{Error, ParseError, Root};
+use crate::expo::{u64_str, Encoder, Kind};
+use crate::source::{open_dir, read_at, Error, ParseError, Root};
 
 /// The kHz files, metric names and HELP, in output order.
 const FREQS: [(&str, &str, &str); 6] = [
@@ -85,11 +83,14 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.buf2.clear();
     let mut any = [false; FREQS.len()];
     let mut attr = [0u8; 128];
+    let mut digits = [0u8; 20];
     for entry in ctx.names.iter() {
         let Some(cpu) = cpu_name(entry) else { continue };
         let dir = "devices/system/cpu/";
-        match std::fs::metadata(ctx.src.path(Root::Sys, &[dir, entry, "/cpufreq"])) {
-            Ok(_) => {}
+        // The files are read relative to the opened `cpufreq` directory: the kernel resolves
+        // the path and its symlink to the policy once per CPU, not once per file.
+        let freq_dir = match open_dir(ctx.src.path(Root::Sys, &[dir, entry, "/cpufreq"])) {
+            Ok(d) => d,
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
             Err(err) => {
                 return Err(Error::Io {
@@ -97,20 +98,26 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
                     err,
                 })
             }
-        }
+        };
         ctx.buf2.push_str(cpu);
         let files = FREQS.iter().map(|f| f.0).chain(OTHER_UINTS);
         for (i, file) in files.enumerate() {
-            let rel = [dir, entry, "/cpufreq/", file];
-            match ctx.src.read(Root::Sys, &rel, &mut ctx.buf) {
-                Ok(()) => {
-                    let khz = parse_khz(&ctx.buf).map_err(|e| ctx.src.parse_error(e))?;
+            match read_at(&freq_dir, file, &mut attr) {
+                Ok(n) => {
+                    let khz = std::str::from_utf8(attr.get(..n).unwrap_or_default())
+                        .map_err(|_| ParseError::new(1, "expected UTF-8 text"))
+                        .and_then(parse_khz)
+                        .map_err(|e| {
+                            ctx.src.path(Root::Sys, &[dir, entry, "/cpufreq/", file]);
+                            ctx.src.parse_error(e)
+                        })?;
                     if let Some(seen) = any.get_mut(i) {
                         *seen = true;
-                        let _ = write!(ctx.buf2, " {khz}");
+                        ctx.buf2.push(' ');
+                        ctx.buf2.push_str(u64_str(&mut digits, khz));
                     }
                 }
-                Err(Error::Io { err, .. })
+                Err(err)
                     if matches!(
                         err.kind(),
                         ErrorKind::NotFound | ErrorKind::PermissionDenied
@@ -120,16 +127,25 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
                         ctx.buf2.push_str(" -");
                     }
                 }
-                Err(e) => return Err(e),
+                Err(err) => {
+                    return Err(Error::Io {
+                        path: ctx
+                            .src
+                            .path(Root::Sys, &[dir, entry, "/cpufreq/", file])
+                            .to_path_buf(),
+                        err,
+                    })
+                }
             }
         }
         for file in REQUIRED_TEXT {
-            read_attr(&mut ctx.src, &[dir, entry, "/cpufreq/", file], &mut attr).map_err(
-                |err| Error::Io {
-                    path: ctx.src.last_path().to_path_buf(),
-                    err,
-                },
-            )?;
+            read_at(&freq_dir, file, &mut attr).map_err(|err| Error::Io {
+                path: ctx
+                    .src
+                    .path(Root::Sys, &[dir, entry, "/cpufreq/", file])
+                    .to_path_buf(),
+                err,
+            })?;
         }
         ctx.buf2.push('\n');
     }
