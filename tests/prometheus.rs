@@ -111,7 +111,7 @@ impl Prometheus {
             .expect("spawn prometheus");
         let mut p = Prometheus { child, dir, addr };
         p.wait_for("ready", Duration::from_secs(10), |p| {
-            get(&p.addr, "/-/ready").map_or(false, |(status, _)| status == 200)
+            get(&p.addr, "/-/ready").is_ok_and(|(status, _)| status == 200)
         });
         p
     }
@@ -325,7 +325,7 @@ fn check_rules(prom: &mut Prometheus) {
             && rules.iter().all(|r| {
                 r.get("lastEvaluation")
                     .and_then(Json::str)
-                    .map_or(false, |t| !t.starts_with("0001"))
+                    .is_some_and(|t| !t.starts_with("0001"))
             })
     });
     let rules = rule_list(&groups);
