@@ -11,7 +11,7 @@ ARGS    ?= --listen 127.0.0.1:9100
 MUSL    := x86_64-unknown-linux-musl
 MUSL_ARM := aarch64-unknown-linux-musl
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests run: promtool (prometheus) and the node_exporter oracle.
+# Debian packages the tests run: promtool and prometheus, the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
 
 .PHONY: all build run test lint static static-aarch64 size install deb man deps golden clean FORCE
@@ -121,7 +121,7 @@ man:
 # the rustup components for fmt/clippy and the musl target for `make static`.
 deps:
 	@missing=""; \
-	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	{ command -v promtool && command -v prometheus; } >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-node-exporter >/dev/null || missing="$$missing prometheus-node-exporter"; \
 	command -v man >/dev/null || missing="$$missing man-db"; \
 	command -v file >/dev/null || missing="$$missing file"; \
