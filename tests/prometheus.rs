@@ -1,6 +1,7 @@
 //! A real Prometheus (Debian's `prometheus` package) scrapes proctap every second: the target is
 //! up, values arrive intact, Prometheus reports no ingestion problems, the alert rules evaluate
-//! cleanly, and every query of the Grafana dashboard parses and returns data.
+//! cleanly, and every query of the Grafana dashboard parses and returns data (the process
+//! group queries also from Debian's process-exporter, whose series they share).
 mod common;
 #[path = "common/json.rs"]
 mod json;
@@ -86,13 +87,7 @@ impl Prometheus {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-        // A port the kernel says is free; Prometheus binds it a moment later.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = free_addr();
         let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
         let child = Command::new(bin)
             .arg(format!(
@@ -161,6 +156,70 @@ impl Drop for Prometheus {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Debian's process-exporter grouping every process by comm: the reference for the
+/// dashboard's `namedprocess_namegroup_*` queries. Killed and its config removed on drop.
+struct ProcessExporter {
+    child: Child,
+    config: PathBuf,
+    addr: String,
+}
+
+impl ProcessExporter {
+    fn start() -> ProcessExporter {
+        let bin = common::require("prometheus-process-exporter");
+        let config = std::env::temp_dir().join(format!(
+            "proctap-process-exporter-{}.yml",
+            std::process::id()
+        ));
+        std::fs::write(
+            &config,
+            "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline: [\".+\"]\n",
+        )
+        .unwrap();
+        let addr = free_addr();
+        let child = Command::new(bin)
+            .arg("-config.path")
+            .arg(&config)
+            .args(["-web.listen-address", &addr])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn prometheus-process-exporter");
+        let pe = ProcessExporter {
+            child,
+            config,
+            addr,
+        };
+        let start = Instant::now();
+        while TcpStream::connect(&pe.addr).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "process-exporter is not listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pe
+    }
+}
+
+impl Drop for ProcessExporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.config);
+    }
+}
+
+/// A loopback address with a port the kernel says is free; the server binds it a moment later.
+fn free_addr() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
 }
 
 /// One HTTP/1.0 GET (so the answer is never chunked): status and body.
@@ -235,25 +294,29 @@ fn family_names(server: &common::Server) -> BTreeSet<String> {
 
 #[test]
 fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
-    // The live machine, and the fixture tree (it has sensors a VM lacks).
+    // The live machine, the fixture tree (it has sensors a VM lacks), and process-exporter
+    // as the reference for the process group queries.
     let live = common::Server::start_live(&[]);
     let fixtures = common::Server::start(&[]);
+    let pe = ProcessExporter::start();
     let alerts = repo().join("contrib/prometheus/alerts.yml");
     let config = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
          rule_files: [{alerts:?}]\n\
          scrape_configs:\n\
          \x20 - job_name: proctap\n    static_configs: [{{targets: [{live:?}]}}]\n\
-         \x20 - job_name: proctap-fixtures\n    static_configs: [{{targets: [{fix:?}]}}]\n",
+         \x20 - job_name: proctap-fixtures\n    static_configs: [{{targets: [{fix:?}]}}]\n\
+         \x20 - job_name: process-exporter\n    static_configs: [{{targets: [{pe:?}]}}]\n",
         alerts = alerts.display().to_string(),
         live = live.addr,
         fix = fixtures.addr,
+        pe = pe.addr,
     );
     let mut prom = Prometheus::start(&config);
 
     // Prometheus applies new targets after up to 5 s; then one scrape per second.
     prom.wait_for("up{job=\"proctap\"} == 1", Duration::from_secs(15), |p| {
-        p.query("up{job=~\"proctap|proctap-fixtures\"} == 1").len() == 2
+        p.query("up == 1").len() == 3
     });
 
     let cpus = proc_stat_cpus();
@@ -290,7 +353,7 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
         .at(&["data", "activeTargets"])
         .map(Json::arr)
         .unwrap_or(&[]);
-    assert_eq!(active.len(), 2, "{targets:?}");
+    assert_eq!(active.len(), 3, "{targets:?}");
     for t in active {
         assert_eq!(t.get("health").and_then(Json::str), Some("up"), "{t:?}");
         assert_eq!(t.get("lastError").and_then(Json::str), Some(""), "{t:?}");
@@ -309,7 +372,7 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
     }
 
     check_rules(&mut prom);
-    check_dashboard(&prom, &live, &fixtures);
+    check_dashboard(&prom, &live, &fixtures, &pe);
     drop(prom);
     assert!(live.stop_and_log().iter().all(|l| !l.contains("panic")));
 }
@@ -410,7 +473,12 @@ fn metric_names(expr: &str) -> Vec<&str> {
         .collect()
 }
 
-fn check_dashboard(prom: &Prometheus, live: &common::Server, fixtures: &common::Server) {
+fn check_dashboard(
+    prom: &Prometheus,
+    live: &common::Server,
+    fixtures: &common::Server,
+    pe: &ProcessExporter,
+) {
     let path = repo().join("contrib/grafana/proctap.json");
     let text = std::fs::read_to_string(&path).unwrap();
     let dash = json::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -460,6 +528,15 @@ fn check_dashboard(prom: &Prometheus, live: &common::Server, fixtures: &common::
             println!("{title}: returns data now; remove it from ALLOWED_EMPTY");
         }
         *report.entry(verdict).or_insert(0) += 1;
+        // The group queries are process-exporter's too: they return its data.
+        if expr.contains("namedprocess_namegroup_") {
+            let on_pe = prom.query(&substitute(expr, "process-exporter", &pe.addr));
+            assert!(
+                !on_pe.is_empty(),
+                "{title}: no process-exporter data for {expr}"
+            );
+            *report.entry("data (process-exporter)").or_insert(0) += 1;
+        }
     }
     println!("dashboard queries: {report:?}");
 }
