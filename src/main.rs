@@ -38,6 +38,19 @@ fn main() -> ExitCode {
             print!("{}", cfg.to_file());
             return ExitCode::SUCCESS;
         }
+        Command::Subgroups => {
+            return match collector::processes::classify::Classifier::new(cfg.proc_rules.as_deref())
+            {
+                Ok(c) => {
+                    print!("{}", c.print_table(cfg.subgroups_group.as_deref()));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("proctap: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Serve | Command::Once => {}
     }
     log::init(cfg.log_level, cfg.log_json);
