@@ -1115,3 +1115,252 @@ fn write_sched(st: &State, out: &mut Encoder) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::{fixture_ctx, Opts};
+    use std::path::{Path, PathBuf};
+
+    fn ctx_with(f: impl FnOnce(&mut Config)) -> Ctx {
+        let mut ctx = fixture_ctx();
+        let mut cfg = Config::default();
+        f(&mut cfg);
+        ctx.opts = Opts::new(&cfg).unwrap();
+        ctx
+    }
+
+    fn scrape(ctx: &mut Ctx) -> String {
+        let mut out = Encoder::new();
+        collect(ctx, &mut out).unwrap();
+        String::from_utf8(out.as_bytes().to_vec()).unwrap()
+    }
+
+    /// The value of the one sample whose line starts with `prefix`.
+    fn value(out: &str, prefix: &str) -> Option<f64> {
+        let mut found = out.lines().filter(|l| l.starts_with(prefix));
+        let line = found.next()?;
+        assert!(found.next().is_none(), "{prefix} matches several lines");
+        line.rsplit(' ').next()?.parse().ok()
+    }
+
+    fn selected_pids(out: &str) -> Vec<u32> {
+        let mut pids: Vec<u32> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("proctap_process_threads{pid=\""))
+            .filter_map(|l| l.split('"').next()?.parse().ok())
+            .collect();
+        pids.sort();
+        pids
+    }
+
+    #[test]
+    fn groups_by_comm_without_kernel_threads() {
+        let out = scrape(&mut ctx_with(|_| {}));
+        let n = |g: &str| {
+            value(
+                &out,
+                &format!("namedprocess_namegroup_num_procs{{groupname=\"{g}\"}}"),
+            )
+        };
+        assert_eq!(n("postgres"), Some(4.0));
+        assert_eq!(n("nginx"), Some(3.0));
+        assert_eq!(n("java"), Some(1.0));
+        assert_eq!(n("sh"), Some(1.0), "the zombie counts");
+        assert_eq!(
+            n("kworker/1:1H-kblockd"),
+            None,
+            "kernel threads are excluded"
+        );
+        assert_eq!(
+            value(
+                &out,
+                "namedprocess_namegroup_states{groupname=\"sh\",state=\"Zombie\"}"
+            ),
+            Some(1.0)
+        );
+        // postgres: 812 3012+1544, 815 812+4321, 816 1511+2020, 818 2004+3003 ticks at 100 Hz.
+        assert_eq!(
+            value(
+                &out,
+                "namedprocess_namegroup_cpu_seconds_total{groupname=\"postgres\",mode=\"user\"}"
+            ),
+            Some(73.39)
+        );
+        assert!(
+            !out.contains("proctap_process_threads"),
+            "nothing selected by default"
+        );
+        let out = scrape(&mut ctx_with(|c| c.proc_kernel_threads = true));
+        assert!(out.contains("{groupname=\"kworker/1:1H-kblockd\"} 1\n"));
+    }
+
+    #[test]
+    fn include_exclude_and_group_by() {
+        let out = scrape(&mut ctx_with(|c| {
+            c.proc_include = Some("^(postgres|nginx|java)$".into());
+            c.proc_exclude = Some("^nginx$".into());
+            c.group_by = vec!["class".into(), "user".into()];
+        }));
+        let groups: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("namedprocess_namegroup_num_procs{groupname=\""))
+            .collect();
+        assert_eq!(
+            groups,
+            ["db/postgres/postgres\"} 4", "messaging/kafka/kafka\"} 1"],
+            "exclude wins over include; class and user joined with /"
+        );
+        let out = scrape(&mut ctx_with(|c| c.group_by = vec!["cmdline".into()]));
+        // argv[0]'s basename as process-exporter's ExeBase takes it: a rewritten title without
+        // NULs is one argv[0].
+        for (g, n) in [
+            ("systemd-resolved", 1),
+            ("postgres", 1),
+            ("nginx: worker process", 2),
+        ] {
+            let key = format!("namedprocess_namegroup_num_procs{{groupname=\"{g}\"}}");
+            assert_eq!(value(&out, &key), Some(f64::from(n)), "{g}");
+        }
+    }
+
+    #[test]
+    fn selection_by_name_pattern_and_top_n() {
+        let out = scrape(&mut ctx_with(|c| {
+            c.proc_names = vec!["redis-server".into(), "systemd-resolved".into()];
+        }));
+        assert_eq!(
+            selected_pids(&out),
+            [1500, 1600],
+            "systemd-resolved is compared as its 15-byte comm systemd-resolve"
+        );
+        assert!(out.contains("proctap_process_threads{pid=\"1500\",name=\"redis-server\",user=\"999\",group=\"db\",subgroup=\"redis\",container_id=\"8a1f3c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a\"} 5\n"), "{out}");
+        let out = scrape(&mut ctx_with(|c| {
+            c.proc_pattern = Some("-Dkafka|weird".into())
+        }));
+        assert_eq!(selected_pids(&out), [1205, 1999]);
+        // Top 1 by CPU and by RSS is java; by I/O the checkpointer (4.5e16 bytes written).
+        let out = scrape(&mut ctx_with(|c| c.top_n = 1));
+        assert_eq!(selected_pids(&out), [815, 1205]);
+        let out = scrape(&mut ctx_with(|c| c.top_n = 2));
+        assert!(selected_pids(&out).len() >= 2 && selected_pids(&out).len() <= 6);
+        assert!(selected_pids(&out).contains(&1205));
+    }
+
+    #[test]
+    fn selected_process_series_have_fixture_values() {
+        let out = scrape(&mut ctx_with(|c| {
+            c.proc_names = vec!["postgres".into()];
+            c.proc_smaps = true;
+        }));
+        let l = "{pid=\"812\",name=\"postgres\",user=\"postgres\",group=\"db\",subgroup=\"postgres\",container_id=\"\"";
+        let v = |fam: &str, extra: &str| value(&out, &format!("{fam}{l}{extra}}}"));
+        assert_eq!(
+            v("proctap_process_cpu_seconds_total", ",mode=\"user\""),
+            Some(30.12)
+        );
+        assert_eq!(v("proctap_process_open_fds", ""), Some(8.0));
+        assert_eq!(
+            v(
+                "proctap_process_sched_switches_total",
+                ",type=\"voluntary\""
+            ),
+            Some(123456.0)
+        );
+        assert_eq!(
+            v("proctap_process_sched_migrations_total", ""),
+            Some(2345.0)
+        );
+        assert_eq!(
+            v("proctap_process_sched_run_seconds_total", ""),
+            Some(45.561002008)
+        );
+        assert_eq!(v("proctap_process_state", ",state=\"Sleeping\""), Some(1.0));
+        assert_eq!(
+            v(
+                "proctap_process_listening_port",
+                ",proto=\"tcp\",port=\"5432\""
+            ),
+            Some(1.0)
+        );
+        assert!(v("proctap_process_memory_bytes", ",type=\"pss\"").is_some());
+        // start time = btime + starttime / USER_HZ
+        let btime = 1743426000.0;
+        let st = v("proctap_process_start_time_seconds", "").unwrap();
+        assert!((st - btime - 18.4).abs() < 1e-6, "{st}");
+    }
+
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            let dst = to.join(e.file_name());
+            if t.is_dir() {
+                copy_tree(&e.path(), &dst);
+            } else if t.is_symlink() {
+                std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), dst).unwrap();
+            } else {
+                std::fs::copy(e.path(), dst).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn group_counters_survive_exits_and_pid_reuse() {
+        let fixtures = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/proc"));
+        let tmp = std::env::temp_dir().join(format!("proctap-procs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        copy_tree(&fixtures, &tmp);
+        let mut ctx = ctx_with(|c| c.proc_names = vec!["postgres".into()]);
+        ctx.src.procfs = tmp.clone();
+        let user = |out: &str| {
+            value(
+                out,
+                "namedprocess_namegroup_cpu_seconds_total{groupname=\"postgres\",mode=\"user\"}",
+            )
+            .unwrap()
+        };
+        let first = scrape(&mut ctx);
+        assert_eq!(user(&first), 73.39);
+        // The checkpointer (815, 8.12 s user) exits.
+        std::fs::remove_dir_all(tmp.join("815")).unwrap();
+        let second = scrape(&mut ctx);
+        assert_eq!(user(&second), 73.39, "an exited member's time stays");
+        assert_eq!(
+            value(
+                &second,
+                "namedprocess_namegroup_num_procs{groupname=\"postgres\"}"
+            ),
+            Some(3.0)
+        );
+        assert!(
+            !second.contains("pid=\"815\""),
+            "an exited PID leaves the output"
+        );
+        // PID 816 is reused by a new postgres that started later with less CPU time.
+        let stat = std::fs::read_to_string(tmp.join("816/stat")).unwrap();
+        let f: Vec<&str> = stat.split(' ').collect();
+        let mut g: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+        g[13] = "100".into(); // utime
+        g[21] = "123456789".into(); // starttime: the fixture's uptime, so no time has passed
+        std::fs::write(tmp.join("816/stat"), g.join(" ")).unwrap();
+        let third = scrape(&mut ctx);
+        // 73.39 + the new process's 1 s; the old 816's 15.11 s stay with the group.
+        assert!((user(&third) - 74.39).abs() < 1e-9, "{}", user(&third));
+        assert_eq!(
+            value(&third, "proctap_process_cpu_percent{pid=\"816\",name=\"postgres\",user=\"postgres\",group=\"db\",subgroup=\"postgres\",container_id=\"\"}"),
+            Some(0.0),
+            "a new process with no time since its start gets 0, not infinity"
+        );
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn btime_and_uptime() {
+        assert_eq!(parse_btime("cpu 1 2\nbtime 1743426000\n"), Ok(1743426000));
+        assert!(parse_btime("cpu 1 2\n").is_err());
+        assert_eq!(parse_uptime("1234567.89 4501234.56\n"), Ok(1234567.89));
+        assert!(parse_uptime("").is_err());
+    }
+}
