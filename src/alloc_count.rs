@@ -103,12 +103,14 @@ mod tests {
     #[test]
     fn selected_processes_do_not_allocate_once_known() {
         let mut ctx = fixture_ctx();
-        let mut cfg = crate::cli::Config::default();
-        cfg.proc_names = vec!["postgres".into()];
-        cfg.proc_pattern = Some("kafka".into());
-        cfg.top_n = 3;
-        cfg.proc_smaps = true;
-        cfg.group_by = vec!["class".into(), "user".into()];
+        let cfg = crate::cli::Config {
+            proc_names: vec!["postgres".into()],
+            proc_pattern: Some("kafka".into()),
+            top_n: 3,
+            proc_smaps: true,
+            group_by: vec!["class".into(), "user".into()],
+            ..Default::default()
+        };
         ctx.opts = collector::Opts::new(&cfg).unwrap();
         let i = collector::by_name("processes").unwrap();
         let mut s = Scraper::new(ctx, vec![i]);

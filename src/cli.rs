@@ -1102,6 +1102,46 @@ mod tests {
     }
 
     #[test]
+    fn process_flags() {
+        let c = p(&[
+            "--proc-name",
+            "postgres",
+            "--proc-name=systemd-resolved",
+            "--top-n",
+            "5",
+            "--group-by",
+            "name,user",
+            "--proc-smaps",
+            "--proc-exclude=^sh$",
+        ])
+        .unwrap();
+        assert_eq!(c.proc_names, ["postgres", "systemd-resolved"], "repeatable");
+        assert_eq!(c.top_n, 5);
+        assert_eq!(c.group_by, ["name", "user"]);
+        assert!(c.proc_smaps && !c.proc_kernel_threads);
+        let o = c.opts().unwrap();
+        assert_eq!(o.processes.names, ["postgres", "systemd-resolve"]);
+        let e = p(&["--group-by", "name,comm"]).unwrap_err();
+        assert!(e.to_string().contains("unknown part \"comm\""), "{e}");
+        let e = p(&["--top-n", "-1"]).unwrap_err();
+        assert!(e.to_string().starts_with("flag --top-n: "), "{e}");
+        let e = p(&["--proc-pattern", "("]).unwrap_err();
+        assert!(e.to_string().starts_with("flag --proc-pattern: "), "{e}");
+        let c = p(&["subgroups", "--group", "db"]).unwrap();
+        assert_eq!(c.command, Command::Subgroups);
+        assert_eq!(c.subgroups_group.as_deref(), Some("db"));
+        assert!(
+            p(&["--group", "db"]).is_err(),
+            "--group belongs to subgroups"
+        );
+        let path = temp_file("procs", "proc-name = [\"nginx\"]\ntop-n = 2\n");
+        let c = p(&["--config", path.to_str().unwrap(), "--proc-name", "java"]).unwrap();
+        assert_eq!(c.proc_names, ["nginx", "java"]);
+        assert_eq!(c.top_n, 2);
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
     fn help_lists_every_flag_with_defaults() {
         let h = help();
         for f in FLAGS {

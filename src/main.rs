@@ -41,10 +41,19 @@ fn main() -> ExitCode {
         Command::Subgroups => {
             return match collector::processes::classify::Classifier::new(cfg.proc_rules.as_deref())
             {
-                Ok(c) => {
-                    print!("{}", c.print_table(cfg.subgroups_group.as_deref()));
-                    ExitCode::SUCCESS
-                }
+                Ok(c) => match cfg.subgroups_group.as_deref() {
+                    Some(g) if !c.groups().contains(&g) => {
+                        eprintln!(
+                            "proctap: unknown group {g:?}; the groups are {}",
+                            c.groups().join(", ")
+                        );
+                        ExitCode::from(2)
+                    }
+                    group => {
+                        print!("{}", c.print_table(group));
+                        ExitCode::SUCCESS
+                    }
+                },
                 Err(e) => {
                     eprintln!("proctap: {e}");
                     ExitCode::from(2)

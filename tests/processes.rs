@@ -246,3 +246,45 @@ fn groups_match_process_exporter_on_the_live_machine() {
         p.keys().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn subgroups_prints_the_effective_table() {
+    let run = |args: &[&str]| {
+        Command::new(common::bin())
+            .arg("subgroups")
+            .args(args)
+            .output()
+            .expect("run proctap subgroups")
+    };
+    let out = run(&["--group", "db"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("GROUP") && first.contains("SUBGROUP"),
+        "{first}"
+    );
+    assert!(text.lines().skip(1).all(|l| l.starts_with("db ")), "{text}");
+    assert!(text.contains("comm:postgres"), "{text}");
+    let dir = std::env::temp_dir().join(format!("proctap-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, "myapp-api = \"myapp/api\"\n").unwrap();
+    let out = run(&["--proc-rules", rules.to_str().unwrap(), "--group", "myapp"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("myapp") && text.contains("rules-file"),
+        "{text}"
+    );
+    std::fs::write(&rules, "myapp-api = \"no slash\"\n").unwrap();
+    let out = run(&["--proc-rules", rules.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("rules.toml:1"),
+        "the error names file and line: {err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let out = run(&["--group", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+}

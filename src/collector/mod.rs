@@ -29,7 +29,6 @@ pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
-#[allow(dead_code)]
 pub mod processes;
 pub mod schedstat;
 pub mod selfproc;

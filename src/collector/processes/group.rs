@@ -97,13 +97,8 @@ pub const STATES: [&str; 5] = ["Other", "Running", "Sleeping", "Waiting", "Zombi
 
 /// Index into [`STATES`] of a /proc/<pid>/stat state letter.
 pub fn state_index(state: u8) -> usize {
-    match state {
-        b'R' => 1,
-        b'S' => 2,
-        b'D' => 3,
-        b'Z' => 4,
-        _ => 0,
-    }
+    let bucket = super::parse::state_bucket(state);
+    STATES.iter().position(|s| *s == bucket).unwrap_or(0)
 }
 
 /// The gauges of one process in this scrape, as a group sums them.

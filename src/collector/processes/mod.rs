@@ -115,12 +115,6 @@ enum PidFile {
     Status,
 }
 
-impl PidFile {
-    fn name(self) -> &'static str {
-        FILES.get(self as usize).copied().unwrap_or("")
-    }
-}
-
 /// `limits` is read when a process is new and then every this many scrapes.
 const LIMITS_EVERY: u64 = 16;
 
@@ -431,7 +425,7 @@ fn new_proc(
         },
         &mut name,
     );
-    let pinned = opts.names.iter().any(|n| *n == comm)
+    let pinned = opts.names.contains(&comm)
         || opts
             .pattern
             .as_ref()
@@ -734,13 +728,19 @@ fn parse_uptime(text: &str) -> Result<f64, ParseError> {
     crate::parse::f64_at(first, 1, "the uptime in seconds")
 }
 
+/// How a group family gets its value: an exact integer, or a float (given USER_HZ).
+#[derive(Clone, Copy)]
+enum GroupGet {
+    U(fn(&group::Group) -> u64),
+    F(fn(&group::Group, f64) -> f64),
+}
+
 fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
     if st.groups.is_empty() {
         return;
     }
     let hz = clock.user_hz;
     let btime = st.btime.unwrap_or(0) as f64;
-    type Get = fn(&group::Group, f64) -> f64;
     type GetU = fn(&group::Group) -> u64;
     let simple: [(&str, &str, Kind, GetU); 5] = [
         (
@@ -774,34 +774,30 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
             |g| g.total().minflt,
         ),
     ];
-    let more: [(&str, &str, Kind, Option<GetU>, Option<Get>); 4] = [
+    let more: [(&str, &str, Kind, GroupGet); 4] = [
         (
             "namedprocess_namegroup_open_filedesc",
             "Open file descriptors of the processes in this group.",
             Kind::Gauge,
-            Some(|g| g.gauges.open_fds),
-            None,
+            GroupGet::U(|g| g.gauges.open_fds),
         ),
         (
             "namedprocess_namegroup_worst_fd_ratio",
             "The highest ratio of open file descriptors to the soft limit among the group's processes.",
             Kind::Gauge,
-            None,
-            Some(|g, _| g.gauges.worst_fd_ratio),
+            GroupGet::F(|g, _| g.gauges.worst_fd_ratio),
         ),
         (
             "namedprocess_namegroup_oldest_start_time_seconds",
             "Start time of the oldest process in this group, in seconds since the epoch.",
             Kind::Gauge,
-            None,
-            Some(|g, hz| g.gauges.oldest_start.map_or(0.0, |t| t as f64 / hz)),
+            GroupGet::F(|g, hz| g.gauges.oldest_start.map_or(0.0, |t| t as f64 / hz)),
         ),
         (
             "namedprocess_namegroup_num_threads",
             "Threads of the processes in this group.",
             Kind::Gauge,
-            Some(|g| g.gauges.threads),
-            None,
+            GroupGet::U(|g| g.gauges.threads),
         ),
     ];
     for (name, help, kind, get) in simple {
@@ -859,18 +855,17 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
         out.u64(&[("groupname", &g.name), ("memtype", "swapped")], m.swap);
         out.u64(&[("groupname", &g.name), ("memtype", "virtual")], m.vsize);
     }
-    for (name, help, kind, get_u, get_f) in more {
+    for (name, help, kind, get) in more {
         out.family(name, help, kind);
         for g in st.groups.iter() {
             let labels = [("groupname", g.name.as_str())];
-            match (get_u, get_f) {
-                (Some(get), _) => out.u64(&labels, get(g)),
-                (None, Some(get)) => {
+            match get {
+                GroupGet::U(get) => out.u64(&labels, get(g)),
+                GroupGet::F(get) => {
                     let v = get(g, hz);
                     let oldest = name.ends_with("oldest_start_time_seconds");
                     out.f64(&labels, if oldest && v > 0.0 { btime + v } else { v });
                 }
-                (None, None) => {}
             }
         }
     }
@@ -990,7 +985,8 @@ fn write_selected(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder)
             V::U(p.counters.write_bytes),
         );
     }
-    let gauges: [(&str, &str, fn(&Proc) -> f64); 5] = [
+    type ProcGet = fn(&Proc) -> f64;
+    let gauges: [(&str, &str, ProcGet); 5] = [
         (
             "proctap_process_open_fds",
             "Open file descriptors of a selected process.",
