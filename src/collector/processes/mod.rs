@@ -155,8 +155,11 @@ pub struct State {
     pids: Vec<u32>,
     dirents: Vec<u8>,
     fd_dirents: Vec<u8>,
-    raw: Vec<u8>,
+    raw: Raw,
     groups: Groups,
+    /// Whether `stat` of /proc/<pid>/fd gives the number of open fds (procfs on Linux 6.2+),
+    /// which saves listing the directory; found out on the first scrape.
+    fd_count_in_size: Option<bool>,
     users: Option<HashMap<u32, String>>,
     btime: Option<u64>,
     read_errors: [u64; FILES.len()],
@@ -192,6 +195,9 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         user_hz: ctx.user_hz,
         page_size: ctx.page_size,
     };
+    if st.fd_count_in_size.is_none() {
+        st.fd_count_in_size = Some(fd_count_in_size(src));
+    }
     st.generation += 1;
     st.groups.begin();
     list_pids(src, &mut st.dirents, &mut st.pids)?;
@@ -244,13 +250,91 @@ fn is_gone(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
 }
 
+/// A reused read buffer for the small per-PID files.
+#[derive(Default)]
+struct Raw {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl std::ops::Deref for Raw {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl Raw {
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Reads the whole file, usually with a single read(2): a per-PID procfs file (a
+    /// single_open seq_file) hands out everything it has in one read when the buffer is large
+    /// enough, so a short read is the end. That halves the reads of a scan, its main cost.
+    fn read_from(&mut self, mut f: File) -> io::Result<()> {
+        self.len = 0;
+        if self.buf.len() < 16 << 10 {
+            self.buf.resize(16 << 10, 0);
+        }
+        loop {
+            let Some(spare) = self.buf.get_mut(self.len..) else {
+                return Ok(());
+            };
+            let want = spare.len();
+            let n = match f.read(spare) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.len += n;
+            if n == 0 || n < want {
+                return Ok(());
+            }
+            if self.buf.len() as u64 >= source::MAX_FILE_BYTES {
+                return Err(io::ErrorKind::InvalidData.into());
+            }
+            let grown = self.buf.len() * 2;
+            self.buf.resize(grown, 0);
+        }
+    }
+}
+
 /// Reads `<procfs>/<pid>/<file>` into `raw` without building an error value (an `Error` holds
 /// the path, an allocation, and unreadable files of other users' processes are routine).
-fn read_pid(src: &mut Source, pid: &str, file: &str, raw: &mut Vec<u8>) -> io::Result<()> {
+fn read_pid(src: &mut Source, pid: &str, file: &str, raw: &mut Raw) -> io::Result<()> {
     raw.clear();
     let f = File::open(src.path(Root::Proc, &[pid, "/", file]))?;
-    f.take(source::MAX_FILE_BYTES).read_to_end(raw)?;
-    Ok(())
+    raw.read_from(f)
+}
+
+/// Whether `<procfs>` is a procfs whose /proc/<pid>/fd report their number of entries as
+/// their size (Linux 6.2+). Fixture trees are not procfs: their directories have a block size.
+fn fd_count_in_size(src: &mut Source) -> bool {
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    let Ok(root) = std::ffi::CString::new(src.procfs.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs writes into the zeroed struct we pass; the path is NUL-terminated.
+    let is_procfs = unsafe {
+        let mut fs: libc::statfs = std::mem::zeroed();
+        libc::statfs(root.as_ptr(), &mut fs) == 0 && fs.f_type as i64 == PROC_SUPER_MAGIC
+    };
+    // This process has fds open, so an old kernel shows up as a size of 0.
+    is_procfs && std::fs::metadata(src.path(Root::Proc, &["self/fd"])).is_ok_and(|m| m.len() > 0)
+}
+
+/// The number of open fds of a process, from the size of its fd/ directory or by listing it.
+fn count_fds(src: &mut Source, pid: &str, by_size: bool, dirents: &mut Vec<u8>) -> io::Result<u64> {
+    let path = src.path(Root::Proc, &[pid, "/fd"]);
+    if by_size {
+        return std::fs::metadata(path).map(|m| m.len());
+    }
+    let dir = open_dir(path)?;
+    let mut n = 0u64;
+    for_each_dir_entry(&dir, dirents, |_| n += 1)?;
+    Ok(n)
 }
 
 /// The result of reading one per-PID file.
@@ -523,16 +607,9 @@ fn update(
         c.read_bytes = io.read_bytes;
         c.write_bytes = io.write_bytes;
     }
-    let fd_path = src.path(Root::Proc, &[pid_s, "/fd"]);
-    let open_fds = match open_dir(fd_path) {
-        Ok(dir) => {
-            let mut n = 0u64;
-            let r = for_each_dir_entry(&dir, &mut st.fd_dirents, |_| n += 1);
-            match got(r, errors, PidFile::Fd) {
-                Got::Ok => n,
-                Got::Gone | Got::Failed => 0,
-            }
-        }
+    let by_size = st.fd_count_in_size.unwrap_or(false);
+    let open_fds = match count_fds(src, pid_s, by_size, &mut st.fd_dirents) {
+        Ok(n) => n,
         Err(e) => {
             got(Err(e), errors, PidFile::Fd);
             0
