@@ -288,3 +288,47 @@ fn subgroups_prints_the_effective_table() {
     let out = run(&["--group", "nosuch"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Another user's /proc/<pid>/io is unreadable: counted, never a failed scrape. As root the
+/// test drops to nobody (setpriv) so that every root process is another user's.
+#[test]
+fn unreadable_files_are_counted_not_fatal() {
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    let mut cmd = if root {
+        let mut c = Command::new(common::require("setpriv"));
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            common::bin(),
+        ]);
+        c
+    } else {
+        Command::new(common::bin())
+    };
+    let out = cmd
+        .args(["once", "--collectors", "processes"])
+        .output()
+        .expect("run proctap");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (s, _) = parse_exposition(&String::from_utf8(out.stdout).unwrap());
+    let io_errors = s["proctap_process_read_errors_total{file=\"io\"}"];
+    let procs: f64 = s
+        .iter()
+        .filter(|(k, _)| common::name_of(k) == "namedprocess_namegroup_num_procs")
+        .map(|(_, v)| v)
+        .sum();
+    assert!(
+        io_errors >= 1.0 && io_errors <= procs,
+        "io read errors {io_errors} of {procs} processes"
+    );
+    assert_eq!(
+        s["node_scrape_collector_success{collector=\"processes\"}"],
+        1.0
+    );
+}
