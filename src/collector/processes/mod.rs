@@ -371,8 +371,12 @@ fn parse_err(src: &Source, pid: &str, file: &str, err: ParseError) -> Error {
     Error::Parse { path, err }
 }
 
-/// The numbers of /proc/<pid>/stat, copied out so the buffer can be reused.
+/// The numbers of /proc/<pid>/stat and status, copied out so the buffer can be reused.
 struct StatVals {
+    uid: u32,
+    voluntary: u64,
+    nonvoluntary: u64,
+    swap: u64,
     state: u8,
     minflt: u64,
     majflt: u64,
@@ -410,7 +414,11 @@ fn scan(
     if !opts.allows(s.comm) {
         return Ok(());
     }
-    let v = StatVals {
+    let mut v = StatVals {
+        uid: 0,
+        voluntary: 0,
+        nonvoluntary: 0,
+        swap: 0,
         state: s.state,
         minflt: s.minflt,
         majflt: s.majflt,
@@ -424,7 +432,8 @@ fn scan(
         rss_pages: s.rss,
     };
     let pos = st.procs.binary_search_by_key(&pid, |p| p.pid);
-    let idx = match pos {
+    // Known: its entry; new (or the PID was reused): where it goes, and its comm.
+    let slot = match pos {
         Ok(i) if st.procs.get(i).is_some_and(|p| p.starttime == v.starttime) => {
             if let Some(p) = st.procs.get_mut(i) {
                 if p.comm != s.comm {
@@ -432,18 +441,34 @@ fn scan(
                     p.comm.push_str(s.comm);
                 }
             }
-            i
+            Ok(i)
         }
-        found => {
-            // New, or the PID was reused: the old process's last counters stay in its group.
-            let comm = s.comm.to_string();
-            drop(stat_text);
-            let Some(p) = new_proc(st, src, opts, pid, pid_s, comm, v.starttime)? else {
+        found => Err((found, s.comm.to_string())),
+    };
+    drop(stat_text);
+    match got(read_pid(src, pid_s, "status", raw), errors, PidFile::Status) {
+        Got::Ok => {}
+        // Vanished after stat: a known entry stays unseen and the sweep takes it.
+        Got::Gone | Got::Failed => return Ok(()),
+    }
+    {
+        let t = text(raw);
+        let s = parse::parse_status(&t).map_err(|e| parse_err(src, pid_s, "status", e))?;
+        v.uid = s.uid;
+        v.voluntary = s.voluntary_ctxt_switches;
+        v.nonvoluntary = s.nonvoluntary_ctxt_switches;
+        v.swap = s.vm_swap.unwrap_or(0);
+    }
+    let idx = match slot {
+        Ok(i) => i,
+        Err((found, comm)) => {
+            let Some(p) = new_proc(st, src, opts, pid, pid_s, comm, &v)? else {
                 return Ok(());
             };
             match found {
                 Ok(i) => {
                     if let Some(slot) = st.procs.get_mut(i) {
+                        // The old process's last counters stay in its group.
                         let old = std::mem::replace(slot, p);
                         st.groups.exited(old.group, &old.counters);
                     }
@@ -468,17 +493,11 @@ fn new_proc(
     pid: u32,
     pid_s: &str,
     comm: String,
-    starttime: u64,
+    v: &StatVals,
 ) -> Result<Option<Proc>, Error> {
+    let (starttime, uid) = (v.starttime, v.uid);
     let errors = &mut st.read_errors;
     let raw = &mut st.raw;
-    match got(read_pid(src, pid_s, "status", raw), errors, PidFile::Status) {
-        Got::Ok => {}
-        Got::Gone | Got::Failed => return Ok(None),
-    }
-    let uid = parse::parse_status(&text(raw))
-        .map_err(|e| parse_err(src, pid_s, "status", e))?
-        .uid;
     let container_id = match got(read_pid(src, pid_s, "cgroup", raw), errors, PidFile::Cgroup) {
         Got::Ok => parse::container_id(&text(raw)).unwrap_or("").to_string(),
         Got::Gone | Got::Failed => String::new(),
@@ -575,29 +594,15 @@ fn update(
         return Ok(());
     };
     let is_new = p.seen == 0;
-    match got(read_pid(src, pid_s, "status", raw), errors, PidFile::Status) {
-        Got::Ok => {}
-        // Vanished after stat: leave it unseen, the sweep takes it.
-        Got::Gone | Got::Failed => return Ok(()),
-    }
-    let (voluntary, nonvoluntary, swap) = {
-        let t = text(raw);
-        let s = parse::parse_status(&t).map_err(|e| parse_err(src, pid_s, "status", e))?;
-        let swap = s.vm_swap.unwrap_or(0);
-        (
-            s.voluntary_ctxt_switches,
-            s.nonvoluntary_ctxt_switches,
-            swap,
-        )
-    };
+    let swap = v.swap;
     let prev = p.counters;
     let mut c = Counters {
         utime: v.utime,
         stime: v.stime,
         majflt: v.majflt,
         minflt: v.minflt,
-        voluntary_ctxt: voluntary,
-        nonvoluntary_ctxt: nonvoluntary,
+        voluntary_ctxt: v.voluntary,
+        nonvoluntary_ctxt: v.nonvoluntary,
         // Kept from the last reading when io cannot be read, so the group never drops.
         read_bytes: prev.read_bytes,
         write_bytes: prev.write_bytes,
