@@ -102,6 +102,7 @@ const FILES: [&str; 9] = [
     "status",
 ];
 
+/// A per-PID file; its discriminant indexes [`FILES`] and `State::read_errors`.
 #[derive(Clone, Copy)]
 enum PidFile {
     Cgroup,
@@ -215,7 +216,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     write_selected(st, opts, &clock, out);
     out.family(
         "proctap_process_read_errors_total",
-        "Per-process files proctap could not read (permission denied), by file.",
+        "Per-process files proctap could not read (such as another user's io without privileges), by file.",
         Kind::Counter,
     );
     for (file, n) in FILES.iter().zip(st.read_errors) {
