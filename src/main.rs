@@ -38,6 +38,28 @@ fn main() -> ExitCode {
             print!("{}", cfg.to_file());
             return ExitCode::SUCCESS;
         }
+        Command::Subgroups => {
+            return match collector::processes::classify::Classifier::new(cfg.proc_rules.as_deref())
+            {
+                Ok(c) => match cfg.subgroups_group.as_deref() {
+                    Some(g) if !c.groups().contains(&g) => {
+                        eprintln!(
+                            "proctap: unknown group {g:?}; the groups are {}",
+                            c.groups().join(", ")
+                        );
+                        ExitCode::from(2)
+                    }
+                    group => {
+                        print!("{}", c.print_table(group));
+                        ExitCode::SUCCESS
+                    }
+                },
+                Err(e) => {
+                    eprintln!("proctap: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Serve | Command::Once => {}
     }
     log::init(cfg.log_level, cfg.log_json);
