@@ -1,7 +1,6 @@
 //! A real Prometheus (Debian's `prometheus` package) scrapes proctap every second: the target is
 //! up, values arrive intact, Prometheus reports no ingestion problems, the alert rules evaluate
-//! cleanly, and every query of the Grafana dashboard parses and returns data (the process
-//! group queries also from Debian's process-exporter, whose series they share).
+//! cleanly, and every query of the Grafana dashboard parses and returns data.
 mod common;
 #[path = "common/json.rs"]
 mod json;
@@ -17,57 +16,7 @@ use json::Json;
 
 /// Dashboard panels that may return no data here, each with the reason. The test fails if a
 /// title here is not in the dashboard, so the list cannot go stale silently.
-const ALLOWED_EMPTY: &[(&str, &str)] = &[
-    (
-        "Top processes by CPU",
-        "until the processes collector lands",
-    ),
-    (
-        "Top processes by memory",
-        "until the processes collector lands",
-    ),
-    (
-        "Top processes by disk I/O",
-        "until the processes collector lands",
-    ),
-    (
-        "Open files of top processes",
-        "until the processes collector lands",
-    ),
-    (
-        "Process groups: processes",
-        "until the processes collector lands",
-    ),
-    ("Process groups: CPU", "until the processes collector lands"),
-    (
-        "Process groups: resident memory",
-        "until the processes collector lands",
-    ),
-    (
-        "Process groups: disk I/O",
-        "until the processes collector lands",
-    ),
-    (
-        "Process groups: threads and open files",
-        "until the processes collector lands",
-    ),
-];
-
-/// The process series the dashboard may use before the processes collector exports them.
-const PROCESS_SERIES: &[&str] = &[
-    "namedprocess_namegroup_num_procs",
-    "namedprocess_namegroup_cpu_seconds_total",
-    "namedprocess_namegroup_memory_bytes",
-    "namedprocess_namegroup_read_bytes_total",
-    "namedprocess_namegroup_write_bytes_total",
-    "namedprocess_namegroup_open_filedesc",
-    "namedprocess_namegroup_num_threads",
-    "proctap_process_cpu_percent",
-    "proctap_process_memory_bytes",
-    "proctap_process_cpu_seconds_total",
-    "proctap_process_io_bytes_total",
-    "proctap_process_open_fds",
-];
+const ALLOWED_EMPTY: &[(&str, &str)] = &[];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -158,60 +107,6 @@ impl Drop for Prometheus {
     }
 }
 
-/// Debian's process-exporter grouping every process by comm: the reference for the
-/// dashboard's `namedprocess_namegroup_*` queries. Killed and its config removed on drop.
-struct ProcessExporter {
-    child: Child,
-    config: PathBuf,
-    addr: String,
-}
-
-impl ProcessExporter {
-    fn start() -> ProcessExporter {
-        let bin = common::require("prometheus-process-exporter");
-        let config = std::env::temp_dir().join(format!(
-            "proctap-process-exporter-{}.yml",
-            std::process::id()
-        ));
-        std::fs::write(
-            &config,
-            "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline: [\".+\"]\n",
-        )
-        .unwrap();
-        let addr = free_addr();
-        let child = Command::new(bin)
-            .arg("-config.path")
-            .arg(&config)
-            .args(["-web.listen-address", &addr])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn prometheus-process-exporter");
-        let pe = ProcessExporter {
-            child,
-            config,
-            addr,
-        };
-        let start = Instant::now();
-        while TcpStream::connect(&pe.addr).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "process-exporter is not listening"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        pe
-    }
-}
-
-impl Drop for ProcessExporter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.config);
-    }
-}
-
 /// A loopback address with a port the kernel says is free; the server binds it a moment later.
 fn free_addr() -> String {
     let port = TcpListener::bind("127.0.0.1:0")
@@ -294,11 +189,9 @@ fn family_names(server: &common::Server) -> BTreeSet<String> {
 
 #[test]
 fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
-    // The live machine, the fixture tree (it has sensors a VM lacks), and process-exporter
-    // as the reference for the process group queries.
-    let live = common::Server::start_live(&[]);
+    // The live machine (with top-N processes) and the fixture tree (it has sensors a VM lacks).
+    let live = common::Server::start_live(&["--top-n", "5"]);
     let fixtures = common::Server::start(&[]);
-    let pe = ProcessExporter::start();
     let alerts = repo().join("contrib/prometheus/alerts.yml");
     let config = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
@@ -306,17 +199,16 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
          scrape_configs:\n\
          \x20 - job_name: proctap\n    static_configs: [{{targets: [{live:?}]}}]\n\
          \x20 - job_name: proctap-fixtures\n    static_configs: [{{targets: [{fix:?}]}}]\n\
-         \x20 - job_name: process-exporter\n    static_configs: [{{targets: [{pe:?}]}}]\n",
+",
         alerts = alerts.display().to_string(),
         live = live.addr,
         fix = fixtures.addr,
-        pe = pe.addr,
     );
     let mut prom = Prometheus::start(&config);
 
     // Prometheus applies new targets after up to 5 s; then one scrape per second.
     prom.wait_for("up{job=\"proctap\"} == 1", Duration::from_secs(15), |p| {
-        p.query("up == 1").len() == 3
+        p.query("up == 1").len() == 2
     });
 
     let cpus = proc_stat_cpus();
@@ -353,7 +245,7 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
         .at(&["data", "activeTargets"])
         .map(Json::arr)
         .unwrap_or(&[]);
-    assert_eq!(active.len(), 3, "{targets:?}");
+    assert_eq!(active.len(), 2, "{targets:?}");
     for t in active {
         assert_eq!(t.get("health").and_then(Json::str), Some("up"), "{t:?}");
         assert_eq!(t.get("lastError").and_then(Json::str), Some(""), "{t:?}");
@@ -372,7 +264,7 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
     }
 
     check_rules(&mut prom);
-    check_dashboard(&prom, &live, &fixtures, &pe);
+    check_dashboard(&prom, &live, &fixtures);
     drop(prom);
     assert!(live.stop_and_log().iter().all(|l| !l.contains("panic")));
 }
@@ -473,12 +365,7 @@ fn metric_names(expr: &str) -> Vec<&str> {
         .collect()
 }
 
-fn check_dashboard(
-    prom: &Prometheus,
-    live: &common::Server,
-    fixtures: &common::Server,
-    pe: &ProcessExporter,
-) {
+fn check_dashboard(prom: &Prometheus, live: &common::Server, fixtures: &common::Server) {
     let path = repo().join("contrib/grafana/proctap.json");
     let text = std::fs::read_to_string(&path).unwrap();
     let dash = json::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -493,7 +380,6 @@ fn check_dashboard(
 
     let mut exported = family_names(live);
     exported.extend(family_names(fixtures));
-    exported.extend(PROCESS_SERIES.iter().map(|s| s.to_string()));
 
     let titles: BTreeSet<&str> = queries.iter().map(|(t, _)| t.as_str()).collect();
     for (t, _) in ALLOWED_EMPTY {
@@ -528,15 +414,6 @@ fn check_dashboard(
             println!("{title}: returns data now; remove it from ALLOWED_EMPTY");
         }
         *report.entry(verdict).or_insert(0) += 1;
-        // The group queries are process-exporter's too: they return its data.
-        if expr.contains("namedprocess_namegroup_") {
-            let on_pe = prom.query(&substitute(expr, "process-exporter", &pe.addr));
-            assert!(
-                !on_pe.is_empty(),
-                "{title}: no process-exporter data for {expr}"
-            );
-            *report.entry("data (process-exporter)").or_insert(0) += 1;
-        }
     }
     println!("dashboard queries: {report:?}");
 }
