@@ -13,6 +13,7 @@ mod log;
 mod parse;
 mod server;
 mod source;
+mod webconfig;
 
 use cli::Command;
 
