@@ -99,26 +99,27 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
             }
             seen_top.push((k.clone(), n));
             seen_inner.clear();
-            let which = match k.as_str() {
-                "tls_server_config" => {
-                    tls_line = n;
-                    Section::Tls
-                }
-                "basic_auth_users" => Section::Users,
-                "http_server_config" => {
-                    return Err(err(
+            let which =
+                match k.as_str() {
+                    "tls_server_config" => {
+                        tls_line = n;
+                        Section::Tls
+                    }
+                    "basic_auth_users" => Section::Users,
+                    "http_server_config" => return Err(err(
                         n,
                         "http_server_config is not supported by proctap (it serves HTTP/1.1 only)"
                             .into(),
-                    ))
-                }
-                _ => return Err(err(
-                    n,
-                    format!(
+                    )),
+                    _ => {
+                        return Err(err(
+                            n,
+                            format!(
                         "unknown key {k:?} (proctap reads tls_server_config and basic_auth_users)"
                     ),
-                )),
-            };
+                        ))
+                    }
+                };
             match v {
                 None => section = Some((which, None)),
                 Some(Scalar {
