@@ -25,8 +25,8 @@ fn read_pem(file: &Path) -> Result<Vec<u8>, WebConfigError> {
     std::fs::read(file).map_err(|e| err(format!("cannot read: {e}")))
 }
 
-/// The rustls configuration for `files`: TLS 1.3 and 1.2 with ring's cipher suites, no client
-/// certificates, HTTP/1.1 by ALPN.
+/// The rustls configuration for `files`: TLS 1.3 only (rustls without its `tls12` feature),
+/// ring's cipher suites and key exchange groups, no client certificates, HTTP/1.1 by ALPN.
 pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, WebConfigError> {
     let cert_err = |msg: String| WebConfigError {
         file: files.cert_file.clone(),
