@@ -474,6 +474,15 @@ mod tests {
     }
 
     #[test]
+    fn example_file_parses() {
+        let text = include_str!("../examples/web-config.yml");
+        let c = parse(Path::new("examples/web-config.yml"), text).unwrap();
+        assert_eq!(c.tls.unwrap().key_file, PathBuf::from("examples/node.key"));
+        assert_eq!(c.users.len(), 1);
+        assert_eq!(c.users[0].0, "prometheus");
+    }
+
+    #[test]
     fn sections_are_optional() {
         assert_eq!(p("").unwrap(), WebConfig::default());
         let c = p(&format!("basic_auth_users:\n  a: {HASH}\n")).unwrap();
