@@ -202,6 +202,27 @@ fn plain_http_to_the_tls_port_is_closed_and_the_server_goes_on() {
 }
 
 #[test]
+fn a_stalled_handshake_meets_the_head_timeout() {
+    let dir = tls_dir("stall");
+    let web = write_web_config(&dir, &[]);
+    let server = Server::start(&["--web.config-file", web.to_str().unwrap()]);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    // The first bytes of a ClientHello record that announces 64 bytes, then nothing.
+    s.write_all(b"\x16\x03\x01\x00\x40\x01\x00\x00\x3c\x03\x03")
+        .unwrap();
+    let start = Instant::now();
+    // Other clients are served while it stalls.
+    assert_eq!(curl(&dir, None, &[url(&server, "/metrics")])[0].status, 200);
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    // proctap closed it (the 10 s head timeout), not our 30 s read timeout.
+    assert!(start.elapsed() < Duration::from_secs(25), "held open");
+    assert!(got.is_empty(), "{got:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn sighup_rereads_the_web_config() {
     let dir = tls_dir("reload");
     let web = write_web_config(&dir, &[("alice", ALICE.1)]);
