@@ -592,8 +592,13 @@ impl Server {
         let Some(tls) = conn.tls.as_mut() else { return };
         let mut chunk = [0u8; 4096];
         // Bounded, so one connection cannot keep the loop; poll(2) brings us back.
-        for _ in 0..64 {
+        'io: for _ in 0..64 {
             loop {
+                // As for plain HTTP, stop at a complete head; what follows stays in the session
+                // until the response is out.
+                if find_head_end(&conn.buf).is_some() {
+                    break 'io;
+                }
                 let room = max_head.saturating_sub(conn.buf.len());
                 if room == 0 {
                     break;

@@ -66,7 +66,7 @@ struct Reply {
 
 /// One request per URL with curl, over one connection where curl can keep it; each reply's
 /// status, headers and body.
-fn curl(dir: &Path, user: Option<(&str, &str)>, urls: &[String]) -> Vec<Reply> {
+fn curl(dir: &Path, user: Option<(&str, &str)>, urls: &[&str]) -> Vec<Reply> {
     let mut cmd = Command::new(common::require("curl"));
     cmd.args(["-s", "-S", "--max-time", "10", "--cacert"])
         .arg(dir.join("cert.pem"));
@@ -123,11 +123,7 @@ fn https_with_basic_auth() {
     let metrics = url(&server, "/metrics");
 
     // Two scrapes on one kept-alive TLS connection: the second comes from the credential cache.
-    let ok = curl(
-        &dir,
-        Some(("alice", ALICE.0)),
-        &[metrics.clone(), metrics.clone()],
-    );
+    let ok = curl(&dir, Some(("alice", ALICE.0)), &[&metrics, &metrics]);
     for r in &ok {
         assert_eq!(r.status, 200, "{}", r.headers);
         assert!(r.body.contains("\nnode_load1 0.52\n"), "{}", r.body);
@@ -141,10 +137,7 @@ fn https_with_basic_auth() {
         assert!(r.headers.contains(&len), "{}", r.headers);
     }
     assert!(ok[1].headers.contains("Connection: keep-alive"));
-    assert_eq!(
-        curl(&dir, Some(("bob", BOB.0)), &[metrics.clone()])[0].status,
-        200
-    );
+    assert_eq!(curl(&dir, Some(("bob", BOB.0)), &[&metrics])[0].status, 200);
 
     let cases: [(Option<(&str, &str)>, &str); 5] = [
         (Some(("alice", "wrong")), "/metrics"),
@@ -154,7 +147,7 @@ fn https_with_basic_auth() {
         (None, "/health"),
     ];
     for (user, path) in cases {
-        let r = &curl(&dir, user, &[url(&server, path)])[0];
+        let r = &curl(&dir, user, &[&url(&server, path)])[0];
         assert_eq!(r.status, 401, "{user:?} {path}: {}", r.headers);
         assert!(
             r.headers
@@ -195,9 +188,53 @@ fn plain_http_to_the_tls_port_is_closed_and_the_server_goes_on() {
         assert!(got.is_empty() || got[0] == 21, "{request:?} got {got:?}");
     }
     // No users configured: TLS alone, no auth.
-    let r = &curl(&dir, None, &[url(&server, "/metrics")])[0];
+    let r = &curl(&dir, None, &[&url(&server, "/metrics")])[0];
     assert_eq!(r.status, 200);
     assert!(r.body.contains("\nnode_load1 0.52\n"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn pipelined_requests_over_tls_are_all_answered() {
+    let dir = tls_dir("pipeline");
+    let web = write_web_config(&dir, &[]);
+    let server = Server::start(&["--web.config-file", web.to_str().unwrap()]);
+    let mut child = Command::new(common::require("openssl"))
+        .args(["s_client", "-quiet", "-verify_return_error", "-CAfile"])
+        .arg(dir.join("cert.pem"))
+        .args(["-connect", &server.addr])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Three requests in one write, so in one TLS record: the second and third wait in the
+    // session while the first is answered.
+    let requests =
+        "GET /health HTTP/1.1\r\nHost: x\r\n\r\nHEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n\
+                    GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(requests.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let statuses: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("HTTP/1.1 "))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 404 Not Found"
+        ],
+        "{text}"
+    );
+    assert!(text.contains("\"last_scrape\":\"none\""), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -212,7 +249,10 @@ fn a_stalled_handshake_meets_the_head_timeout() {
         .unwrap();
     let start = Instant::now();
     // Other clients are served while it stalls.
-    assert_eq!(curl(&dir, None, &[url(&server, "/metrics")])[0].status, 200);
+    assert_eq!(
+        curl(&dir, None, &[&url(&server, "/metrics")])[0].status,
+        200
+    );
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut got = Vec::new();
     let _ = s.read_to_end(&mut got);
@@ -229,13 +269,10 @@ fn sighup_rereads_the_web_config() {
     let server = Server::start(&["--web.config-file", web.to_str().unwrap()]);
     let metrics = url(&server, "/metrics");
     assert_eq!(
-        curl(&dir, Some(("alice", ALICE.0)), &[metrics.clone()])[0].status,
+        curl(&dir, Some(("alice", ALICE.0)), &[&metrics])[0].status,
         200
     );
-    assert_eq!(
-        curl(&dir, Some(("bob", BOB.0)), &[metrics.clone()])[0].status,
-        401
-    );
+    assert_eq!(curl(&dir, Some(("bob", BOB.0)), &[&metrics])[0].status, 401);
 
     let hup = |server: &Server| {
         let pid = server.child.id().to_string();
@@ -248,12 +285,12 @@ fn sighup_rereads_the_web_config() {
     write_web_config(&dir, &[("bob", BOB.1)]);
     hup(&server);
     let start = Instant::now();
-    while curl(&dir, Some(("bob", BOB.0)), &[metrics.clone()])[0].status != 200 {
+    while curl(&dir, Some(("bob", BOB.0)), &[&metrics])[0].status != 200 {
         assert!(start.elapsed() < Duration::from_secs(5), "bob never let in");
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(
-        curl(&dir, Some(("alice", ALICE.0)), &[metrics.clone()])[0].status,
+        curl(&dir, Some(("alice", ALICE.0)), &[&metrics])[0].status,
         401
     );
 
@@ -265,7 +302,7 @@ fn sighup_rereads_the_web_config() {
     .unwrap();
     hup(&server);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(curl(&dir, Some(("bob", BOB.0)), &[metrics])[0].status, 200);
+    assert_eq!(curl(&dir, Some(("bob", BOB.0)), &[&metrics])[0].status, 200);
     let log = server.stop_and_log().join("\n");
     assert!(
         log.contains("SIGHUP: keeping the old configuration"),
