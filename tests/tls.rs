@@ -208,11 +208,13 @@ fn pipelined_requests_over_tls_are_all_answered() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Three requests in one write, so in one TLS record: the second and third wait in the
-    // session while the first is answered.
-    let requests =
-        "GET /health HTTP/1.1\r\nHost: x\r\n\r\nHEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n\
-                    GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // Three requests in one write, so in one TLS record, the first padded past the 4 KiB that
+    // proctap reads at once: the rest waits in the TLS session while the first is answered.
+    let requests = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\nHEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n\
+         GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "p".repeat(4000)
+    );
     child
         .stdin
         .take()
