@@ -14,7 +14,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests run: promtool and prometheus, the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
 
-.PHONY: all build run test lint static static-aarch64 size install deb man deps golden clean FORCE
+.PHONY: all build run test lint static static-aarch64 static-tls size install deb man deps golden clean FORCE
 
 all: build
 
@@ -24,18 +24,29 @@ build:
 run: build
 	./target/release/proctap $(ARGS)
 
-# Every test, including the ones that need the static builds (ignored by plain `cargo test`).
+# Every test, including the ones that need the static builds (ignored by plain `cargo test`),
+# then the unit and HTTPS tests of the optional `tls` feature.
 test: deps static static-aarch64
 	$(CARGO) test --locked -- --include-ignored --show-output
+	$(CARGO) test --locked --features tls --bin proctap --test tls
 
 lint: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --features tls -- -D warnings
 
 # Static, stripped musl binaries, linked by rust-lld (.cargo/config.toml): no cross gcc needed.
 static: deps
 	$(CARGO) build --release --locked --target $(MUSL)
 	@ls -l target/$(MUSL)/release/proctap
+
+# With HTTPS and basic auth (DESIGN.md: "TLS and basic auth"). ring builds C and assembly; for
+# the x86_64 musl target the host's gcc does. aarch64 would need a C cross compiler, so the
+# aarch64 build stays without the feature.
+static-tls: deps
+	CC_x86_64_unknown_linux_musl=$${CC_x86_64_unknown_linux_musl:-gcc} \
+		$(CARGO) build --release --locked --target $(MUSL) --features tls --target-dir target/tls
+	@ls -l target/tls/$(MUSL)/release/proctap
 
 static-aarch64: deps
 	$(CARGO) build --release --locked --target $(MUSL_ARM)
@@ -132,6 +143,7 @@ deps:
 	command -v dash >/dev/null || missing="$$missing dash"; \
 	command -v busybox >/dev/null || missing="$$missing busybox"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \

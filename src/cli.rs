@@ -30,6 +30,8 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     pub listen: String,
     pub telemetry_path: String,
+    /// `--web.config-file`: TLS and basic auth (with the `tls` feature).
+    pub web_config_file: Option<PathBuf>,
     /// At most one collection per interval; zero collects on every scrape.
     pub interval: Duration,
     pub procfs: PathBuf,
@@ -76,6 +78,7 @@ impl Default for Config {
             config_file: None,
             listen: "0.0.0.0:9100".into(),
             telemetry_path: "/metrics".into(),
+            web_config_file: None,
             interval: Duration::ZERO,
             procfs: "/proc".into(),
             sysfs: "/sys".into(),
@@ -316,6 +319,17 @@ const FLAGS: &[Flag] = &[
                 return Err("must start with /".into());
             }
             c.telemetry_path = s;
+            Ok(())
+        } },
+    Flag { name: "web.config-file", aliases: &[], arg: Some("FILE"), section: Section::Server,
+        help: "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.", unset: "none",
+        get: |c| Value::Str(c.web_config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+        set: |c, v| {
+            let s = string(v)?;
+            if !s.is_empty() && !cfg!(feature = "tls") {
+                return Err("this proctap was built without TLS and basic auth (cargo feature tls)".into());
+            }
+            c.web_config_file = (!s.is_empty()).then(|| s.into());
             Ok(())
         } },
     Flag { name: "interval", aliases: &[], arg: Some("DURATION"), section: Section::Server,

@@ -13,6 +13,9 @@ mod log;
 mod parse;
 mod server;
 mod source;
+#[cfg(feature = "tls")]
+mod tls;
+mod webconfig;
 
 use cli::Command;
 
@@ -86,7 +89,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         };
     }
-    match server::run(cfg, scraper, args) {
+    let web = match server::load_web(&cfg) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("proctap: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match server::run(cfg, scraper, web, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error("exiting", &[("err", &e)]);
