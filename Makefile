@@ -2,14 +2,19 @@
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# The binary `make install` copies; BIN=target/x86_64-unknown-linux-musl/release/proctap for
+# the static one.
+BIN     ?= target/release/proctap
 ARGS    ?= --listen 127.0.0.1:9100
 MUSL    := x86_64-unknown-linux-musl
 MUSL_ARM := aarch64-unknown-linux-musl
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests run: promtool (prometheus) and the node_exporter oracle.
+# Debian packages the tests run: promtool and prometheus, the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
 
-.PHONY: all build run test lint static static-aarch64 size install man deps golden bench clean
+.PHONY: all build run test lint static static-aarch64 static-tls size install deb man deps golden bench clean FORCE
 
 all: build
 
@@ -19,18 +24,29 @@ build:
 run: build
 	./target/release/proctap $(ARGS)
 
-# Every test, including the ones that need the static builds (ignored by plain `cargo test`).
+# Every test, including the ones that need the static builds (ignored by plain `cargo test`),
+# then the unit and HTTPS tests of the optional `tls` feature.
 test: deps static static-aarch64
 	$(CARGO) test --locked -- --include-ignored --show-output
+	$(CARGO) test --locked --features tls --bin proctap --test tls
 
 lint: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --features tls -- -D warnings
 
 # Static, stripped musl binaries, linked by rust-lld (.cargo/config.toml): no cross gcc needed.
 static: deps
 	$(CARGO) build --release --locked --target $(MUSL)
 	@ls -l target/$(MUSL)/release/proctap
+
+# With HTTPS and basic auth (DESIGN.md: "TLS and basic auth"). ring builds C and assembly; for
+# the x86_64 musl target the host's gcc does. aarch64 would need a C cross compiler, so the
+# aarch64 build stays without the feature.
+static-tls: deps
+	CC_x86_64_unknown_linux_musl=$${CC_x86_64_unknown_linux_musl:-gcc} \
+		$(CARGO) build --release --locked --target $(MUSL) --features tls --target-dir target/tls
+	@ls -l target/tls/$(MUSL)/release/proctap
 
 static-aarch64: deps
 	$(CARGO) build --release --locked --target $(MUSL_ARM)
@@ -43,9 +59,67 @@ size: static static-aarch64
 	@echo "largest symbols (x86_64, bytes):"
 	@nm --size-sort --radix=d -C target/size/$(MUSL)/release/proctap | tail -25 | awk '{printf "%8d  %s\n", $$1, substr($$0, index($$0,$$3))}'
 
-install: build
-	install -Dm755 target/release/proctap $(DESTDIR)$(PREFIX)/bin/proctap
+# cargo decides whether the binaries are up to date.
+target/release/proctap: FORCE
+	$(CARGO) build --release --locked
+target/$(MUSL)/release/proctap: FORCE
+	$(CARGO) build --release --locked --target $(MUSL)
+target/$(MUSL_ARM)/release/proctap: FORCE
+	$(CARGO) build --release --locked --target $(MUSL_ARM)
+FORCE:
+
+# Binary, man page, systemd unit (ExecStart pointing at the installed binary), the capability
+# drop-in as a doc example, and the example config unless one is already there.
+install: $(BIN)
+	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/proctap
 	install -Dm644 man/proctap.1 $(DESTDIR)$(PREFIX)/share/man/man1/proctap.1
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/proctap|$(PREFIX)/bin/proctap|' -e 's|/etc/proctap.conf|$(SYSCONFDIR)/proctap.conf|' \
+		contrib/systemd/proctap.service > $(DESTDIR)$(UNITDIR)/proctap.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/proctap.service
+	install -Dm644 contrib/systemd/proctap-process-details.conf \
+		$(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-process-details.conf
+	install -Dm644 examples/proctap.conf $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap.conf
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/proctap.conf ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/proctap.conf"; \
+	else \
+		install -Dm644 examples/proctap.conf $(DESTDIR)$(SYSCONFDIR)/proctap.conf; \
+	fi
+
+# A Debian package of the static binary (it runs on any release), built with dpkg-deb alone:
+# target/deb/proctap_VERSION_ARCH.deb. DEB_ARCH=arm64 packages the aarch64 build.
+DEB_ARCH ?= amd64
+DEB_TARGET = $(if $(filter arm64,$(DEB_ARCH)),$(MUSL_ARM),$(MUSL))
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+DEB_ROOT = target/deb/proctap_$(VERSION)_$(DEB_ARCH)
+deb: target/$(DEB_TARGET)/release/proctap
+	rm -rf $(DEB_ROOT)
+	$(MAKE) --no-print-directory -o target/$(DEB_TARGET)/release/proctap install \
+		BIN=target/$(DEB_TARGET)/release/proctap DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr SYSCONFDIR=/etc
+	gzip -9n $(DEB_ROOT)/usr/share/man/man1/proctap.1
+	printf 'proctap\nLicense: Apache-2.0 (see /usr/share/common-licenses/Apache-2.0)\n' \
+		> $(DEB_ROOT)/usr/share/doc/proctap/copyright
+	install -d $(DEB_ROOT)/DEBIAN
+	echo /etc/proctap.conf > $(DEB_ROOT)/DEBIAN/conffiles
+	printf '%s\n' \
+		'Package: proctap' \
+		'Version: $(VERSION)' \
+		'Architecture: $(DEB_ARCH)' \
+		'Maintainer: proctap maintainers <proctap@example.invalid>' \
+		'Installed-Size: '$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1) \
+		'Section: net' \
+		'Priority: optional' \
+		'Homepage: https://example.invalid/proctap' \
+		'Description: tiny Prometheus exporter for Linux hosts and processes' \
+		' proctap reads /proc and /sys and serves host metrics under node_exporter'"'"'s names' \
+		' and per-process metrics under process-exporter'"'"'s, from one small static binary.' \
+		> $(DEB_ROOT)/DEBIAN/control
+	printf '%s\n' '#!/bin/sh' 'set -e' \
+		'if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi' \
+		> $(DEB_ROOT)/DEBIAN/postinst
+	cp $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
+	chmod 755 $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) target/deb/proctap_$(VERSION)_$(DEB_ARCH).deb
 
 # Renders the man page the way `man` shows it; fails on any groff warning.
 man:
@@ -58,7 +132,7 @@ man:
 # the rustup components for fmt/clippy and the musl target for `make static`.
 deps:
 	@missing=""; \
-	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	{ command -v promtool && command -v prometheus; } >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-node-exporter >/dev/null || missing="$$missing prometheus-node-exporter"; \
 	command -v man >/dev/null || missing="$$missing man-db"; \
 	command -v file >/dev/null || missing="$$missing file"; \
@@ -69,6 +143,7 @@ deps:
 	command -v dash >/dev/null || missing="$$missing dash"; \
 	command -v busybox >/dev/null || missing="$$missing busybox"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \

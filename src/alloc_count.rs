@@ -99,4 +99,30 @@ mod tests {
             "heap allocations in the third scrape of the default collectors"
         );
     }
+
+    #[test]
+    fn selected_processes_do_not_allocate_once_known() {
+        let mut ctx = fixture_ctx();
+        let cfg = crate::cli::Config {
+            proc_names: vec!["postgres".into()],
+            proc_pattern: Some("kafka".into()),
+            top_n: 3,
+            proc_smaps: true,
+            group_by: vec!["class".into(), "user".into()],
+            ..Default::default()
+        };
+        ctx.opts = collector::Opts::new(&cfg).unwrap();
+        let i = collector::by_name("processes").unwrap();
+        let mut s = Scraper::new(ctx, vec![i]);
+        s.scrape();
+        s.scrape();
+        let (n, ok) = allocations(|| s.scrape());
+        assert!(ok);
+        let out = String::from_utf8_lossy(s.out.as_bytes());
+        assert!(
+            out.contains("proctap_process_listening_port{pid=\"812\""),
+            "{out}"
+        );
+        assert_eq!(n, 0, "selected processes, sched, smaps and ports allocate");
+    }
 }

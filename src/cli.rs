@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::collector::processes::group;
 use crate::collector::{self, filesystem, Opts};
 use crate::config::{self, ConfigError, Value};
 use crate::log::Level;
@@ -18,6 +19,8 @@ pub enum Command {
     PrintConfig,
     Help,
     Version,
+    /// Print the process classification table (`proctap subgroups [--group G]`).
+    Subgroups,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +30,8 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     pub listen: String,
     pub telemetry_path: String,
+    /// `--web.config-file`: TLS and basic auth (with the `tls` feature).
+    pub web_config_file: Option<PathBuf>,
     /// At most one collection per interval; zero collects on every scrape.
     pub interval: Duration,
     pub procfs: PathBuf,
@@ -49,6 +54,19 @@ pub struct Config {
     pub filesystem_mount_timeout: Duration,
     /// `None`: no textfile directory (node_exporter's default).
     pub textfile_directory: Option<PathBuf>,
+    /// `--proc-name`, as given (repeatable).
+    pub proc_names: Vec<String>,
+    pub proc_pattern: Option<String>,
+    pub top_n: usize,
+    /// Parts of `--group-by`: name, user, cmdline, class.
+    pub group_by: Vec<String>,
+    pub proc_include: Option<String>,
+    pub proc_exclude: Option<String>,
+    pub proc_rules: Option<PathBuf>,
+    pub proc_smaps: bool,
+    pub proc_kernel_threads: bool,
+    /// `proctap subgroups --group G`.
+    pub subgroups_group: Option<String>,
     pub log_json: bool,
     pub log_level: Level,
 }
@@ -60,6 +78,7 @@ impl Default for Config {
             config_file: None,
             listen: "0.0.0.0:9100".into(),
             telemetry_path: "/metrics".into(),
+            web_config_file: None,
             interval: Duration::ZERO,
             procfs: "/proc".into(),
             sysfs: "/sys".into(),
@@ -81,6 +100,16 @@ impl Default for Config {
             filesystem_fs_types_exclude: filesystem::FS_TYPES_EXCLUDE_DEFAULT.into(),
             filesystem_mount_timeout: filesystem::MOUNT_TIMEOUT_DEFAULT,
             textfile_directory: None,
+            proc_names: Vec::new(),
+            proc_pattern: None,
+            top_n: 0,
+            group_by: vec!["name".into()],
+            proc_include: None,
+            proc_exclude: None,
+            proc_rules: None,
+            proc_smaps: false,
+            proc_kernel_threads: false,
+            subgroups_group: None,
             log_json: false,
             log_level: Level::Info,
         }
@@ -132,15 +161,17 @@ enum Section {
     Paths,
     Collectors,
     CollectorOptions,
+    Processes,
     Logging,
 }
 
 impl Section {
-    const ALL: [Section; 5] = [
+    const ALL: [Section; 6] = [
         Section::Server,
         Section::Paths,
         Section::Collectors,
         Section::CollectorOptions,
+        Section::Processes,
         Section::Logging,
     ];
 
@@ -150,6 +181,7 @@ impl Section {
             Section::Paths => "Paths",
             Section::Collectors => "Collectors",
             Section::CollectorOptions => "Collector options",
+            Section::Processes => "Processes (the processes collector)",
             Section::Logging => "Logging (to stderr)",
         }
     }
@@ -208,6 +240,20 @@ fn list(v: Value) -> Result<Vec<String>, String> {
         other => return Err(format!("expected a list, found {}", other.kind())),
     };
     Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+/// A count: an integer in the file, digits on the command line.
+fn count(v: Value) -> Result<usize, String> {
+    match v {
+        Value::Int(i) if i >= 0 => usize::try_from(i).map_err(|e| e.to_string()),
+        Value::Str(s) => s
+            .parse()
+            .map_err(|_| format!("expected a non-negative integer, found {s:?}")),
+        other => Err(format!(
+            "expected a non-negative integer, found {}",
+            other.kind()
+        )),
+    }
 }
 
 /// A duration like node_exporter's flags take: `5s`, `500ms`, `2m`, `1h` (or a number of seconds
@@ -273,6 +319,17 @@ const FLAGS: &[Flag] = &[
                 return Err("must start with /".into());
             }
             c.telemetry_path = s;
+            Ok(())
+        } },
+    Flag { name: "web.config-file", aliases: &[], arg: Some("FILE"), section: Section::Server,
+        help: "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.", unset: "none",
+        get: |c| Value::Str(c.web_config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+        set: |c, v| {
+            let s = string(v)?;
+            if !s.is_empty() && !cfg!(feature = "tls") {
+                return Err("this proctap was built without TLS and basic auth (cargo feature tls)".into());
+            }
+            c.web_config_file = (!s.is_empty()).then(|| s.into());
             Ok(())
         } },
     Flag { name: "interval", aliases: &[], arg: Some("DURATION"), section: Section::Server,
@@ -363,6 +420,58 @@ const FLAGS: &[Flag] = &[
             c.textfile_directory = (!s.is_empty()).then(|| s.into());
             Ok(())
         } },
+    Flag { name: "group-by", aliases: &[], arg: Some("PARTS"), section: Section::Processes,
+        help: "What makes a namedprocess_namegroup group: name (comm), user, cmdline (basename of argv[0]) or class (group/subgroup of the classification), combined with commas; the groupname joins the parts with /.", unset: "",
+        get: |c| Value::List(c.group_by.clone()),
+        set: |c, v| {
+            let parts = list(v)?;
+            if let Some(p) = parts.iter().find(|p| group::GroupBy::parse(p).is_none()) {
+                return Err(format!("unknown part {p:?}: expected name, user, cmdline or class"));
+            }
+            c.group_by = if parts.is_empty() { vec!["name".into()] } else { parts };
+            Ok(())
+        } },
+    Flag { name: "proc-include", aliases: &[], arg: Some("RE"), section: Section::Processes,
+        help: "Look only at processes whose name (comm) matches.", unset: "all",
+        get: |c| opt_str(&c.proc_include), set: |c, v| { c.proc_include = opt_regex(v)?; Ok(()) } },
+    Flag { name: "proc-exclude", aliases: &[], arg: Some("RE"), section: Section::Processes,
+        help: "Skip processes whose name (comm) matches; checked before --proc-include.", unset: "none",
+        get: |c| opt_str(&c.proc_exclude), set: |c, v| { c.proc_exclude = opt_regex(v)?; Ok(()) } },
+    Flag { name: "proc-kernel-threads", aliases: &[], arg: None, section: Section::Processes,
+        help: "Include kernel threads (excluded by default).", unset: "",
+        get: |c| Value::Bool(c.proc_kernel_threads), set: |c, v| { c.proc_kernel_threads = boolean(v)?; Ok(()) } },
+    Flag { name: "proc-name", aliases: &[], arg: Some("NAME"), section: Section::Processes,
+        help: "Export proctap_process_* series for every process whose comm equals NAME; repeatable. Linux truncates comm to 15 bytes, so NAME is compared truncated to 15 bytes too.", unset: "none",
+        get: |c| Value::List(c.proc_names.clone()),
+        set: |c, v| {
+            match v {
+                Value::List(names) => c.proc_names.extend(names.into_iter().filter(|n| !n.is_empty())),
+                other => {
+                    let n = string(other)?;
+                    if !n.is_empty() {
+                        c.proc_names.push(n);
+                    }
+                }
+            }
+            Ok(())
+        } },
+    Flag { name: "proc-pattern", aliases: &[], arg: Some("RE"), section: Section::Processes,
+        help: "Export proctap_process_* series for every process whose comm or command line (arguments joined by spaces) matches.", unset: "none",
+        get: |c| opt_str(&c.proc_pattern), set: |c, v| { c.proc_pattern = opt_regex(v)?; Ok(()) } },
+    Flag { name: "top-n", aliases: &[], arg: Some("N"), section: Section::Processes,
+        help: "Also export proctap_process_* series for the top N processes by CPU percent, by resident memory and by I/O bytes per second, each list chosen separately (0: none).", unset: "",
+        get: |c| Value::Int(c.top_n as i64), set: |c, v| { c.top_n = count(v)?; Ok(()) } },
+    Flag { name: "proc-rules", aliases: &[], arg: Some("FILE"), section: Section::Processes,
+        help: "Classification rules that add to or override the built-in table, one `comm = \"group/subgroup\"` per line (see proctap subgroups).", unset: "none",
+        get: |c| Value::Str(c.proc_rules.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+        set: |c, v| {
+            let s = string(v)?;
+            c.proc_rules = (!s.is_empty()).then(|| s.into());
+            Ok(())
+        } },
+    Flag { name: "proc-smaps", aliases: &[], arg: None, section: Section::Processes,
+        help: "Read /proc/<pid>/smaps_rollup for proportional (pss) and unique (uss) memory; costly on big hosts.", unset: "",
+        get: |c| Value::Bool(c.proc_smaps), set: |c, v| { c.proc_smaps = boolean(v)?; Ok(()) } },
     Flag { name: "log-format", aliases: &["log.format"], arg: Some("text|json"), section: Section::Logging,
         help: "Log line format.", unset: "",
         get: |c| Value::Str(if c.log_json { "json" } else { "text" }.into()),
@@ -491,6 +600,7 @@ where
                 cfg.command = match (v.as_str(), cfg.command) {
                     ("once", Command::Serve) => Command::Once,
                     ("config", Command::Serve) => Command::PrintConfig,
+                    ("subgroups", Command::Serve) => Command::Subgroups,
                     _ => return Err(CliError::UnexpectedArgument(v)),
                 };
                 continue;
@@ -499,6 +609,12 @@ where
         match flag.as_str() {
             "-h" | "--help" => cfg.command = Command::Help,
             "-V" | "--version" => cfg.command = Command::Version,
+            "--group" if cfg.command == Command::Subgroups => {
+                let v = parser
+                    .value()
+                    .map_err(|_| CliError::MissingValue(flag.clone()))?;
+                cfg.subgroups_group = Some(v.to_string_lossy().into_owned());
+            }
             "--config" => {
                 let v = parser
                     .value()
@@ -709,7 +825,7 @@ pub fn help() -> String {
     let d = Config::default();
     let mut out = format!(
         "proctap {}: a tiny node_exporter-compatible Prometheus exporter for Linux.\n\n\
-         Usage: proctap [once | config] [FLAGS]\n\n\
+         Usage: proctap [once | config | subgroups [--group G]] [FLAGS]\n\n\
          Commands:\n",
         env!("CARGO_PKG_VERSION")
     );
@@ -719,6 +835,12 @@ pub fn help() -> String {
         &mut out,
         "config",
         "Print the effective configuration in the --config file format.",
+        None,
+    );
+    help_entry(
+        &mut out,
+        "subgroups",
+        "Print the effective process classification table (built-in plus --proc-rules); --group G shows one group.",
         None,
     );
     for section in Section::ALL {
@@ -990,6 +1112,46 @@ mod tests {
             p(&["--config", path.to_str().unwrap()]).unwrap().to_file(),
             d
         );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn process_flags() {
+        let c = p(&[
+            "--proc-name",
+            "postgres",
+            "--proc-name=systemd-resolved",
+            "--top-n",
+            "5",
+            "--group-by",
+            "name,user",
+            "--proc-smaps",
+            "--proc-exclude=^sh$",
+        ])
+        .unwrap();
+        assert_eq!(c.proc_names, ["postgres", "systemd-resolved"], "repeatable");
+        assert_eq!(c.top_n, 5);
+        assert_eq!(c.group_by, ["name", "user"]);
+        assert!(c.proc_smaps && !c.proc_kernel_threads);
+        let o = c.opts().unwrap();
+        assert_eq!(o.processes.names, ["postgres", "systemd-resolve"]);
+        let e = p(&["--group-by", "name,comm"]).unwrap_err();
+        assert!(e.to_string().contains("unknown part \"comm\""), "{e}");
+        let e = p(&["--top-n", "-1"]).unwrap_err();
+        assert!(e.to_string().starts_with("flag --top-n: "), "{e}");
+        let e = p(&["--proc-pattern", "("]).unwrap_err();
+        assert!(e.to_string().starts_with("flag --proc-pattern: "), "{e}");
+        let c = p(&["subgroups", "--group", "db"]).unwrap();
+        assert_eq!(c.command, Command::Subgroups);
+        assert_eq!(c.subgroups_group.as_deref(), Some("db"));
+        assert!(
+            p(&["--group", "db"]).is_err(),
+            "--group belongs to subgroups"
+        );
+        let path = temp_file("procs", "proc-name = [\"nginx\"]\ntop-n = 2\n");
+        let c = p(&["--config", path.to_str().unwrap(), "--proc-name", "java"]).unwrap();
+        assert_eq!(c.proc_names, ["nginx", "java"]);
+        assert_eq!(c.top_n, 2);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 

@@ -5,11 +5,19 @@
 //! The caller asks [`Server::next_request`] for the next complete request, looks at it through
 //! [`Server::request`], and answers with [`Server::respond`], which queues the response and
 //! writes what the socket takes at once; the rest goes out on later calls.
+//!
+//! With the `tls` feature and a certificate configured, each connection also carries a
+//! `rustls::ServerConnection` driven the same non-blocking way: ciphertext in with `read_tls`,
+//! plaintext out of its reader into the same bounded head buffer, responses into its writer and
+//! out with `write_tls`. The handshake counts against the head timeout like a request's first
+//! bytes.
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::log;
@@ -58,8 +66,6 @@ pub enum Method {
 struct Head {
     method: Method,
     target: Range<usize>,
-    // Parsed now, checked once basic auth (--web.config-file) lands.
-    #[cfg_attr(not(test), allow(dead_code))]
     authorization: Option<Range<usize>>,
     keep_alive: bool,
     /// Bytes of the buffer this request used.
@@ -78,6 +84,9 @@ enum State {
 
 struct Conn {
     stream: TcpStream,
+    /// The TLS session when the server has a certificate; boxed, as it is several KiB.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<rustls::ServerConnection>>,
     buf: Vec<u8>,
     head: Option<Head>,
     out: Vec<u8>,
@@ -103,6 +112,8 @@ pub struct RequestView<'a> {
     pub method: Method,
     /// The path and query as sent, e.g. `/metrics?x=1`.
     pub target: &'a str,
+    /// The `Authorization` header's value, if any. Never log it.
+    pub authorization: Option<&'a str>,
 }
 
 pub struct Server {
@@ -117,7 +128,15 @@ pub struct Server {
     /// out, instead of the kernel queue and `poll` spinning on it.
     reserve_fd: Option<File>,
     last_accept_warning: Option<Instant>,
+    /// New connections speak TLS with this configuration.
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
+
+/// Ciphertext rustls may hold for one connection beyond the queued plaintext; counted as
+/// queued while it holds any.
+#[cfg(feature = "tls")]
+const TLS_BUFFER: usize = 16 << 10;
 
 impl Server {
     pub fn bind(addr: &str, limits: Limits) -> io::Result<Server> {
@@ -133,7 +152,16 @@ impl Server {
             next_generation: 1,
             reserve_fd: File::open("/dev/null").ok(),
             last_accept_warning: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
+    }
+
+    /// Serves connections accepted from now on over TLS with `config` (`None`: plain HTTP).
+    /// Connections already open keep the session they have.
+    #[cfg(feature = "tls")]
+    pub fn set_tls(&mut self, config: Option<Arc<rustls::ServerConfig>>) {
+        self.tls = config;
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -205,6 +233,7 @@ impl Server {
         Some(RequestView {
             method: head.method,
             target: text(&head.target).unwrap_or(""),
+            authorization: head.authorization.as_ref().and_then(text),
         })
     }
 
@@ -291,7 +320,9 @@ impl Server {
         self.conns
             .get(slot)
             .and_then(|c| c.as_ref())
-            .map_or(0, |c| c.out.len().saturating_sub(c.written))
+            .map_or(0, |c| {
+                c.out.len().saturating_sub(c.written) + c.tls_buffered()
+            })
     }
 
     fn queued_bytes(&self) -> usize {
@@ -347,6 +378,8 @@ impl Server {
         for (slot, c) in self.conns.iter().enumerate() {
             let Some(c) = c else { continue };
             let events = match c.state {
+                // A TLS handshake may have bytes to send before the next request comes.
+                State::Reading if c.tls_wants_write() => libc::POLLIN | libc::POLLOUT,
                 State::Reading => libc::POLLIN,
                 State::Writing => libc::POLLOUT,
                 State::Handling => continue,
@@ -404,10 +437,23 @@ impl Server {
         if self.connections() >= self.limits.max_connections && !self.evict_idlest() {
             return; // every slot is busy writing: drop the newcomer
         }
+        #[cfg(feature = "tls")]
+        let tls = match &self.tls {
+            Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
+                Ok(mut c) => {
+                    c.set_buffer_limit(Some(TLS_BUFFER));
+                    Some(Box::new(c))
+                }
+                Err(_) => return,
+            },
+            None => None,
+        };
         let generation = self.next_generation;
         self.next_generation += 1;
         let conn = Conn {
             stream,
+            #[cfg(feature = "tls")]
+            tls,
             buf: Vec::new(),
             head: None,
             out: Vec::new(),
@@ -456,6 +502,14 @@ impl Server {
     }
 
     fn read(&mut self, slot: usize) {
+        #[cfg(feature = "tls")]
+        if self
+            .conns
+            .get(slot)
+            .is_some_and(|c| c.as_ref().is_some_and(|c| c.tls.is_some()))
+        {
+            return self.read_tls(slot);
+        }
         let limits = self.limits.clone();
         let Some(Some(conn)) = self.conns.get_mut(slot) else {
             return;
@@ -527,7 +581,133 @@ impl Server {
         }
     }
 
+    /// Reads what a TLS connection has: ciphertext from the socket, plaintext into the head
+    /// buffer (within the same limit), and sends what the handshake has to say.
+    #[cfg(feature = "tls")]
+    fn read_tls(&mut self, slot: usize) {
+        let max_head = self.limits.max_head_bytes;
+        let Some(Some(conn)) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let Some(tls) = conn.tls.as_mut() else { return };
+        let mut chunk = [0u8; 4096];
+        // Bounded, so one connection cannot keep the loop; poll(2) brings us back.
+        'io: for _ in 0..64 {
+            loop {
+                // As for plain HTTP, stop at a complete head; what follows stays in the session
+                // until the response is out.
+                if find_head_end(&conn.buf).is_some() {
+                    break 'io;
+                }
+                let room = max_head.saturating_sub(conn.buf.len());
+                if room == 0 {
+                    break;
+                }
+                match tls
+                    .reader()
+                    .read(chunk.get_mut(..room.min(4096)).unwrap_or(&mut []))
+                {
+                    // close_notify: the client is done.
+                    Ok(0) => return self.close(slot),
+                    Ok(n) => conn.buf.extend_from_slice(chunk.get(..n).unwrap_or(&[])),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => return self.close(slot),
+                }
+            }
+            if conn.buf.len() >= max_head || !tls.wants_read() {
+                break;
+            }
+            match tls.read_tls(&mut conn.stream) {
+                Ok(0) => return self.close(slot),
+                Ok(_) => {
+                    if !conn.partial {
+                        conn.partial = true;
+                        conn.since = Instant::now();
+                    }
+                    if tls.process_new_packets().is_err() {
+                        // Not TLS (plain HTTP, a scanner) or a failed handshake: send the
+                        // alert rustls queued, if the socket takes it, and close.
+                        let _ = tls.write_tls(&mut conn.stream);
+                        return self.close(slot);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.close(slot),
+            }
+        }
+        while tls.wants_write() {
+            match tls.write_tls(&mut conn.stream) {
+                Ok(0) => return self.close(slot),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.close(slot),
+            }
+        }
+        self.parse(slot);
+    }
+
+    /// Moves the queued response into the TLS session and its records to the socket.
+    /// `Some(true)` once all of it is out, `Some(false)` when the socket is full, `None` when
+    /// the connection is gone.
+    #[cfg(feature = "tls")]
+    fn write_tls(&mut self, slot: usize) -> Option<bool> {
+        let Some(Some(conn)) = self.conns.get_mut(slot) else {
+            return None;
+        };
+        let tls = conn.tls.as_mut()?;
+        loop {
+            while conn.written < conn.out.len() {
+                match tls
+                    .writer()
+                    .write(conn.out.get(conn.written..).unwrap_or(&[]))
+                {
+                    Ok(0) => break,
+                    Ok(n) => conn.written += n,
+                    Err(_) => {
+                        self.close(slot);
+                        return None;
+                    }
+                }
+            }
+            if conn.written >= conn.out.len() && conn.close_after_write {
+                tls.send_close_notify();
+            }
+            if !tls.wants_write() {
+                if conn.written < conn.out.len() {
+                    // rustls took nothing and has nothing to send: cannot progress.
+                    self.close(slot);
+                    return None;
+                }
+                return Some(true);
+            }
+            match tls.write_tls(&mut conn.stream) {
+                Ok(0) => {
+                    self.close(slot);
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.close(slot);
+                    return None;
+                }
+            }
+        }
+    }
+
     fn write(&mut self, slot: usize) {
+        #[cfg(feature = "tls")]
+        let tls = self
+            .conns
+            .get(slot)
+            .is_some_and(|c| c.as_ref().is_some_and(|c| c.tls.is_some()));
+        #[cfg(feature = "tls")]
+        if tls && self.write_tls(slot) != Some(true) {
+            return;
+        }
         let Some(Some(conn)) = self.conns.get_mut(slot) else {
             return;
         };
@@ -559,7 +739,12 @@ impl Server {
         conn.state = State::Reading;
         conn.since = Instant::now();
         conn.partial = !conn.buf.is_empty();
-        // A pipelined request may already be complete.
+        // A pipelined request may already be complete; with TLS, its bytes may still be in the
+        // session rather than the buffer.
+        #[cfg(feature = "tls")]
+        if tls {
+            return self.read_tls(slot);
+        }
         self.parse(slot);
     }
 
@@ -574,6 +759,26 @@ impl Server {
                 self.close(slot);
             }
         }
+    }
+}
+
+impl Conn {
+    /// Whether TLS has records waiting for the socket.
+    fn tls_wants_write(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.wants_write();
+        }
+        false
+    }
+
+    /// An upper bound on the ciphertext rustls holds for this connection.
+    fn tls_buffered(&self) -> usize {
+        if self.tls_wants_write() {
+            #[cfg(feature = "tls")]
+            return TLS_BUFFER;
+        }
+        0
     }
 }
 

@@ -13,6 +13,9 @@ mod log;
 mod parse;
 mod server;
 mod source;
+#[cfg(feature = "tls")]
+mod tls;
+mod webconfig;
 
 use cli::Command;
 
@@ -37,6 +40,28 @@ fn main() -> ExitCode {
         Command::PrintConfig => {
             print!("{}", cfg.to_file());
             return ExitCode::SUCCESS;
+        }
+        Command::Subgroups => {
+            return match collector::processes::classify::Classifier::new(cfg.proc_rules.as_deref())
+            {
+                Ok(c) => match cfg.subgroups_group.as_deref() {
+                    Some(g) if !c.groups().contains(&g) => {
+                        eprintln!(
+                            "proctap: unknown group {g:?}; the groups are {}",
+                            c.groups().join(", ")
+                        );
+                        ExitCode::from(2)
+                    }
+                    group => {
+                        print!("{}", c.print_table(group));
+                        ExitCode::SUCCESS
+                    }
+                },
+                Err(e) => {
+                    eprintln!("proctap: {e}");
+                    ExitCode::from(2)
+                }
+            };
         }
         Command::Serve | Command::Once => {}
     }
@@ -64,7 +89,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         };
     }
-    match server::run(cfg, scraper, args) {
+    let web = match server::load_web(&cfg) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("proctap: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match server::run(cfg, scraper, web, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error("exiting", &[("err", &e)]);

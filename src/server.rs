@@ -1,5 +1,6 @@
 //! The request loop: route, collect (or reuse the last collection within `--interval`), answer;
-//! SIGTERM/SIGINT end it after the request in flight, SIGHUP reloads the config file.
+//! SIGTERM/SIGINT end it after the request in flight, SIGHUP reloads the config file and the
+//! web config file. With `--web.config-file` users, every path needs basic auth.
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io;
@@ -11,9 +12,30 @@ use crate::collector::{Ctx, Scraper, ALL};
 use crate::http::{self, Method, Token};
 use crate::log;
 use crate::source::Source;
+#[cfg(feature = "tls")]
+pub use crate::tls::Web;
+use crate::webconfig::WebConfigError;
 
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Without the `tls` feature there is nothing to configure: `--web.config-file` is refused.
+#[cfg(not(feature = "tls"))]
+pub struct Web;
+
+/// Reads `--web.config-file` and the certificate, key and users it names.
+pub fn load_web(cfg: &Config) -> Result<Option<Web>, WebConfigError> {
+    match &cfg.web_config_file {
+        #[cfg(feature = "tls")]
+        Some(path) => crate::tls::load(path).map(Some),
+        _ => Ok(None),
+    }
+}
+
+const UNAUTHORIZED: &[(&str, &str)] = &[
+    ("Content-Type", TEXT),
+    ("WWW-Authenticate", "Basic realm=\"proctap\""),
+];
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static RELOAD: AtomicBool = AtomicBool::new(false);
@@ -57,30 +79,44 @@ struct Loop {
     scraper: Scraper,
     /// When the output in `scraper.out` was collected, and whether every collector succeeded.
     last: Option<(Instant, bool)>,
+    /// Whether the listener speaks TLS; fixed until a restart.
+    tls: bool,
+    #[cfg(feature = "tls")]
+    auth: Option<crate::tls::Auth>,
 }
 
 /// Binds, logs the bound address, and serves until SIGTERM or SIGINT. `args` are the command
 /// line, parsed again (with the config file) on SIGHUP.
-pub fn run(cfg: Config, scraper: Scraper, args: Vec<OsString>) -> io::Result<()> {
+pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>) -> io::Result<()> {
     install_signal_handlers();
     http::raise_fd_limit();
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut server = http::Server::bind(&cfg.listen, http::Limits::default())
         .map_err(|e| io::Error::other(format!("cannot listen on {}: {e}", cfg.listen)))?;
     let addr = server
         .local_addr()
         .map_or_else(|_| cfg.listen.clone(), |a| a.to_string());
-    log::info(
-        "listening",
-        &[("address", &addr), ("version", &env!("CARGO_PKG_VERSION"))],
-    );
     let mut lp = Loop {
         cfg,
         scraper,
         last: None,
+        tls: false,
+        #[cfg(feature = "tls")]
+        auth: None,
     };
+    lp.set_web(&mut server, web);
+    log::info(
+        "listening",
+        &[
+            ("address", &addr),
+            ("version", &env!("CARGO_PKG_VERSION")),
+            ("tls", &lp.tls),
+            ("basic_auth", &lp.has_auth()),
+        ],
+    );
     while !STOP.load(Ordering::SeqCst) {
         if RELOAD.swap(false, Ordering::SeqCst) {
-            lp.reload(&args);
+            lp.reload(&mut server, &args);
         }
         if let Some(token) = server.next_request(Duration::from_millis(200)) {
             lp.handle(&mut server, token);
@@ -93,14 +129,57 @@ pub fn run(cfg: Config, scraper: Scraper, args: Vec<OsString>) -> io::Result<()>
 }
 
 impl Loop {
-    fn reload(&mut self, args: &[OsString]) {
-        let Some(file) = self.cfg.config_file.clone() else {
-            log::info("SIGHUP: no --config file to reload", &[]);
+    /// Applies a loaded web config: TLS for new connections, users for every request.
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    fn set_web(&mut self, server: &mut http::Server, web: Option<Web>) {
+        #[cfg(feature = "tls")]
+        {
+            let (tls, auth) = web.map_or((None, None), |w| (w.tls, w.auth));
+            self.tls = tls.is_some();
+            server.set_tls(tls);
+            self.auth = auth;
+        }
+    }
+
+    fn has_auth(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.auth.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// Whether a request may be answered: always without users, else with a user's password.
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    fn authorized(&mut self, authorization: Option<&str>) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(auth) = self.auth.as_mut() {
+            return auth.check(authorization);
+        }
+        true
+    }
+
+    fn reload(&mut self, server: &mut http::Server, args: &[OsString]) {
+        if self.cfg.config_file.is_none() && self.cfg.web_config_file.is_none() {
+            log::info("SIGHUP: no --config or --web.config-file to reload", &[]);
             return;
-        };
-        let parsed = cli::parse(args.iter().cloned()).and_then(|c| scraper_for(&c).map(|s| (c, s)));
+        }
+        let parsed = cli::parse(args.iter().cloned())
+            .and_then(|c| scraper_for(&c).map(|s| (c, s)))
+            .map_err(|e| e.to_string())
+            .and_then(|(c, s)| {
+                let web = load_web(&c).map_err(|e| e.to_string())?;
+                if web.as_ref().is_some_and(web_has_tls) != self.tls {
+                    return Err(format!(
+                        "{}: switching between HTTP and HTTPS takes a restart",
+                        c.web_config_file
+                            .as_ref()
+                            .map_or(Default::default(), |p| p.display().to_string())
+                    ));
+                }
+                Ok((c, s, web))
+            });
         match parsed {
-            Ok((cfg, scraper)) => {
+            Ok((cfg, scraper, web)) => {
                 if cfg.listen != self.cfg.listen {
                     log::warn(
                         "SIGHUP: a new listen address takes a restart; keeping the old one",
@@ -114,7 +193,19 @@ impl Loop {
                 };
                 self.scraper = scraper;
                 self.last = None;
-                log::info("reloaded the configuration", &[("file", &file.display())]);
+                self.set_web(server, web);
+                let file = self
+                    .cfg
+                    .config_file
+                    .as_ref()
+                    .or(self.cfg.web_config_file.as_ref());
+                log::info(
+                    "reloaded the configuration",
+                    &[(
+                        "file",
+                        &file.map_or(Default::default(), |f| f.display().to_string()),
+                    )],
+                );
             }
             Err(e) => log::error("SIGHUP: keeping the old configuration", &[("err", &e)]),
         }
@@ -124,7 +215,12 @@ impl Loop {
         let Some(req) = server.request(token) else {
             return;
         };
-        match route(req.method, req.target, &self.cfg.telemetry_path) {
+        let route = route(req.method, req.target, &self.cfg.telemetry_path);
+        // Every path, /health included, as node_exporter does: a probe can send the header too.
+        if !self.authorized(req.authorization) {
+            return server.respond(token, 401, UNAUTHORIZED, b"401 unauthorized\n");
+        }
+        match route {
             Route::Metrics => {
                 let fresh = self.last.is_some_and(|(at, _)| {
                     !self.cfg.interval.is_zero() && at.elapsed() < self.cfg.interval
@@ -170,6 +266,16 @@ impl Loop {
                 b"405 method not allowed: use GET or HEAD\n",
             ),
         }
+    }
+}
+
+fn web_has_tls(web: &Web) -> bool {
+    #[cfg(feature = "tls")]
+    return web.tls.is_some();
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = web;
+        false
     }
 }
 

@@ -77,3 +77,21 @@ fn a_bad_config_exits_2_before_binding() {
         )
     );
 }
+
+/// The default build has no TLS: the flag says so instead of serving plain HTTP unprotected.
+#[cfg(not(feature = "tls"))]
+#[test]
+fn web_config_file_needs_the_tls_feature() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/web-config.yml");
+    let out = Command::new(common::bin())
+        .args(["--listen", "127.0.0.1:0", "--web.config-file", example])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("flag --web.config-file: invalid value")
+            && err.contains("built without TLS and basic auth (cargo feature tls)"),
+        "{err}"
+    );
+}

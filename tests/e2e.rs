@@ -55,7 +55,7 @@ fn every_enabled_collector_succeeds_on_the_fixtures() {
         .keys()
         .filter(|k| k.starts_with("node_scrape_collector_success{"))
         .count();
-    assert_eq!(n, 26, "one success series per default collector");
+    assert_eq!(n, 27, "one success series per default collector");
 }
 
 #[test]

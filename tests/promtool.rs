@@ -10,9 +10,29 @@ const LINT_EXEMPT: &[&str] = &["node_memory_", "node_netstat_", "node_entropy_"]
 
 #[test]
 fn promtool_check_metrics_on_fixture_output() {
+    check(&[]);
+}
+
+/// With every per-process feature on: selected processes, sched, smaps, listening ports.
+#[test]
+fn promtool_check_metrics_with_selected_processes() {
+    check(&[
+        "--proc-name=postgres",
+        "--proc-pattern=kafka",
+        "--top-n=3",
+        "--proc-smaps",
+        "--group-by=class,user",
+    ]);
+}
+
+fn check(flags: &[&str]) {
     let promtool = common::require("promtool");
-    let out = common::once(&[]);
+    let out = common::once(flags);
     assert!(out.status.success());
+    if !flags.is_empty() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("proctap_process_listening_port{"), "{text}");
+    }
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

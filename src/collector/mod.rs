@@ -29,7 +29,6 @@ pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
-#[allow(dead_code)]
 pub mod processes;
 pub mod schedstat;
 pub mod selfproc;
@@ -136,6 +135,11 @@ pub const ALL: &[Collector] = &[
         name: "pressure",
         enabled_by_default: true,
         collect: pressure::collect,
+    },
+    Collector {
+        name: "processes",
+        enabled_by_default: true,
+        collect: processes::collect,
     },
     Collector {
         name: "schedstat",
@@ -264,6 +268,7 @@ pub struct Opts {
     /// `--collector.textfile.directory`, taken as given (not under --path.rootfs); `None`
     /// (node_exporter's default, "") means no textfiles.
     pub textfile_directory: Option<std::path::PathBuf>,
+    pub processes: processes::ProcOpts,
 }
 
 impl Opts {
@@ -307,6 +312,7 @@ impl Opts {
             )?,
             filesystem_mount_timeout: cfg.filesystem_mount_timeout,
             textfile_directory: cfg.textfile_directory.clone(),
+            processes: processes::ProcOpts::new(cfg)?,
         })
     }
 }
@@ -369,6 +375,8 @@ pub struct Ctx {
     pub hwmon: hwmon::State,
     /// The interfaces' attributes of the current scrape.
     pub netclass: netclass::State,
+    /// Known processes, their groups and the processes collector's buffers.
+    pub processes: processes::State,
 }
 
 impl Ctx {
@@ -387,6 +395,7 @@ impl Ctx {
             filesystem: filesystem::State::default(),
             hwmon: hwmon::State::default(),
             netclass: netclass::State::default(),
+            processes: processes::State::default(),
         }
     }
 }

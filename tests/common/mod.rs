@@ -63,10 +63,21 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
+        let mut args = fixture_args();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Server::spawn(&args)
+    }
+
+    /// A server on this machine's own /proc and /sys (no fixture flags).
+    pub fn start_live(extra: &[&str]) -> Server {
+        let args: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        Server::spawn(&args)
+    }
+
+    fn spawn(args: &[String]) -> Server {
         let mut child = Command::new(bin())
             .args(["--listen", "127.0.0.1:0"])
-            .args(fixture_args())
-            .args(extra)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -32,6 +32,7 @@ use regex_lite::Regex;
 use crate::config::{self, ConfigError, Value};
 
 /// The groups of the built-in table. A rules file may add others.
+#[allow(dead_code)]
 pub const GROUPS: &[&str] = &[
     DB, WEB, CONTAINER, MONITORING, MESSAGING, LOGGING, BACKUP, SYSTEM, SECURITY, NETWORK, RUNTIME,
 ];

@@ -613,7 +613,8 @@ pub fn parse_passwd(text: &str) -> impl Iterator<Item = (&str, u32)> {
     })
 }
 
-/// /proc/<pid>/comm without its newline.
+/// /proc/<pid>/comm without its newline (the collector takes comm from stat).
+#[allow(dead_code)]
 pub fn parse_comm(text: &str) -> &str {
     text.strip_suffix('\n').unwrap_or(text)
 }

@@ -1,0 +1,597 @@
+//! `--web.config-file`: the part of node_exporter's web configuration (exporter-toolkit) that
+//! proctap serves — `tls_server_config` with `cert_file` and `key_file`, and
+//! `basic_auth_users` with bcrypt hashes. The YAML is read by a hand-written parser for exactly
+//! this shape (two levels of mappings, plain or quoted scalars, comments); anything else is an
+//! error naming the file and line, so a setting proctap would ignore is never silently dropped.
+//!
+//! Also here: the pure pieces of basic auth — the `Authorization` header's base64, and a bcrypt
+//! hash string's cost, salt and digest — so they are tested without the `tls` feature.
+#![cfg_attr(not(feature = "tls"), allow(dead_code))]
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The web configuration as read from the file; paths are resolved against its directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebConfig {
+    pub tls: Option<TlsFiles>,
+    /// (user, bcrypt hash) in file order.
+    pub users: Vec<(String, BcryptHash)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// A bad web config file: `file:line: what`, line 0 when no line is to blame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub msg: String,
+}
+
+impl fmt::Display for WebConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.msg)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.msg)
+        }
+    }
+}
+
+/// Reads and parses the file; the file itself is capped at 1 MiB.
+pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
+    let err = |msg: String| WebConfigError {
+        file: path.to_path_buf(),
+        line: 0,
+        msg,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    if meta.len() > 1 << 20 {
+        return Err(err("larger than 1 MiB".into()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    parse(path, &text)
+}
+
+const TLS_KEYS: &str = "cert_file, key_file";
+
+/// Parses the YAML subset. `path` names the file in errors and anchors relative paths.
+pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
+    let err = |line: usize, msg: String| WebConfigError {
+        file: path.to_path_buf(),
+        line,
+        msg,
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    let mut cfg = WebConfig::default();
+    let mut cert: Option<(usize, String)> = None;
+    let mut key: Option<(usize, String)> = None;
+    let mut tls_line = 0;
+    let mut seen_top: Vec<(String, usize)> = Vec::new();
+    let mut seen_inner: Vec<String> = Vec::new();
+    // The mapping being filled and the indentation of its entries, once known.
+    let mut section: Option<(Section, Option<usize>)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = strip_comment(raw).map_err(|m| err(n, m.into()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        // A document start marker, before any entry.
+        if seen_top.is_empty() && line.trim_end() == "---" {
+            continue;
+        }
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if line[indent..].starts_with('\t') {
+            return Err(err(
+                n,
+                "tabs are not allowed for indentation in YAML".into(),
+            ));
+        }
+        let (k, v) = split_entry(line.trim()).map_err(|m| err(n, m))?;
+        if indent == 0 {
+            if let Some((_, first)) = seen_top.iter().find(|(s, _)| *s == k) {
+                return Err(err(n, format!("{k} set twice (first on line {first})")));
+            }
+            seen_top.push((k.clone(), n));
+            seen_inner.clear();
+            let which =
+                match k.as_str() {
+                    "tls_server_config" => {
+                        tls_line = n;
+                        Section::Tls
+                    }
+                    "basic_auth_users" => Section::Users,
+                    "http_server_config" => return Err(err(
+                        n,
+                        "http_server_config is not supported by proctap (it serves HTTP/1.1 only)"
+                            .into(),
+                    )),
+                    _ => {
+                        return Err(err(
+                            n,
+                            format!(
+                        "unknown key {k:?} (proctap reads tls_server_config and basic_auth_users)"
+                    ),
+                        ))
+                    }
+                };
+            match v {
+                None => section = Some((which, None)),
+                Some(Scalar {
+                    text,
+                    quoted: false,
+                }) if text == "{}" => section = None,
+                Some(_) => {
+                    return Err(err(
+                        n,
+                        format!("{k} must be a mapping of keys on the lines below it"),
+                    ))
+                }
+            }
+            continue;
+        }
+        let Some((which, want_indent)) = section.as_mut() else {
+            return Err(err(n, "indented line outside a section".into()));
+        };
+        match want_indent {
+            None => *want_indent = Some(indent),
+            Some(w) if *w != indent => {
+                return Err(err(
+                    n,
+                    format!("indentation of {indent} spaces where the entries above have {w}"),
+                ))
+            }
+            Some(_) => {}
+        }
+        if seen_inner.contains(&k) {
+            return Err(err(n, format!("{k} set twice")));
+        }
+        seen_inner.push(k.clone());
+        let Some(value) = v else {
+            return Err(err(
+                n,
+                format!("{k} needs a value (nested mappings are not supported)"),
+            ));
+        };
+        if !value.quoted
+            && value
+                .text
+                .starts_with(['{', '[', '&', '*', '!', '|', '>', '%', '@', '`'])
+        {
+            return Err(err(
+                n,
+                format!(
+                    "{k}: unsupported YAML value {:?}; quote it if it is a string",
+                    value.text
+                ),
+            ));
+        }
+        match which {
+            Section::Tls => match k.as_str() {
+                "cert_file" => cert = Some((n, value.text)),
+                "key_file" => key = Some((n, value.text)),
+                _ => {
+                    return Err(err(
+                        n,
+                        format!("tls_server_config: key {k:?} is not supported by proctap (supported: {TLS_KEYS})"),
+                    ))
+                }
+            },
+            Section::Users => {
+                let hash = BcryptHash::parse(&value.text)
+                    .map_err(|why| err(n, format!("basic_auth_users: user {k:?}: {why}")))?;
+                cfg.users.push((k, hash));
+            }
+        }
+    }
+    match (cert, key) {
+        (None, None) if tls_line == 0 => {}
+        (Some((_, c)), Some((_, k))) if !c.is_empty() && !k.is_empty() => {
+            cfg.tls = Some(TlsFiles {
+                cert_file: base.join(c),
+                key_file: base.join(k),
+            })
+        }
+        _ => {
+            return Err(err(
+                tls_line,
+                format!("tls_server_config needs both {TLS_KEYS}, not empty"),
+            ))
+        }
+    }
+    Ok(cfg)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Section {
+    Tls,
+    Users,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Scalar {
+    text: String,
+    quoted: bool,
+}
+
+/// Drops a `#` comment: at the start of the line or after a space, outside quotes.
+fn strip_comment(line: &str) -> Result<&str, &'static str> {
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (None, '#') if prev == ' ' || prev == '\t' => return Ok(&line[..i]),
+            // A quote opens only where a value starts (after `: ` or at the line start).
+            (None, '"' | '\'') if prev == ' ' => quote = Some(c),
+            (Some('"'), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => {
+                // '' inside single quotes is an escaped quote.
+                if q == '\'' && chars.peek().map(|&(_, c)| c) == Some('\'') {
+                    chars.next();
+                } else {
+                    quote = None;
+                }
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    if quote.is_some() {
+        return Err("unterminated quoted string");
+    }
+    Ok(line)
+}
+
+/// `key: value` or `key:`; the key may be quoted.
+fn split_entry(s: &str) -> Result<(String, Option<Scalar>), String> {
+    if s.starts_with("- ") || s == "-" {
+        return Err("lists are not supported here".into());
+    }
+    let (key, rest) = if s.starts_with(['"', '\'']) {
+        let (k, len) = quoted(s)?;
+        (k, &s[len..])
+    } else {
+        let colon = s
+            .find(": ")
+            .or_else(|| s.strip_suffix(':').map(str::len))
+            .ok_or_else(|| format!("expected `key: value`, found {s:?}"))?;
+        (s[..colon].trim_end().to_string(), &s[colon..])
+    };
+    let rest = rest
+        .strip_prefix(':')
+        .ok_or_else(|| format!("expected `:` after the key in {s:?}"))?;
+    if key.is_empty() {
+        return Err("empty key".into());
+    }
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Ok((key, None));
+    }
+    if rest.starts_with(['"', '\'']) {
+        let (text, len) = quoted(rest)?;
+        if !rest[len..].trim().is_empty() {
+            return Err(format!("unexpected text after the quoted value of {key}"));
+        }
+        return Ok((key, Some(Scalar { text, quoted: true })));
+    }
+    Ok((
+        key,
+        Some(Scalar {
+            text: rest.to_string(),
+            quoted: false,
+        }),
+    ))
+}
+
+/// A quoted scalar at the start of `s`: its text and the bytes it took.
+fn quoted(s: &str) -> Result<(String, usize), String> {
+    let mut chars = s.char_indices();
+    let Some((_, q)) = chars.next() else {
+        return Err("empty string".into());
+    };
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match (q, c) {
+            ('\'', '\'') => {
+                if s[i + 1..].starts_with('\'') {
+                    chars.next();
+                    out.push('\'');
+                } else {
+                    return Ok((out, i + 1));
+                }
+            }
+            ('"', '"') => return Ok((out, i + 1)),
+            ('"', '\\') => match chars.next().map(|(_, c)| c) {
+                Some('\\') => out.push('\\'),
+                Some('"') => out.push('"'),
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('/') => out.push('/'),
+                other => {
+                    return Err(format!(
+                        "unsupported escape \\{} in a double-quoted string",
+                        other.map_or(String::new(), String::from)
+                    ))
+                }
+            },
+            _ => out.push(c),
+        }
+    }
+    Err("unterminated quoted string".into())
+}
+
+/// A bcrypt hash string `$2y$10$` + 22 characters of salt + 31 of digest.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BcryptHash {
+    pub cost: u32,
+    pub salt: [u8; 16],
+    pub digest: [u8; 23],
+}
+
+impl fmt::Debug for BcryptHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BcryptHash(cost {})", self.cost)
+    }
+}
+
+impl BcryptHash {
+    pub fn parse(s: &str) -> Result<BcryptHash, String> {
+        let b = s.as_bytes();
+        let (Some(prefix), Some(cost), Some(rest)) = (b.get(..4), b.get(4..7), b.get(7..)) else {
+            return Err("expected a bcrypt hash ($2y$10$… 60 characters)".into());
+        };
+        if !matches!(prefix, b"$2a$" | b"$2b$" | b"$2y$") || b.len() != 60 {
+            return Err("expected a bcrypt hash ($2y$10$… 60 characters)".into());
+        }
+        let cost = match cost {
+            [a @ b'0'..=b'9', c @ b'0'..=b'9', b'$'] => u32::from((a - b'0') * 10 + (c - b'0')),
+            _ => return Err("expected a two-digit cost after $2y$".into()),
+        };
+        if !(4..=31).contains(&cost) {
+            return Err(format!("bcrypt cost {cost} is outside 4 to 31"));
+        }
+        let (salt, digest) = rest.split_at(22.min(rest.len()));
+        let mut out = BcryptHash {
+            cost,
+            salt: [0; 16],
+            digest: [0; 23],
+        };
+        if !bcrypt_base64(salt, &mut out.salt) || !bcrypt_base64(digest, &mut out.digest) {
+            return Err("the salt or digest of the bcrypt hash is not bcrypt's base64".into());
+        }
+        Ok(out)
+    }
+}
+
+const BCRYPT_ALPHABET: &[u8; 64] =
+    b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const STD_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Decodes unpadded base64 in `alphabet` into exactly `out.len()` bytes. `None` if `text` has
+/// a character outside the alphabet or not exactly the characters `out` needs; otherwise the
+/// unused low bits of the last character (zero in canonical encodings).
+fn decode_base64(alphabet: &[u8; 64], text: &[u8], out: &mut [u8]) -> Option<u32> {
+    if text.len() != (out.len() * 8).div_ceil(6) {
+        return None;
+    }
+    let (mut acc, mut bits) = (0u32, 0u32);
+    let mut slots = out.iter_mut();
+    for &c in text {
+        let v = alphabet.iter().position(|&a| a == c)?;
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            *slots.next()? = (acc >> bits) as u8;
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(acc)
+}
+
+/// bcrypt's own alphabet; like OpenBSD's, the spare bits are ignored.
+fn bcrypt_base64(text: &[u8], out: &mut [u8]) -> bool {
+    decode_base64(BCRYPT_ALPHABET, text, out).is_some()
+}
+
+/// Standard base64 with `=` padding (RFC 4648), as in `Authorization: Basic`; strict, so one
+/// credential has one encoding.
+pub fn base64_std(text: &str) -> Option<Vec<u8>> {
+    let t = text.as_bytes();
+    if t.len() % 4 != 0 {
+        return None;
+    }
+    let body = t
+        .strip_suffix(b"==")
+        .or_else(|| t.strip_suffix(b"="))
+        .unwrap_or(t);
+    let mut out = vec![0u8; t.len() / 4 * 3 - (t.len() - body.len())];
+    match decode_base64(STD_ALPHABET, body, &mut out) {
+        Some(0) => Some(out),
+        _ => None,
+    }
+}
+
+/// The user and password of an `Authorization: Basic …` header value.
+pub fn basic_credentials(header: &str) -> Option<(String, Vec<u8>)> {
+    let (scheme, rest) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64_std(rest.trim())?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    let user = String::from_utf8(decoded.get(..colon)?.to_vec()).ok()?;
+    let pass = decoded.get(colon + 1..)?.to_vec();
+    Some((user, pass))
+}
+
+/// Equality that takes the same time wherever the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    // black_box keeps the optimiser from turning the fold into an early exit.
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$2y$10$ZmOWcCd/yHVhHhd8V4ZxXe7yLGmyz4.PSXXF9wPHkb.vWZuJnP8vy";
+
+    fn p(text: &str) -> Result<WebConfig, String> {
+        parse(Path::new("/etc/proctap/web.yml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn node_exporter_example_parses() {
+        let text = format!(
+            "# node_exporter's web config\n---\ntls_server_config:\n  cert_file: node.crt   # relative\n  key_file: \"/keys/node key.pem\"\n\n\
+             basic_auth_users:\n    prometheus: {HASH}\n    'o''brien': \"{HASH}\" # quoted\n"
+        );
+        let c = p(&text).unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert_file: "/etc/proctap/node.crt".into(),
+                key_file: "/keys/node key.pem".into(),
+            })
+        );
+        let users: Vec<&str> = c.users.iter().map(|(u, _)| u.as_str()).collect();
+        assert_eq!(users, ["prometheus", "o'brien"]);
+        assert_eq!(c.users[0].1.cost, 10);
+        assert_eq!(c.users[0].1, c.users[1].1);
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let text = include_str!("../examples/web-config.yml");
+        let c = parse(Path::new("examples/web-config.yml"), text).unwrap();
+        assert_eq!(c.tls.unwrap().key_file, PathBuf::from("examples/node.key"));
+        assert_eq!(c.users.len(), 1);
+        assert_eq!(c.users[0].0, "prometheus");
+    }
+
+    #[test]
+    fn sections_are_optional() {
+        assert_eq!(p("").unwrap(), WebConfig::default());
+        let c = p(&format!("basic_auth_users:\n  a: {HASH}\n")).unwrap();
+        assert_eq!((c.tls, c.users.len()), (None, 1));
+        let c =
+            p("tls_server_config:\n  key_file: k\n  cert_file: c\nbasic_auth_users: {}\n").unwrap();
+        assert_eq!(c.tls.unwrap().cert_file, PathBuf::from("/etc/proctap/c"));
+        assert!(c.users.is_empty());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_problem() {
+        let cases = [
+            ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n",
+             "/etc/proctap/web.yml:4: tls_server_config: key \"client_auth_type\" is not supported by proctap (supported: cert_file, key_file)"),
+            ("tls_config:\n", "/etc/proctap/web.yml:1: unknown key \"tls_config\""),
+            ("http_server_config:\n  http2: false\n", ":1: http_server_config is not supported"),
+            ("tls_server_config:\n  cert_file: a\n", ":1: tls_server_config needs both cert_file, key_file"),
+            ("tls_server_config:\n  cert_file: a\n   key_file: b\n", ":3: indentation of 3 spaces where the entries above have 2"),
+            ("tls_server_config:\n\tcert_file: a\n", ":2: tabs are not allowed"),
+            ("basic_auth_users:\n  u: $2y$10$short\n", ":2: basic_auth_users: user \"u\": expected a bcrypt hash"),
+            ("basic_auth_users:\n  u: \"unterminated\n", ":2: unterminated quoted string"),
+            ("  cert_file: a\n", ":1: indented line outside a section"),
+            ("tls_server_config: yes\n", ":1: tls_server_config must be a mapping"),
+            ("basic_auth_users:\n  u:\n", ":2: u needs a value"),
+            ("basic_auth_users:\n  u: &anchor x\n", ":2: u: unsupported YAML value"),
+            ("basic_auth_users:\n  - u\n", ":2: lists are not supported"),
+            ("tls_server_config:\n  cert_file a\n", ":2: expected `key: value`"),
+        ];
+        for (text, want) in cases {
+            let e = p(text).unwrap_err();
+            assert!(e.starts_with("/etc/proctap/web.yml:"), "{e}");
+            assert!(e.contains(want), "{text:?}: {e:?} should contain {want:?}");
+        }
+        let twice = format!("basic_auth_users:\n  a: {HASH}\n  a: {HASH}\n");
+        assert!(p(&twice).unwrap_err().ends_with(":3: a set twice"));
+        let twice = "basic_auth_users: {}\nbasic_auth_users: {}\n";
+        assert!(p(twice)
+            .unwrap_err()
+            .ends_with(":2: basic_auth_users set twice (first on line 1)"));
+    }
+
+    #[test]
+    fn comments_and_quotes() {
+        assert_eq!(strip_comment("a: b # c"), Ok("a: b "));
+        assert_eq!(
+            strip_comment("a: b#c"),
+            Ok("a: b#c"),
+            "# inside a word is text"
+        );
+        assert_eq!(strip_comment("a: \"b # c\" # d"), Ok("a: \"b # c\" "));
+        assert_eq!(strip_comment("a: 'it''s # x' # d"), Ok("a: 'it''s # x' "));
+        assert_eq!(strip_comment("# all"), Ok(""));
+        assert_eq!(quoted("\"a\\\"b\\\\\" x"), Ok(("a\"b\\".into(), 8)));
+        assert_eq!(quoted("'a''b'"), Ok(("a'b".into(), 6)));
+        assert!(quoted("\"\\x\"")
+            .unwrap_err()
+            .contains("unsupported escape"));
+    }
+
+    #[test]
+    fn bcrypt_hash_fields() {
+        let h = BcryptHash::parse(HASH).unwrap();
+        assert_eq!(h.cost, 10);
+        // "ZmOW" in bcrypt's alphabet: 27 40 16 24 = 011011 101000 010000 011000.
+        assert_eq!(h.salt[..3], [0x6e, 0x84, 0x18]);
+        assert!(BcryptHash::parse(&HASH.replace("$2y$", "$2b$")).is_ok());
+        assert!(BcryptHash::parse(&HASH.replace("$2y$10", "$2y$03"))
+            .unwrap_err()
+            .contains("cost 3"));
+        assert!(BcryptHash::parse(&HASH.replace("$2y$", "$1$x")).is_err());
+        assert!(BcryptHash::parse(&HASH.replace('Z', "!")).is_err());
+        assert!(BcryptHash::parse(&HASH[..59]).is_err());
+        assert!(BcryptHash::parse("").is_err());
+        assert_eq!(format!("{h:?}"), "BcryptHash(cost 10)", "no hash in logs");
+    }
+
+    #[test]
+    fn basic_auth_header_decodes() {
+        // echo -n 'prometheus:s3cret:x' | base64
+        assert_eq!(
+            basic_credentials("Basic cHJvbWV0aGV1czpzM2NyZXQ6eA=="),
+            Some(("prometheus".into(), b"s3cret:x".to_vec()))
+        );
+        assert_eq!(
+            basic_credentials("basic dTpw"),
+            Some(("u".into(), b"p".to_vec()))
+        );
+        assert_eq!(
+            basic_credentials("Basic dTo="),
+            Some(("u".into(), Vec::new()))
+        );
+        assert_eq!(basic_credentials("Basic dXNlcg=="), None, "no colon");
+        assert_eq!(basic_credentials("Bearer dTpw"), None);
+        assert_eq!(basic_credentials("Basic dTpw="), None, "bad padding");
+        assert_eq!(basic_credentials("Basic dT!w"), None);
+        assert_eq!(basic_credentials("Basic"), None);
+        assert_eq!(base64_std("").unwrap(), b"");
+        assert_eq!(base64_std("Zm9vYmFy").unwrap(), b"foobar");
+        assert_eq!(base64_std("Zm9vYg==").unwrap(), b"foob");
+        assert_eq!(base64_std("Zm9vYmE=").unwrap(), b"fooba");
+        assert_eq!(base64_std("Zm9vYh=="), None, "trailing bits set");
+        assert_eq!(base64_std("Zm9v===="), None);
+    }
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
