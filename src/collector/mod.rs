@@ -456,6 +456,8 @@ impl Scraper {
                 }
             }
         }
+        let ctx = &mut self.ctx;
+        ctx.src.trim(&mut [&mut ctx.buf, &mut ctx.buf2]);
         self.meta();
         all_ok
     }
