@@ -7,6 +7,8 @@ mod alloc_count;
 mod cli;
 mod collector;
 mod config;
+#[cfg(test)]
+mod corrupt;
 mod expo;
 mod http;
 mod log;
