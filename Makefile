@@ -9,7 +9,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests run: promtool (prometheus) and the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
 
-.PHONY: all build run test lint static static-aarch64 size install man deps golden clean
+.PHONY: all build run test lint static static-aarch64 size install man deps golden clean fuzz fuzz-targets soak
 
 all: build
 
@@ -87,6 +87,31 @@ deps:
 # Rewrites fixtures/e2e-output.txt from the current code; review the diff before committing.
 golden:
 	UPDATE_GOLDEN=1 $(CARGO) test --locked --test e2e golden_output
+
+# Each cargo-fuzz target (fuzz/, one per parser in src/parsers.rs) for FUZZ_SECONDS, when
+# nightly and cargo-fuzz are there (`cargo install cargo-fuzz`); otherwise the in-tree
+# randomized parser test and the corrupted-fixture test with large counts. Not run by CI.
+FUZZ_SECONDS ?= 20
+fuzz:
+	@if cargo +nightly fuzz --version >/dev/null 2>&1; then \
+		for t in $$(sed -n 's/^    ("\([a-z0-9_]*\)",.*/\1/p' src/parsers.rs); do \
+			echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+			(cd fuzz && cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 2>&1 | tail -3) || exit 1; \
+		done; \
+	else \
+		echo "cargo-fuzz or nightly missing: randomized in-tree tests with large counts instead"; \
+		PROCTAP_FUZZ_ITERS=200000 PROCTAP_CORRUPT_VARIANTS=20000 $(CARGO) test --locked --bin proctap -- parsers:: corrupt:: --show-output; \
+	fi
+
+# Rewrites fuzz/fuzz_targets/*.rs and their [[bin]] entries from the table in src/parsers.rs.
+fuzz-targets:
+	./fuzz/gen-targets.sh
+
+# 100,000 keep-alive scrapes of a release build on the fixtures over loopback: RSS after 1,000
+# and after 100,000 (must differ by < 64 KiB) and the open fd count (must stay the same).
+SOAK_SCRAPES ?= 100000
+soak: build
+	$(CARGO) test --locked --release --test soak -- --ignored --nocapture
 
 clean:
 	$(CARGO) clean

@@ -13,6 +13,8 @@ mod expo;
 mod http;
 mod log;
 mod parse;
+#[cfg(test)]
+mod parsers;
 mod server;
 mod source;
 
