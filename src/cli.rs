@@ -16,6 +16,8 @@ pub enum Command {
     Once,
     /// Print the effective configuration in the config file's format.
     PrintConfig,
+    /// Collect once and report per collector what works here and what would enable the rest.
+    Check,
     Help,
     Version,
 }
@@ -491,6 +493,7 @@ where
                 cfg.command = match (v.as_str(), cfg.command) {
                     ("once", Command::Serve) => Command::Once,
                     ("config", Command::Serve) => Command::PrintConfig,
+                    ("check", Command::Serve) => Command::Check,
                     _ => return Err(CliError::UnexpectedArgument(v)),
                 };
                 continue;
@@ -709,12 +712,18 @@ pub fn help() -> String {
     let d = Config::default();
     let mut out = format!(
         "proctap {}: a tiny node_exporter-compatible Prometheus exporter for Linux.\n\n\
-         Usage: proctap [once | config] [FLAGS]\n\n\
+         Usage: proctap [once | check | config] [FLAGS]\n\n\
          Commands:\n",
         env!("CARGO_PKG_VERSION")
     );
     help_entry(&mut out, "(none)", "Serve metrics over HTTP.", None);
     help_entry(&mut out, "once", "Print one scrape to stdout and exit: 0 when every enabled collector succeeded, 1 otherwise.", None);
+    help_entry(
+        &mut out,
+        "check",
+        "Collect once and list, per enabled collector, whether it works, its series count, which of its sources exist and are readable, and what would enable the rest (a capability, a flag, a kernel option). Exit 0 when every enabled collector works, 1 otherwise.",
+        None,
+    );
     help_entry(
         &mut out,
         "config",

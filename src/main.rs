@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 #[cfg(test)]
 mod alloc_count;
+mod check;
 mod cli;
 mod collector;
 mod config;
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
             print!("{}", cfg.to_file());
             return ExitCode::SUCCESS;
         }
-        Command::Serve | Command::Once => {}
+        Command::Serve | Command::Once | Command::Check => {}
     }
     log::init(cfg.log_level, cfg.log_json);
     let mut scraper = match server::scraper_for(&cfg) {
@@ -52,6 +53,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cfg.command == Command::Check {
+        let mut report = String::new();
+        let ok = check::report(&mut scraper, cfg.textfile_directory.as_deref(), &mut report);
+        print!("{report}");
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     if cfg.command == Command::Once {
         let ok = scraper.scrape();
         let mut stdout = std::io::stdout().lock();
