@@ -96,7 +96,10 @@ fuzz:
 	@if cargo +nightly fuzz --version >/dev/null 2>&1; then \
 		for t in $$(sed -n 's/^    ("\([a-z0-9_]*\)",.*/\1/p' src/parsers.rs); do \
 			echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
-			(cd fuzz && cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 2>&1 | tail -3) || exit 1; \
+			mkdir -p target; \
+			(cd fuzz && cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536) > target/fuzz-$$t.log 2>&1 \
+				|| { tail -40 target/fuzz-$$t.log; exit 1; }; \
+			grep '^Done' target/fuzz-$$t.log; \
 		done; \
 	else \
 		echo "cargo-fuzz or nightly missing: randomized in-tree tests with large counts instead"; \
