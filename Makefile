@@ -113,8 +113,8 @@ fuzz-targets:
 # 100,000 keep-alive scrapes of a release build on the fixtures over loopback: RSS after 1,000
 # and after 100,000 (must differ by < 64 KiB) and the open fd count (must stay the same).
 SOAK_SCRAPES ?= 100000
-soak: build
-	$(CARGO) test --locked --release --test soak -- --ignored --nocapture
+soak:
+	PROCTAP_SOAK_SCRAPES=$(SOAK_SCRAPES) $(CARGO) test --locked --release --test soak -- --nocapture
 
 clean:
 	$(CARGO) clean
