@@ -340,8 +340,12 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
                 Found::Denied => format!("denied      {}", path.display()),
                 Found::Broken(e) => format!("unreadable  {}: {e}", path.display()),
             };
-            need_hint |= !matches!(found, Found::Readable(_))
-                && !(optional && matches!(found, Found::Missing));
+            let fine = match found {
+                Found::Readable(_) => true,
+                Found::Missing => optional,
+                Found::Denied | Found::Broken(_) => false,
+            };
+            need_hint |= !fine;
             let _ = writeln!(out, "    {state}");
         }
         if let Some(err) = outcome.error.as_deref().filter(|_| !outcome.ok) {
