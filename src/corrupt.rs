@@ -123,7 +123,7 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
             Required { empty_fails: false },
         ),
         ("proc/net/arp", &["arp"], REQ),
-        ("proc/net/dev", &["netdev"], REQ),
+        ("proc/net/dev", &["netdev"], Required { empty_fails: false }),
         (
             "proc/net/netstat",
             &["netstat"],
