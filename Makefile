@@ -14,7 +14,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests run: promtool and prometheus, the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
 
-.PHONY: all build run test lint static static-aarch64 static-tls size install deb man deps golden bench clean FORCE
+.PHONY: all build run test lint static static-aarch64 static-tls size install deb man deps golden bench clean fuzz fuzz-targets soak FORCE
 
 all: build
 
@@ -167,6 +167,34 @@ golden:
 # live sleepers; writes BENCHMARKS.md. BENCH_SCRAPES=N scales the counts (default 1000).
 bench: deps
 	bench/run.sh
+
+# Each cargo-fuzz target (fuzz/, one per parser in src/parsers.rs) for FUZZ_SECONDS, when
+# nightly and cargo-fuzz are there (`cargo install cargo-fuzz`); otherwise the in-tree
+# randomized parser test and the corrupted-fixture test with large counts. Not run by CI.
+FUZZ_SECONDS ?= 20
+fuzz:
+	@if cargo +nightly fuzz --version >/dev/null 2>&1; then \
+		for t in $$(sed -n 's/^    ("\([a-z0-9_]*\)",.*/\1/p' src/parsers.rs); do \
+			echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+			mkdir -p target; \
+			(cd fuzz && cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536) > target/fuzz-$$t.log 2>&1 \
+				|| { tail -40 target/fuzz-$$t.log; exit 1; }; \
+			grep '^Done' target/fuzz-$$t.log; \
+		done; \
+	else \
+		echo "cargo-fuzz or nightly missing: randomized in-tree tests with large counts instead"; \
+		PROCTAP_FUZZ_ITERS=200000 PROCTAP_CORRUPT_VARIANTS=20000 $(CARGO) test --locked --bin proctap -- parsers:: corrupt:: --show-output; \
+	fi
+
+# Rewrites fuzz/fuzz_targets/*.rs and their [[bin]] entries from the table in src/parsers.rs.
+fuzz-targets:
+	./fuzz/gen-targets.sh
+
+# 100,000 keep-alive scrapes of a release build on the fixtures over loopback: RSS after 1,000
+# and after 100,000 (must differ by < 64 KiB) and the open fd count (must stay the same).
+SOAK_SCRAPES ?= 100000
+soak:
+	PROCTAP_SOAK_SCRAPES=$(SOAK_SCRAPES) $(CARGO) test --locked --release --test soak -- --nocapture
 
 clean:
 	$(CARGO) clean

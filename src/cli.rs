@@ -17,6 +17,8 @@ pub enum Command {
     Once,
     /// Print the effective configuration in the config file's format.
     PrintConfig,
+    /// Collect once and report per collector what works here and what would enable the rest.
+    Check,
     Help,
     Version,
     /// Print the process classification table (`proctap subgroups [--group G]`).
@@ -601,6 +603,7 @@ where
                     ("once", Command::Serve) => Command::Once,
                     ("config", Command::Serve) => Command::PrintConfig,
                     ("subgroups", Command::Serve) => Command::Subgroups,
+                    ("check", Command::Serve) => Command::Check,
                     _ => return Err(CliError::UnexpectedArgument(v)),
                 };
                 continue;
@@ -825,12 +828,18 @@ pub fn help() -> String {
     let d = Config::default();
     let mut out = format!(
         "proctap {}: a tiny node_exporter-compatible Prometheus exporter for Linux.\n\n\
-         Usage: proctap [once | config | subgroups [--group G]] [FLAGS]\n\n\
+         Usage: proctap [once | check | config | subgroups [--group G]] [FLAGS]\n\n\
          Commands:\n",
         env!("CARGO_PKG_VERSION")
     );
     help_entry(&mut out, "(none)", "Serve metrics over HTTP.", None);
     help_entry(&mut out, "once", "Print one scrape to stdout and exit: 0 when every enabled collector succeeded, 1 otherwise.", None);
+    help_entry(
+        &mut out,
+        "check",
+        "Collect once and list, per enabled collector, whether it works, its series count, which of its sources exist and are readable, and what would enable the rest (a capability, a flag, a kernel option). Exit 0 when every enabled collector works, 1 otherwise.",
+        None,
+    );
     help_entry(
         &mut out,
         "config",

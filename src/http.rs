@@ -63,7 +63,7 @@ pub enum Method {
 
 /// A parsed request head, as ranges into the connection's buffer.
 #[derive(Debug, Clone)]
-struct Head {
+pub(crate) struct Head {
     method: Method,
     target: Range<usize>,
     authorization: Option<Range<usize>>,
@@ -830,7 +830,7 @@ fn write_response(
 }
 
 #[derive(Debug)]
-enum Parsed {
+pub(crate) enum Parsed {
     Incomplete,
     Request(Head),
     /// Answer with this status and close.
@@ -847,7 +847,7 @@ fn is_tchar(b: u8) -> bool {
 }
 
 /// Parses a request head from the start of `buf` (bytes may follow it).
-fn parse_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Parsed {
+pub(crate) fn parse_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Parsed {
     // Robustness: empty lines before a request line are allowed (RFC 9112 2.2).
     let start = buf
         .iter()

@@ -4,13 +4,18 @@ use std::process::ExitCode;
 
 #[cfg(test)]
 mod alloc_count;
+mod check;
 mod cli;
 mod collector;
 mod config;
+#[cfg(test)]
+mod corrupt;
 mod expo;
 mod http;
 mod log;
 mod parse;
+#[cfg(test)]
+mod parsers;
 mod server;
 mod source;
 #[cfg(feature = "tls")]
@@ -63,7 +68,7 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Serve | Command::Once => {}
+        Command::Serve | Command::Once | Command::Check => {}
     }
     log::init(cfg.log_level, cfg.log_json);
     let mut scraper = match server::scraper_for(&cfg) {
@@ -73,6 +78,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cfg.command == Command::Check {
+        let mut report = String::new();
+        let ok = check::report(&mut scraper, cfg.textfile_directory.as_deref(), &mut report);
+        print!("{report}");
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     if cfg.command == Command::Once {
         let ok = scraper.scrape();
         let mut stdout = std::io::stdout().lock();

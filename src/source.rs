@@ -7,9 +7,57 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-/// Reads larger than this are an error rather than an unbounded allocation; the largest real
-/// file we read (/proc/interrupts on a 128-CPU machine with 200 IRQs) is about 300 KiB.
+/// The cap on one textfile (`*.prom`), which users write and which may be large by design.
 pub const MAX_FILE_BYTES: u64 = 8 << 20;
+
+/// Caps on one read, by kind of file. A file larger than its cap is [`Error::TooLarge`], never an
+/// unbounded allocation: a read stops one byte past the cap.
+///
+/// - sysfs attributes: the kernel's `show()` fills at most one page (4 KiB; 64 KiB on arm64
+///   kernels with 64K pages), so 64 KiB is already more than a real attribute can hold.
+/// - /proc tables that grow with CPUs, IRQs, devices, neighbours or mounts (interrupts, stat,
+///   softnet_stat, schedstat, diskstats, net/*, mounts): /proc/interrupts is about 11 bytes per
+///   CPU per IRQ, so 1,024 CPUs × 500 IRQs is ~5.5 MiB and /proc/net/arp with gc_thresh3 at
+///   100,000 is ~8 MiB; 16 MiB leaves room for both.
+/// - other /proc files (loadavg, meminfo, vmstat, pressure/*, sys/…): fixed-size records of a
+///   few KiB; 1 MiB.
+/// - files under --path.rootfs (os-release): 1 MiB.
+pub const SYS_CAP: u64 = 64 << 10;
+pub const PROC_TABLE_CAP: u64 = 16 << 20;
+pub const PROC_CAP: u64 = 1 << 20;
+pub const ROOTFS_CAP: u64 = 1 << 20;
+
+/// A reused read buffer larger than this is shrunk back once a scrape no longer needs it
+/// (see [`Source::trim`]), so one oversized or one-off large file does not pin megabytes.
+pub const KEEP_BYTES: usize = 1 << 20;
+
+/// The read cap for `rel` under `root`.
+pub fn cap_for(root: Root, rel: &[&str]) -> u64 {
+    match root {
+        Root::Sys => SYS_CAP,
+        Root::Rootfs => ROOTFS_CAP,
+        Root::Proc => {
+            let first = rel.first().copied().unwrap_or("");
+            let table = [
+                "interrupts",
+                "stat",
+                "schedstat",
+                "diskstats",
+                "mounts",
+                "net/",
+            ];
+            if table
+                .iter()
+                .any(|t| first == *t || (t.ends_with('/') && first.starts_with(t)))
+                || (first.ends_with("/mounts"))
+            {
+                PROC_TABLE_CAP
+            } else {
+                PROC_CAP
+            }
+        }
+    }
+}
 
 /// Which configured root a relative path is under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +97,7 @@ impl fmt::Display for ParseError {
 #[derive(Debug)]
 pub enum Error {
     Io { path: PathBuf, err: io::Error },
-    TooLarge { path: PathBuf },
+    TooLarge { path: PathBuf, cap: u64 },
     Parse { path: PathBuf, err: ParseError },
 }
 
@@ -57,11 +105,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, err } => write!(f, "{}: {}", path.display(), err),
-            Error::TooLarge { path } => write!(
+            Error::TooLarge { path, cap } => write!(
                 f,
                 "{}: larger than {} bytes, refusing to read it",
                 path.display(),
-                MAX_FILE_BYTES
+                cap
             ),
             Error::Parse { path, err } if err.line > 0 => {
                 write!(f, "{}:{}: {}", path.display(), err.line, err.msg)
@@ -86,6 +134,8 @@ pub struct Source {
     scratch: PathBuf,
     /// getdents64 buffer for [`Source::list_dir`].
     dirents: Vec<u8>,
+    /// The longest file read since the last [`Source::trim`].
+    largest_read: usize,
 }
 
 impl Source {
@@ -96,6 +146,22 @@ impl Source {
             rootfs,
             scratch: PathBuf::with_capacity(256),
             dirents: Vec::new(),
+            largest_read: 0,
+        }
+    }
+
+    /// Called once per scrape with the reused read buffers: one whose capacity is above
+    /// [`KEEP_BYTES`] and four times what the largest read of this scrape needed is shrunk.
+    /// A large file read on every scrape keeps its room (regrowing would allocate every time);
+    /// one oversized or one-off file does not pin its megabytes forever.
+    pub fn trim(&mut self, bufs: &mut [&mut String]) {
+        let need = self.largest_read;
+        self.largest_read = 0;
+        for buf in bufs {
+            if buf.capacity() > KEEP_BYTES && buf.capacity() / 4 > need {
+                buf.clear();
+                buf.shrink_to(need.max(64 << 10));
+            }
         }
     }
 
@@ -138,7 +204,14 @@ impl Source {
     pub fn read(&mut self, root: Root, rel: &[&str], buf: &mut String) -> Result<(), Error> {
         buf.clear();
         self.path(root, rel);
-        read_path(&self.scratch, buf)
+        let r = read_opened(
+            &self.scratch,
+            File::open(&self.scratch),
+            cap_for(root, rel),
+            buf,
+        );
+        self.largest_read = self.largest_read.max(buf.len());
+        r
     }
 
     /// Like [`Source::read`], but a missing file is `Ok(false)` rather than an error.
@@ -152,10 +225,12 @@ impl Source {
         self.path(root, rel);
         // Checked before building an Error, whose path would be an allocation on every scrape
         // for files that are routinely absent.
-        match File::open(&self.scratch) {
+        let r = match File::open(&self.scratch) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            opened => read_opened(&self.scratch, opened, buf).map(|()| true),
-        }
+            opened => read_opened(&self.scratch, opened, cap_for(root, rel), buf).map(|()| true),
+        };
+        self.largest_read = self.largest_read.max(buf.len());
+        r
     }
 
     /// Lists the entry names of a directory into `names`, sorted, so output order is stable.
@@ -292,26 +367,39 @@ pub fn read_at(dir: &File, name: &str, buf: &mut [u8]) -> io::Result<usize> {
     file.read(buf)
 }
 
-fn read_path(path: &Path, buf: &mut String) -> Result<(), Error> {
-    read_opened(path, File::open(path), buf)
-}
-
-/// Reads the file `open` gave for `path`; errors name `path`.
-fn read_opened(path: &Path, opened: io::Result<File>, buf: &mut String) -> Result<(), Error> {
+/// Reads at most `cap` bytes of the file `open` gave for `path`; errors name `path`.
+fn read_opened(
+    path: &Path,
+    opened: io::Result<File>,
+    cap: u64,
+    buf: &mut String,
+) -> Result<(), Error> {
     let io_err = |err| Error::Io {
         path: path.to_path_buf(),
         err,
     };
+    let too_large = || Error::TooLarge {
+        path: path.to_path_buf(),
+        cap,
+    };
     let file = opened.map_err(io_err)?;
-    let n = file
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_string(buf)
-        .map_err(io_err)?;
-    if n as u64 > MAX_FILE_BYTES {
+    // A regular file (a copied tree, a textfile-like rootfs file) says its size up front: refuse
+    // it before allocating anything. /proc and /sys files say 0 or 4096, so the read is capped
+    // as well.
+    if file.metadata().is_ok_and(|m| m.is_file() && m.len() > cap) {
+        return Err(too_large());
+    }
+    let result = file.take(cap + 1).read_to_string(buf);
+    let n = match result {
+        Ok(n) => n,
+        Err(err) => {
+            buf.clear();
+            return Err(io_err(err));
+        }
+    };
+    if n as u64 > cap {
         buf.clear();
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-        });
+        return Err(too_large());
     }
     Ok(())
 }
@@ -422,6 +510,94 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let e = s.list_dir(Root::Proc, &[""], &mut names).unwrap_err();
         assert!(e.is_not_found(), "{e}");
+    }
+
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn caps_by_kind() {
+        assert_eq!(cap_for(Root::Sys, &["class/net/", "eth0", "/mtu"]), SYS_CAP);
+        assert_eq!(cap_for(Root::Proc, &["interrupts"]), PROC_TABLE_CAP);
+        assert_eq!(cap_for(Root::Proc, &["net/dev"]), PROC_TABLE_CAP);
+        assert_eq!(cap_for(Root::Proc, &["1/mounts"]), PROC_TABLE_CAP);
+        assert_eq!(cap_for(Root::Proc, &["loadavg"]), PROC_CAP);
+        assert_eq!(cap_for(Root::Proc, &["pressure/", "cpu"]), PROC_CAP);
+        assert_eq!(cap_for(Root::Rootfs, &["etc/os-release"]), ROOTFS_CAP);
+    }
+
+    #[test]
+    fn a_huge_file_is_an_error_naming_it_without_reading_it() {
+        let dir = std::env::temp_dir().join(format!("proctap-huge-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("proc")).unwrap();
+        // 100 MB, sparse: it costs no disk, and reading it whole would cost 100 MB of RSS.
+        let f = File::create(dir.join("proc/interrupts")).unwrap();
+        f.set_len(100_000_000).unwrap();
+        // An endless character device stands for a /proc file that does not say its size.
+        std::os::unix::fs::symlink("/dev/zero", dir.join("proc/meminfo")).unwrap();
+        let mut s = Source::new(dir.join("proc"), dir.join("sys"), dir.clone());
+        let mut buf = String::new();
+        let before = rss_kib();
+        let e = s.read(Root::Proc, &["interrupts"], &mut buf).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}/proc/interrupts: larger than 16777216 bytes, refusing to read it",
+                dir.display()
+            )
+        );
+        assert!(
+            buf.capacity() < 64 << 10,
+            "refused before reading: {}",
+            buf.capacity()
+        );
+        let e = s.read(Root::Proc, &["meminfo"], &mut buf).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { cap: PROC_CAP, .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("/proc/meminfo: larger than 1048576 bytes"),
+            "{e}"
+        );
+        assert!(buf.is_empty());
+        assert!(
+            buf.capacity() <= 4 << 20,
+            "bounded by the cap: {}",
+            buf.capacity()
+        );
+        // Other tests run in this process at the same time, so the RSS bound is loose; what
+        // it rules out is the 100 MB an unbounded read would have cost.
+        let grown = rss_kib().saturating_sub(before);
+        assert!(
+            grown < 48 << 10,
+            "RSS grew by {grown} KiB reading two endless/huge files"
+        );
+        // The buffer that held up to the cap shrinks back once a scrape needs less.
+        assert!(buf.capacity() > KEEP_BYTES, "{}", buf.capacity());
+        std::fs::write(dir.join("proc/loadavg"), "0.52 0.58 0.59 1/420 1234\n").unwrap();
+        s.read(Root::Proc, &["loadavg"], &mut buf).unwrap();
+        s.trim(&mut [&mut buf]);
+        assert!(buf.capacity() <= 64 << 10, "{}", buf.capacity());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_large_file_read_every_scrape_keeps_its_buffer() {
+        let mut s = Source::new("/proc".into(), "/sys".into(), "/".into());
+        let mut buf = String::with_capacity(2 << 20);
+        s.largest_read = (2 << 20) - 100;
+        s.trim(&mut [&mut buf]);
+        assert!(buf.capacity() >= 2 << 20, "needed this scrape: kept");
+        s.trim(&mut [&mut buf]);
+        assert!(
+            buf.capacity() <= 64 << 10,
+            "not needed by the next scrape: shrunk"
+        );
     }
 
     #[test]

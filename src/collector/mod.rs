@@ -418,6 +418,9 @@ pub struct Outcome {
     /// The last error, kept so that a collector failing the same way on every scrape is
     /// logged once, not every 15 seconds.
     pub error: Option<String>,
+    /// Where this collector's samples are in the output of the last scrape (empty when it
+    /// failed), so `proctap check` can count them.
+    pub span: std::ops::Range<usize>,
 }
 
 /// Runs the enabled collectors into one reused encoder and appends the meta-metrics.
@@ -453,9 +456,12 @@ impl Scraper {
             let seconds = start.elapsed().as_secs_f64();
             slot.seconds = seconds;
             slot.ok = result.is_ok();
+            if result.is_err() {
+                self.out.rollback(mark);
+            }
+            slot.span = mark..self.out.mark();
             match result {
                 Err(e) => {
-                    self.out.rollback(mark);
                     all_ok = false;
                     let msg = e.to_string();
                     if slot.error.as_deref() != Some(msg.as_str()) {
@@ -470,6 +476,8 @@ impl Scraper {
                 }
             }
         }
+        let ctx = &mut self.ctx;
+        ctx.src.trim(&mut [&mut ctx.buf, &mut ctx.buf2]);
         self.meta();
         all_ok
     }

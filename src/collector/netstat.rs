@@ -123,6 +123,19 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
             if bad.is_some() {
                 return;
             }
+            // The names become part of a metric name: letters, digits and _ only.
+            let name_ok = |s: &str| {
+                !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            };
+            if !name_ok(proto) || !name_ok(field) {
+                bad = Some(ParseError::new(
+                    line,
+                    format!(
+                        "expected a counter name of letters and digits, found {proto:?} {field:?}"
+                    ),
+                ));
+                return;
+            }
             // Every value must be a number, exported or not, as in node_exporter.
             let v = match parse_value(value, proto, field, line) {
                 Ok(v) => v,

@@ -1,0 +1,32 @@
+//! proctap's modules compiled as a library for the fuzz targets: proctap is a binary crate, so
+//! this crate root declares the same modules as src/main.rs (`crate::collector` etc. resolve the
+//! same way) by path.
+#![allow(dead_code, unused_imports)]
+
+#[path = "../../src/cli.rs"]
+mod cli;
+#[path = "../../src/collector/mod.rs"]
+mod collector;
+#[path = "../../src/config.rs"]
+mod config;
+#[path = "../../src/expo.rs"]
+mod expo;
+#[path = "../../src/http.rs"]
+mod http;
+#[path = "../../src/log.rs"]
+mod log;
+#[path = "../../src/parse.rs"]
+mod parse;
+#[path = "../../src/parsers.rs"]
+mod parsers;
+#[path = "../../src/server.rs"]
+mod server;
+#[path = "../../src/source.rs"]
+mod source;
+
+pub use parsers::run;
+
+/// The parser names, for `make fuzz`.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    parsers::ALL.iter().map(|(n, _)| *n)
+}
