@@ -3,8 +3,6 @@
 //! tests/hostile.rs.)
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -75,35 +73,7 @@ fn sighup_reloads_the_config_file_and_keeps_the_old_one_when_it_is_bad() {
 fn sigint_during_scrapes_finishes_the_response_and_exits_0_within_1_s() {
     let mut server = Server::start(&[]);
     let addr = server.addr.clone();
-    let client = std::thread::spawn(move || {
-        let mut complete = 0;
-        loop {
-            let Ok(mut s) = TcpStream::connect(&addr) else {
-                return complete;
-            };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            if s.write_all(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
-                .is_err()
-            {
-                return complete;
-            }
-            let mut raw = Vec::new();
-            let _ = s.read_to_end(&mut raw);
-            if raw.is_empty() {
-                return complete;
-            }
-            let text = String::from_utf8_lossy(&raw);
-            let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
-            assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length: "))
-                .and_then(|v| v.parse().ok())
-                .expect("Content-Length");
-            assert_eq!(body.len(), len, "the response in flight is finished");
-            complete += 1;
-        }
-    });
+    let client = common::scrape_until_closed(addr);
     // Wait until scrapes are flowing, then interrupt one.
     let start = Instant::now();
     while server.get("/health").text().contains("\"none\"")

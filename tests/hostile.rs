@@ -243,35 +243,7 @@ fn sigterm_during_a_scrape_finishes_it_and_exits_0_within_1_s() {
     let mut server = Server::start(&[]);
     let addr = server.addr.clone();
     // Scrapes back to back until the server is gone; every answer that arrives must be whole.
-    let client = std::thread::spawn(move || {
-        let mut complete = 0;
-        loop {
-            let Ok(mut s) = TcpStream::connect(&addr) else {
-                return complete;
-            };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            if s.write_all(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
-                .is_err()
-            {
-                return complete;
-            }
-            let mut raw = Vec::new();
-            let _ = s.read_to_end(&mut raw);
-            if raw.is_empty() {
-                return complete; // accepted by the kernel, closed at shutdown
-            }
-            let text = String::from_utf8_lossy(&raw);
-            let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
-            assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length: "))
-                .and_then(|v| v.parse().ok())
-                .expect("Content-Length");
-            assert_eq!(body.len(), len, "the response in flight is finished");
-            complete += 1;
-        }
-    });
+    let client = common::scrape_until_closed(addr);
     std::thread::sleep(Duration::from_millis(300));
     let sent = Instant::now();
     let status = server
