@@ -13,6 +13,7 @@ fn scrape_within(server: &Server, limit: Duration) -> usize {
     let start = Instant::now();
     let r = server.get("/metrics");
     let took = start.elapsed();
+    println!("  scrape during the attack: {took:?}");
     assert_eq!(r.status, 200);
     assert!(took < limit, "scrape took {took:?}");
     assert!(r
