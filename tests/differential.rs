@@ -6,9 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{name_of, parse_exposition, Series};
@@ -51,37 +49,10 @@ const CLOCK: &[&str] = &[
     "node_filesystem_free_bytes",
 ];
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn fetch(addr: &str) -> Option<String> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    (head.split(' ').nth(1) == Some("200")).then(|| body.to_string())
-}
-
 /// Runs node_exporter with exactly `collectors` enabled and returns one scrape.
 fn node_exporter(collectors: &[&str], paths: &[String]) -> String {
     let exe = common::require("prometheus-node-exporter");
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = common::free_addr();
     let mut cmd = Command::new(exe);
     cmd.arg(format!("--web.listen-address={addr}"))
         .arg("--collector.disable-defaults")
@@ -95,10 +66,10 @@ fn node_exporter(collectors: &[&str], paths: &[String]) -> String {
     for c in collectors {
         cmd.arg(format!("--collector.{c}"));
     }
-    let _child = Killed(cmd.spawn().expect("start node_exporter"));
+    let _child = common::Killed(cmd.spawn().expect("start node_exporter"));
     let start = Instant::now();
     loop {
-        if let Some(body) = fetch(&addr) {
+        if let Some(body) = common::get_metrics(&addr) {
             return body;
         }
         assert!(

@@ -3,21 +3,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{parse_exposition, Series};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `proctap once` on the real /proc with only the processes collector.
 fn proctap_live(extra: &[&str]) -> String {
@@ -58,7 +47,7 @@ fn a_named_process_has_its_pid_and_sched_counters() {
     std::fs::create_dir_all(&dir).unwrap();
     let exe = dir.join("pinger");
     std::fs::copy("/bin/sleep", &exe).expect("copy /bin/sleep");
-    let child = Killed(Command::new(&exe).arg("60").spawn().expect("spawn pinger"));
+    let child = common::Killed(Command::new(&exe).arg("60").spawn().expect("spawn pinger"));
     let pid = child.0.id();
     // Poll until the exec happened and comm is ours.
     let start = Instant::now();
@@ -117,24 +106,6 @@ fn a_named_process_has_its_pid_and_sched_counters() {
     within("se.nr_migrations", migrations[0].1, 1.0);
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn fetch(addr: &str) -> Option<String> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    (head.split(' ').nth(1) == Some("200")).then(|| body.to_string())
-}
-
 const COMPARED: [&str; 4] = [
     "namedprocess_namegroup_num_procs",
     "namedprocess_namegroup_num_threads",
@@ -180,8 +151,8 @@ fn groups_match_process_exporter_on_the_live_machine() {
         "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline:\n    - '.*'\n",
     )
     .unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let _pe = Killed(
+    let addr = common::free_addr();
+    let _pe = common::Killed(
         Command::new(exe)
             .arg(format!("-config.path={}", config.display()))
             .arg(format!("-web.listen-address={addr}"))
@@ -193,7 +164,7 @@ fn groups_match_process_exporter_on_the_live_machine() {
     );
     let start = Instant::now();
     let first = loop {
-        if let Some(body) = fetch(&addr) {
+        if let Some(body) = common::get_metrics(&addr) {
             break body;
         }
         assert!(
@@ -203,7 +174,7 @@ fn groups_match_process_exporter_on_the_live_machine() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let ours = proctap_live(&[]);
-    let second = fetch(&addr).expect("second process-exporter scrape");
+    let second = common::get_metrics(&addr).expect("second process-exporter scrape");
     std::fs::remove_dir_all(&dir).unwrap();
     let (a, b, p) = (groups(&first), groups(&second), groups(&ours));
     // The exporters themselves and the test harness change between reads.

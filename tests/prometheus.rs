@@ -6,8 +6,6 @@ mod common;
 mod json;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,7 +34,7 @@ impl Prometheus {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-        let addr = free_addr();
+        let addr = common::free_addr();
         let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
         let child = Command::new(bin)
             .arg(format!(
@@ -55,7 +53,7 @@ impl Prometheus {
             .expect("spawn prometheus");
         let mut p = Prometheus { child, dir, addr };
         p.wait_for("ready", Duration::from_secs(10), |p| {
-            get(&p.addr, "/-/ready").is_ok_and(|(status, _)| status == 200)
+            common::get(&p.addr, "/-/ready").is_ok_and(|(status, _)| status == 200)
         });
         p
     }
@@ -85,8 +83,9 @@ impl Prometheus {
 
     /// An instant query; panics unless Prometheus answers 200 with status "success".
     fn query(&self, expr: &str) -> Vec<Json> {
-        let (status, body) = get(&self.addr, &format!("/api/v1/query?query={}", encode(expr)))
-            .unwrap_or_else(|e| panic!("query {expr}: {e}"));
+        let (status, body) =
+            common::get(&self.addr, &format!("/api/v1/query?query={}", encode(expr)))
+                .unwrap_or_else(|e| panic!("query {expr}: {e}"));
         let j = json::parse(&body).unwrap_or_else(|e| panic!("query {expr}: {e}: {body}"));
         assert_eq!(
             (status, j.get("status").and_then(Json::str)),
@@ -105,32 +104,6 @@ impl Drop for Prometheus {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A loopback address with a port the kernel says is free; the server binds it a moment later.
-fn free_addr() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
-}
-
-/// One HTTP/1.0 GET (so the answer is never chunked): status and body.
-fn get(addr: &str, path: &str) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).map_err(|e| e.to_string())?;
-    let (head, body) = raw.split_once("\r\n\r\n").ok_or("no end of headers")?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("no status")?;
-    Ok((status, body.to_string()))
 }
 
 /// Percent-encodes a query parameter.
@@ -239,7 +212,7 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
     assert_eq!(value(&mem[0]), meminfo_total(), "MemTotal vs /proc/meminfo");
 
     // No target has a scrape error.
-    let (_, targets) = get(&prom.addr, "/api/v1/targets").unwrap();
+    let (_, targets) = common::get(&prom.addr, "/api/v1/targets").unwrap();
     let targets = json::parse(&targets).unwrap();
     let active = targets
         .at(&["data", "activeTargets"])
@@ -252,7 +225,7 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
     }
 
     // Prometheus's own counters of rejected samples stay at zero.
-    let (_, own) = get(&prom.addr, "/metrics").unwrap();
+    let (_, own) = common::get(&prom.addr, "/metrics").unwrap();
     let (own, _) = common::parse_exposition(&own);
     for name in [
         "prometheus_target_scrapes_sample_duplicate_timestamp_total",
@@ -273,7 +246,7 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
 fn check_rules(prom: &mut Prometheus) {
     let mut groups = Json::Null;
     prom.wait_for("a rule evaluation", Duration::from_secs(5), |p| {
-        let (_, body) = get(&p.addr, "/api/v1/rules").unwrap();
+        let (_, body) = common::get(&p.addr, "/api/v1/rules").unwrap();
         groups = json::parse(&body).unwrap();
         let rules: Vec<&Json> = rule_list(&groups);
         !rules.is_empty()

@@ -392,3 +392,49 @@ pub fn scrape_until_closed(addr: String) -> std::thread::JoinHandle<usize> {
         }
     })
 }
+
+/// A child process (another exporter, a test program) killed and reaped on drop.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback address with a port the kernel says is free; the server binds it a moment later.
+pub fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// One HTTP/1.0 GET (so the answer is never chunked) to any server: status and body, or why
+/// not (not listening yet, cut short).
+pub fn get(addr: &str, path: &str) -> Result<(u16, String), String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).map_err(|e| e.to_string())?;
+    let (head, body) = raw.split_once("\r\n\r\n").ok_or("no end of headers")?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status")?;
+    Ok((status, body.to_string()))
+}
+
+/// The body of `addr`'s /metrics when it answers 200.
+pub fn get_metrics(addr: &str) -> Option<String> {
+    get(addr, "/metrics")
+        .ok()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
+}
