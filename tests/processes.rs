@@ -47,7 +47,20 @@ fn a_named_process_has_its_pid_and_sched_counters() {
     std::fs::create_dir_all(&dir).unwrap();
     let exe = dir.join("pinger");
     std::fs::copy("/bin/sleep", &exe).expect("copy /bin/sleep");
-    let child = common::Killed(Command::new(&exe).arg("60").spawn().expect("spawn pinger"));
+    // Another test thread forking while the copy was open for writing holds that descriptor
+    // until its exec, and exec of the copy fails with ETXTBSY meanwhile: retry briefly.
+    let start = Instant::now();
+    let child = loop {
+        match Command::new(&exe).arg("60").spawn() {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ETXTBSY)
+                    && start.elapsed() < Duration::from_secs(5) =>
+            {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            spawned => break common::Killed(spawned.expect("spawn pinger")),
+        }
+    };
     let pid = child.0.id();
     // Poll until the exec happened and comm is ours.
     let start = Instant::now();
