@@ -19,8 +19,6 @@ mod log;
 mod parse;
 #[path = "../../src/parsers.rs"]
 mod parsers;
-#[path = "../../src/server.rs"]
-mod server;
 #[path = "../../src/source.rs"]
 mod source;
 
