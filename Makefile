@@ -4,13 +4,18 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
-# The binary `make install` copies; BIN=target/x86_64-unknown-linux-musl/release/proctap for
-# the static one.
-BIN     ?= target/release/proctap
+# The binary `make install` copies; BIN=$(TARGET_DIR)/x86_64-unknown-linux-musl/release/proctap
+# for the static one.
+BIN     ?= $(TARGET_DIR)/release/proctap
 ARGS    ?= --listen 127.0.0.1:9100
 MUSL    := x86_64-unknown-linux-musl
 MUSL_ARM := aarch64-unknown-linux-musl
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# cargo's target directory, asked of cargo once, so that CARGO_TARGET_DIR (and build.target-dir)
+# is honoured; exported so that bench/ and nested makes use the same one.
+TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+TARGET_DIR := $(or $(TARGET_DIR),$(CURDIR)/target)
+export TARGET_DIR
 # Debian packages the tests run: promtool and prometheus, the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
 
@@ -22,7 +27,7 @@ build:
 	$(CARGO) build --release --locked
 
 run: build
-	./target/release/proctap $(ARGS)
+	$(TARGET_DIR)/release/proctap $(ARGS)
 
 # Every test, including the ones that need the static builds (ignored by plain `cargo test`),
 # then the unit and HTTPS tests of the optional `tls` feature.
@@ -38,33 +43,33 @@ lint: deps
 # Static, stripped musl binaries, linked by rust-lld (.cargo/config.toml): no cross gcc needed.
 static: deps
 	$(CARGO) build --release --locked --target $(MUSL)
-	@ls -l target/$(MUSL)/release/proctap
+	@ls -l $(TARGET_DIR)/$(MUSL)/release/proctap
 
 # With HTTPS and basic auth (DESIGN.md: "TLS and basic auth"). ring builds C and assembly; for
 # the x86_64 musl target the host's gcc does. aarch64 would need a C cross compiler, so the
 # aarch64 build stays without the feature.
 static-tls: deps
 	CC_x86_64_unknown_linux_musl=$${CC_x86_64_unknown_linux_musl:-gcc} \
-		$(CARGO) build --release --locked --target $(MUSL) --features tls --target-dir target/tls
-	@ls -l target/tls/$(MUSL)/release/proctap
+		$(CARGO) build --release --locked --target $(MUSL) --features tls --target-dir $(TARGET_DIR)/tls
+	@ls -l $(TARGET_DIR)/tls/$(MUSL)/release/proctap
 
 static-aarch64: deps
 	$(CARGO) build --release --locked --target $(MUSL_ARM)
-	@ls -l target/$(MUSL_ARM)/release/proctap
+	@ls -l $(TARGET_DIR)/$(MUSL_ARM)/release/proctap
 
 # Sizes of the static binaries and the largest symbols (from an unstripped build).
 size: static static-aarch64
-	@for t in $(MUSL) $(MUSL_ARM); do printf '%-28s %8d bytes\n' $$t $$(stat -c %s target/$$t/release/proctap); done
-	@CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --locked --target $(MUSL) --target-dir target/size -q
+	@for t in $(MUSL) $(MUSL_ARM); do printf '%-28s %8d bytes\n' $$t $$(stat -c %s $(TARGET_DIR)/$$t/release/proctap); done
+	@CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --locked --target $(MUSL) --target-dir $(TARGET_DIR)/size -q
 	@echo "largest symbols (x86_64, bytes):"
-	@nm --size-sort --radix=d -C target/size/$(MUSL)/release/proctap | tail -25 | awk '{printf "%8d  %s\n", $$1, substr($$0, index($$0,$$3))}'
+	@nm --size-sort --radix=d -C $(TARGET_DIR)/size/$(MUSL)/release/proctap | tail -25 | awk '{printf "%8d  %s\n", $$1, substr($$0, index($$0,$$3))}'
 
 # cargo decides whether the binaries are up to date.
-target/release/proctap: FORCE
+$(TARGET_DIR)/release/proctap: FORCE
 	$(CARGO) build --release --locked
-target/$(MUSL)/release/proctap: FORCE
+$(TARGET_DIR)/$(MUSL)/release/proctap: FORCE
 	$(CARGO) build --release --locked --target $(MUSL)
-target/$(MUSL_ARM)/release/proctap: FORCE
+$(TARGET_DIR)/$(MUSL_ARM)/release/proctap: FORCE
 	$(CARGO) build --release --locked --target $(MUSL_ARM)
 FORCE:
 
@@ -87,15 +92,15 @@ install: $(BIN)
 	fi
 
 # A Debian package of the static binary (it runs on any release), built with dpkg-deb alone:
-# target/deb/proctap_VERSION_ARCH.deb. DEB_ARCH=arm64 packages the aarch64 build.
+# $(TARGET_DIR)/deb/proctap_VERSION_ARCH.deb. DEB_ARCH=arm64 packages the aarch64 build.
 DEB_ARCH ?= amd64
 DEB_TARGET = $(if $(filter arm64,$(DEB_ARCH)),$(MUSL_ARM),$(MUSL))
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-DEB_ROOT = target/deb/proctap_$(VERSION)_$(DEB_ARCH)
-deb: target/$(DEB_TARGET)/release/proctap
+DEB_ROOT = $(TARGET_DIR)/deb/proctap_$(VERSION)_$(DEB_ARCH)
+deb: $(TARGET_DIR)/$(DEB_TARGET)/release/proctap
 	rm -rf $(DEB_ROOT)
-	$(MAKE) --no-print-directory -o target/$(DEB_TARGET)/release/proctap install \
-		BIN=target/$(DEB_TARGET)/release/proctap DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr SYSCONFDIR=/etc
+	$(MAKE) --no-print-directory -o $(TARGET_DIR)/$(DEB_TARGET)/release/proctap install \
+		BIN=$(TARGET_DIR)/$(DEB_TARGET)/release/proctap DESTDIR=$(DEB_ROOT) PREFIX=/usr SYSCONFDIR=/etc
 	gzip -9n $(DEB_ROOT)/usr/share/man/man1/proctap.1
 	printf 'proctap\nLicense: Apache-2.0 (see /usr/share/common-licenses/Apache-2.0)\n' \
 		> $(DEB_ROOT)/usr/share/doc/proctap/copyright
@@ -119,14 +124,14 @@ deb: target/$(DEB_TARGET)/release/proctap
 		> $(DEB_ROOT)/DEBIAN/postinst
 	cp $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
 	chmod 755 $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
-	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) target/deb/proctap_$(VERSION)_$(DEB_ARCH).deb
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(TARGET_DIR)/deb/proctap_$(VERSION)_$(DEB_ARCH).deb
 
 # Renders the man page the way `man` shows it; fails on any groff warning.
 man:
-	@mkdir -p target
-	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l man/proctap.1 > target/proctap.1.txt 2> target/man-warnings.txt
-	@if [ -s target/man-warnings.txt ]; then cat target/man-warnings.txt; exit 1; fi
-	@echo "rendered man/proctap.1 to target/proctap.1.txt"
+	@mkdir -p $(TARGET_DIR)
+	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l man/proctap.1 > $(TARGET_DIR)/proctap.1.txt 2> $(TARGET_DIR)/man-warnings.txt
+	@if [ -s $(TARGET_DIR)/man-warnings.txt ]; then cat $(TARGET_DIR)/man-warnings.txt; exit 1; fi
+	@echo "rendered man/proctap.1 to $(TARGET_DIR)/proctap.1.txt"
 
 # Installs what the tests need, only where it is missing: Debian's promtool and node_exporter,
 # the rustup components for fmt/clippy and the musl target for `make static`.
@@ -176,10 +181,10 @@ fuzz:
 	@if cargo +nightly fuzz --version >/dev/null 2>&1; then \
 		for t in $$(sed -n 's/^    ("\([a-z0-9_]*\)",.*/\1/p' src/parsers.rs); do \
 			echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
-			mkdir -p target; \
-			(cd fuzz && cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536) > target/fuzz-$$t.log 2>&1 \
-				|| { tail -40 target/fuzz-$$t.log; exit 1; }; \
-			grep '^Done' target/fuzz-$$t.log; \
+			mkdir -p $(TARGET_DIR); \
+			(cd fuzz && cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536) > $(TARGET_DIR)/fuzz-$$t.log 2>&1 \
+				|| { tail -40 $(TARGET_DIR)/fuzz-$$t.log; exit 1; }; \
+			grep '^Done' $(TARGET_DIR)/fuzz-$$t.log; \
 		done; \
 	else \
 		echo "cargo-fuzz or nightly missing: randomized in-tree tests with large counts instead"; \

@@ -26,9 +26,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROCTAP = os.path.join(ROOT, "target", "release", "proctap")
+TARGET_DIR = os.environ.get("TARGET_DIR") or os.path.join(ROOT, "target")
+PROCTAP = os.path.join(TARGET_DIR, "release", "proctap")
 # The binary users deploy (`make static`); measured for RSS on the small tree when it exists.
-STATIC = os.path.join(ROOT, "target", "x86_64-unknown-linux-musl", "release", "proctap")
+STATIC = os.path.join(TARGET_DIR, "x86_64-unknown-linux-musl", "release", "proctap")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
 PROCESS_EXPORTER = shutil.which("prometheus-process-exporter") or "/usr/bin/prometheus-process-exporter"
 HZ = os.sysconf("SC_CLK_TCK")
@@ -340,7 +341,7 @@ def process_section(n, rows, proc_notes):
     cfg = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
     cfg.write('process_names:\n  - name: "{{.Comm}}"\n    cmdline:\n    - \'.+\'\n')
     cfg.close()
-    tree = os.environ.get("BENCH_TREE", os.path.join(ROOT, "target", "bench-tree"))
+    tree = os.environ.get("BENCH_TREE", os.path.join(TARGET_DIR, "bench-tree"))
     cases = [("live, %d sleepers" % SLEEPERS, "/proc", "/"), ("large tree, 2,000 PIDs", tree + "/proc", tree)]
     sleepers = sleepers_start(SLEEPERS)
     try:
@@ -457,7 +458,7 @@ def report(rows, raws, notes, proc_notes, started_at, elapsed):
 def main():
     started_at = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.time()
-    tree = os.environ.get("BENCH_TREE", os.path.join(ROOT, "target", "bench-tree"))
+    tree = os.environ.get("BENCH_TREE", os.path.join(TARGET_DIR, "bench-tree"))
     rows, raws, notes, proc_notes = [], [], {}, []
     try:
         host_section("small (fixtures/)", os.path.join(ROOT, "fixtures"), SCRAPES, RSS_SCRAPES,

@@ -417,12 +417,13 @@ fn openrc_script_starts_proctap_with_the_conf_d_settings() {
 }
 
 fn musl_binary() -> String {
-    let rel = "target/x86_64-unknown-linux-musl/release/proctap";
+    let path = common::target_dir().join("x86_64-unknown-linux-musl/release/proctap");
     assert!(
-        repo().join(rel).is_file(),
-        "{rel} is missing: run `make static` (make test does)"
+        path.is_file(),
+        "{} is missing: run `make static` (make test does)",
+        path.display()
     );
-    rel.to_string()
+    path.display().to_string()
 }
 
 /// `make` in the repository with the static binary as it is (`-o`: no nested cargo build).
@@ -519,7 +520,7 @@ fn make_deb_builds_a_package_dpkg_installs() {
     let dpkg = common::require("dpkg");
     make(&["deb"]);
     let version = env!("CARGO_PKG_VERSION");
-    let deb = repo().join(format!("target/deb/proctap_{version}_amd64.deb"));
+    let deb = common::target_dir().join(format!("deb/proctap_{version}_amd64.deb"));
 
     let out = run(Command::new(&dpkg_deb).arg("-c").arg(&deb));
     let listing: BTreeSet<String> = text(&out)

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn binary(target: &str) -> PathBuf {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/{target}/release/proctap"));
+    let path = common::target_dir().join(format!("{target}/release/proctap"));
     assert!(
         path.is_file(),
         "{} is missing: run `make static static-aarch64` (make test does)",

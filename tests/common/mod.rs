@@ -13,6 +13,29 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_proctap")
 }
 
+/// cargo's target directory (CARGO_TARGET_DIR and build.target-dir honoured), asked of
+/// `cargo metadata` once per test binary.
+pub fn target_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run cargo metadata");
+        assert!(out.status.success(), "cargo metadata failed");
+        let json = String::from_utf8(out.stdout).expect("cargo metadata prints UTF-8");
+        let key = "\"target_directory\":\"";
+        let start = json
+            .find(key)
+            .expect("cargo metadata names target_directory")
+            + key.len();
+        let len = json[start..].find('"').expect("a closing quote");
+        PathBuf::from(&json[start..start + len])
+    })
+}
+
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
