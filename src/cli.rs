@@ -1,13 +1,14 @@
 //! Options: one table of flags drives the command line (lexopt), the config file, `--help`
-//! and `proctap config`, so the four never disagree.
+//! and `proctap config`, so the four never disagree. The table is the program's own flags
+//! (below) plus each collector's, which live next to the collector (`Collector::flags`).
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::collector::processes::group;
-use crate::collector::{self, filesystem, Opts};
+use crate::collector;
 use crate::config::{self, ConfigError, Value};
+pub use crate::flag::{bad, CliError};
+use crate::flag::{boolean, Flag, Kind, Settings};
 use crate::log::Level;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +26,18 @@ pub enum Command {
     Subgroups,
 }
 
+/// The parsed command line and config file: every flag's value in `settings`, and the ones the
+/// program itself uses (not the collectors) as typed fields derived from them.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub command: Command,
     /// The `--config` file, if any.
     pub config_file: Option<PathBuf>,
+    /// `proctap subgroups --group G`.
+    pub subgroups_group: Option<String>,
+    pub settings: Settings,
+    /// One entry per [`collector::ALL`].
+    pub enabled: Vec<bool>,
     pub listen: String,
     pub telemetry_path: String,
     /// `--web.config-file`: TLS and basic auth (with the `tls` feature).
@@ -39,496 +47,130 @@ pub struct Config {
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
-    /// One entry per [`collector::ALL`].
-    pub enabled: Vec<bool>,
-    /// `None`: node_exporter's default pattern.
-    pub diskstats_exclude: Option<String>,
-    pub diskstats_include: Option<String>,
-    pub netdev_exclude: Option<String>,
-    pub netdev_include: Option<String>,
-    pub netclass_ignored: String,
-    pub netstat_fields: String,
-    pub vmstat_fields: String,
-    pub arp_exclude: Option<String>,
-    pub arp_include: Option<String>,
-    pub filesystem_mount_points_exclude: String,
-    pub filesystem_fs_types_exclude: String,
-    pub filesystem_mount_timeout: Duration,
-    /// `None`: no textfile directory (node_exporter's default).
-    pub textfile_directory: Option<PathBuf>,
-    /// `--proc-name`, as given (repeatable).
-    pub proc_names: Vec<String>,
-    pub proc_pattern: Option<String>,
-    pub top_n: usize,
-    /// Parts of `--group-by`: name, user, cmdline, class.
-    pub group_by: Vec<String>,
-    pub proc_include: Option<String>,
-    pub proc_exclude: Option<String>,
-    pub proc_rules: Option<PathBuf>,
-    pub proc_smaps: bool,
-    pub proc_kernel_threads: bool,
-    /// `proctap subgroups --group G`.
-    pub subgroups_group: Option<String>,
     pub log_json: bool,
     pub log_level: Level,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
+        let mut cfg = Config {
             command: Command::Serve,
             config_file: None,
-            listen: "0.0.0.0:9100".into(),
-            telemetry_path: "/metrics".into(),
-            web_config_file: None,
-            interval: Duration::ZERO,
-            procfs: "/proc".into(),
-            sysfs: "/sys".into(),
-            rootfs: "/".into(),
+            subgroups_group: None,
+            settings: Settings::new(all_flags()),
             enabled: collector::ALL
                 .iter()
                 .map(|c| c.enabled_by_default)
                 .collect(),
-            diskstats_exclude: None,
-            diskstats_include: None,
-            netdev_exclude: None,
-            netdev_include: None,
-            netclass_ignored: collector::NETCLASS_IGNORED_DEFAULT.into(),
-            netstat_fields: collector::NETSTAT_FIELDS_DEFAULT.into(),
-            vmstat_fields: collector::VMSTAT_FIELDS_DEFAULT.into(),
-            arp_exclude: None,
-            arp_include: None,
-            filesystem_mount_points_exclude: filesystem::MOUNT_POINTS_EXCLUDE_DEFAULT.into(),
-            filesystem_fs_types_exclude: filesystem::FS_TYPES_EXCLUDE_DEFAULT.into(),
-            filesystem_mount_timeout: filesystem::MOUNT_TIMEOUT_DEFAULT,
-            textfile_directory: None,
-            proc_names: Vec::new(),
-            proc_pattern: None,
-            top_n: 0,
-            group_by: vec!["name".into()],
-            proc_include: None,
-            proc_exclude: None,
-            proc_rules: None,
-            proc_smaps: false,
-            proc_kernel_threads: false,
-            subgroups_group: None,
+            listen: String::new(),
+            telemetry_path: String::new(),
+            web_config_file: None,
+            interval: Duration::ZERO,
+            procfs: PathBuf::new(),
+            sysfs: PathBuf::new(),
+            rootfs: PathBuf::new(),
             log_json: false,
             log_level: Level::Info,
-        }
+        };
+        cfg.derive();
+        cfg
     }
 }
 
-/// A bad command line or config file; the process exits 2 with this one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CliError {
-    UnknownFlag(String),
-    UnexpectedArgument(String),
-    MissingValue(String),
-    BadValue {
-        flag: String,
-        value: String,
-        why: String,
-    },
-    Conflict(String, String),
-    Config(ConfigError),
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CliError::UnknownFlag(flag) => write!(f, "unknown flag {flag} (see --help)"),
-            CliError::UnexpectedArgument(a) => write!(f, "unexpected argument {a:?} (see --help)"),
-            CliError::MissingValue(flag) => write!(f, "flag {flag} needs a value"),
-            CliError::BadValue { flag, value, why } => {
-                write!(f, "flag {flag}: invalid value {value:?}: {why}")
-            }
-            CliError::Conflict(a, b) => write!(f, "flags {a} and {b} are mutually exclusive"),
-            CliError::Config(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-pub fn bad(flag: &str, value: &str, why: impl fmt::Display) -> CliError {
-    CliError::BadValue {
-        flag: flag.into(),
-        value: value.into(),
-        why: why.to_string(),
-    }
-}
-
-/// The help sections, in `--help` order.
+/// The help sections of the program's own flags, in `--help` order; the collectors' flags come
+/// after `Collectors`, under "Collector options" or a heading of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Section {
     Server,
     Paths,
     Collectors,
-    CollectorOptions,
-    Processes,
     Logging,
 }
 
 impl Section {
-    const ALL: [Section; 6] = [
-        Section::Server,
-        Section::Paths,
-        Section::Collectors,
-        Section::CollectorOptions,
-        Section::Processes,
-        Section::Logging,
-    ];
-
     fn title(self) -> &'static str {
         match self {
             Section::Server => "Server",
             Section::Paths => "Paths",
             Section::Collectors => "Collectors",
-            Section::CollectorOptions => "Collector options",
-            Section::Processes => "Processes (the processes collector)",
             Section::Logging => "Logging (to stderr)",
         }
     }
 }
 
-type Getter = fn(&Config) -> Value;
-type Setter = fn(&mut Config, Value) -> Result<(), String>;
-
-/// One long flag; its name without the dashes is also its config file key.
-struct Flag {
-    name: &'static str,
-    aliases: &'static [&'static str],
-    /// The value's placeholder in `--help`; `None` for a switch.
-    arg: Option<&'static str>,
-    section: Section,
-    help: &'static str,
-    get: Getter,
-    set: Setter,
-    /// Shown instead of the current value in `--help` when the value is empty.
-    unset: &'static str,
-}
-
-fn string(v: Value) -> Result<String, String> {
-    match v {
-        Value::Str(s) => Ok(s),
-        other => Err(format!("expected a string, found {}", other.kind())),
-    }
-}
-
-fn regex(v: Value) -> Result<String, String> {
-    let s = string(v)?;
-    regex_lite::Regex::new(&s).map_err(|e| e.to_string())?;
-    Ok(s)
-}
-
-/// An optional pattern: the empty string means "not set".
-fn opt_regex(v: Value) -> Result<Option<String>, String> {
-    let s = regex(v)?;
-    Ok((!s.is_empty()).then_some(s))
-}
-
-fn boolean(v: Value) -> Result<bool, String> {
-    match v {
-        Value::Bool(b) => Ok(b),
-        Value::Str(s) if s == "true" => Ok(true),
-        Value::Str(s) if s == "false" => Ok(false),
-        other => Err(format!("expected true or false, found {}", other.kind())),
-    }
-}
-
-/// A list from the file (`["a", "b"]`) or the command line (`a,b`).
-fn list(v: Value) -> Result<Vec<String>, String> {
-    let items = match v {
-        Value::List(items) => items,
-        Value::Str(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
-        other => return Err(format!("expected a list, found {}", other.kind())),
-    };
-    Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
-}
-
-/// A count: an integer in the file, digits on the command line.
-fn count(v: Value) -> Result<usize, String> {
-    match v {
-        Value::Int(i) if i >= 0 => usize::try_from(i).map_err(|e| e.to_string()),
-        Value::Str(s) => s
-            .parse()
-            .map_err(|_| format!("expected a non-negative integer, found {s:?}")),
-        other => Err(format!(
-            "expected a non-negative integer, found {}",
-            other.kind()
-        )),
-    }
-}
-
-/// A duration like node_exporter's flags take: `5s`, `500ms`, `2m`, `1h` (or a number of seconds
-/// in the config file).
-fn duration(v: Value) -> Result<Duration, String> {
-    let s = match v {
-        Value::Int(i) if i >= 0 => return Ok(Duration::from_secs(i as u64)),
-        Value::Float(f) if f >= 0.0 && f.is_finite() => return Ok(Duration::from_secs_f64(f)),
-        Value::Str(s) => s,
-        other => {
-            return Err(format!(
-                "expected a duration such as \"5s\", found {}",
-                other.kind()
-            ))
-        }
-    };
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a duration such as \"5s\", found {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("expected a unit ms, s, m or h in {s:?}")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
-}
-
-fn duration_str(d: Duration) -> Value {
-    let ms = d.as_millis();
-    Value::Str(if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
+fn telemetry_path(s: &str) -> Result<(), String> {
+    if s.starts_with('/') {
+        Ok(())
     } else {
-        format!("{ms}ms")
-    })
+        Err("must start with /".into())
+    }
 }
 
-fn opt_str(v: &Option<String>) -> Value {
-    Value::Str(v.clone().unwrap_or_default())
+fn web_config_file(s: &str) -> Result<(), String> {
+    if !s.is_empty() && !cfg!(feature = "tls") {
+        return Err("this proctap was built without TLS and basic auth (cargo feature tls)".into());
+    }
+    Ok(())
 }
 
-fn path_str(p: &Path) -> Value {
-    Value::Str(p.display().to_string())
+fn log_format(s: &str) -> Result<(), String> {
+    match s {
+        "text" | "logfmt" | "json" => Ok(()),
+        _ => Err("expected text or json".into()),
+    }
 }
 
+fn log_level(s: &str) -> Result<(), String> {
+    Level::parse(s)
+        .map(drop)
+        .ok_or_else(|| "expected debug, info, warn or error".into())
+}
+
+fn collector_name(s: &str) -> Result<(), String> {
+    collector::by_name(s)
+        .map(drop)
+        .ok_or_else(|| format!("unknown collector {s:?}"))
+}
+
+/// The program's own flags, by section.
 #[rustfmt::skip]
-const FLAGS: &[Flag] = &[
-    Flag { name: "listen", aliases: &["web.listen-address"], arg: Some("ADDR"), section: Section::Server,
-        help: "Address to listen on.", unset: "",
-        get: |c| Value::Str(c.listen.clone()),
-        set: |c, v| { c.listen = string(v)?; Ok(()) } },
-    Flag { name: "web.telemetry-path", aliases: &[], arg: Some("PATH"), section: Section::Server,
-        help: "Path under which metrics are served.", unset: "",
-        get: |c| Value::Str(c.telemetry_path.clone()),
-        set: |c, v| {
-            let s = string(v)?;
-            if !s.starts_with('/') {
-                return Err("must start with /".into());
-            }
-            c.telemetry_path = s;
-            Ok(())
-        } },
-    Flag { name: "web.config-file", aliases: &[], arg: Some("FILE"), section: Section::Server,
-        help: "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.", unset: "none",
-        get: |c| Value::Str(c.web_config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
-        set: |c, v| {
-            let s = string(v)?;
-            if !s.is_empty() && !cfg!(feature = "tls") {
-                return Err("this proctap was built without TLS and basic auth (cargo feature tls)".into());
-            }
-            c.web_config_file = (!s.is_empty()).then(|| s.into());
-            Ok(())
-        } },
-    Flag { name: "interval", aliases: &[], arg: Some("DURATION"), section: Section::Server,
-        help: "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.", unset: "",
-        get: |c| duration_str(c.interval),
-        set: |c, v| { c.interval = duration(v)?; Ok(()) } },
-    Flag { name: "path.procfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
-        help: "procfs mount point.", unset: "",
-        get: |c| path_str(&c.procfs), set: |c, v| { c.procfs = string(v)?.into(); Ok(()) } },
-    Flag { name: "path.sysfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
-        help: "sysfs mount point.", unset: "",
-        get: |c| path_str(&c.sysfs), set: |c, v| { c.sysfs = string(v)?.into(); Ok(()) } },
-    Flag { name: "path.rootfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
-        help: "Root filesystem (for the host's files).", unset: "",
-        get: |c| path_str(&c.rootfs), set: |c, v| { c.rootfs = string(v)?.into(); Ok(()) } },
-    Flag { name: "collectors", aliases: &["monitor"], arg: Some("a,b,c"), section: Section::Collectors,
-        help: "Enable exactly these collectors.", unset: "",
-        get: |c| Value::List(
-            collector::ALL.iter().zip(&c.enabled).filter(|(_, on)| **on).map(|(k, _)| k.name.to_string()).collect(),
-        ),
-        set: |c, v| {
-            let names = list(v)?;
-            c.enabled.iter_mut().for_each(|e| *e = false);
-            for name in names {
-                let i = collector::by_name(&name).ok_or_else(|| format!("unknown collector {name:?}"))?;
-                if let Some(e) = c.enabled.get_mut(i) {
-                    *e = true;
-                }
-            }
-            Ok(())
-        } },
-    Flag { name: "collector.disable-defaults", aliases: &[], arg: None, section: Section::Collectors,
-        help: "Disable every collector; enable some with --collector.NAME.", unset: "",
-        get: |_| Value::Bool(false),
-        set: |c, v| {
-            if boolean(v)? {
-                c.enabled.iter_mut().for_each(|e| *e = false);
-            }
-            Ok(())
-        } },
-    Flag { name: "collector.diskstats.device-exclude", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Disks to skip (mutually exclusive with -include).", unset: "",
-        get: |c| Value::Str(c.diskstats_exclude.clone().unwrap_or_else(|| collector::DISKSTATS_EXCLUDE_DEFAULT.into())),
-        set: |c, v| { c.diskstats_exclude = Some(regex(v)?); Ok(()) } },
-    Flag { name: "collector.diskstats.device-include", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Only these disks.", unset: "none",
-        get: |c| opt_str(&c.diskstats_include), set: |c, v| { c.diskstats_include = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.netdev.device-exclude", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Interfaces to skip (mutually exclusive with -include).", unset: "none",
-        get: |c| opt_str(&c.netdev_exclude), set: |c, v| { c.netdev_exclude = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.netdev.device-include", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Only these interfaces.", unset: "none",
-        get: |c| opt_str(&c.netdev_include), set: |c, v| { c.netdev_include = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.netclass.ignored-devices", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Interfaces the netclass collector ignores.", unset: "",
-        get: |c| Value::Str(c.netclass_ignored.clone()), set: |c, v| { c.netclass_ignored = regex(v)?; Ok(()) } },
-    Flag { name: "collector.netstat.fields", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Fields of /proc/net/{snmp,netstat,snmp6} to export, as Proto_Field.", unset: "",
-        get: |c| Value::Str(c.netstat_fields.clone()), set: |c, v| { c.netstat_fields = regex(v)?; Ok(()) } },
-    Flag { name: "collector.vmstat.fields", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Fields of /proc/vmstat to export.", unset: "",
-        get: |c| Value::Str(c.vmstat_fields.clone()), set: |c, v| { c.vmstat_fields = regex(v)?; Ok(()) } },
-    Flag { name: "collector.arp.device-exclude", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "ARP devices to skip (mutually exclusive with -include).", unset: "none",
-        get: |c| opt_str(&c.arp_exclude), set: |c, v| { c.arp_exclude = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.arp.device-include", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Only these ARP devices.", unset: "none",
-        get: |c| opt_str(&c.arp_include), set: |c, v| { c.arp_include = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.filesystem.mount-points-exclude", aliases: &["collector.filesystem.ignored-mount-points"],
-        arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Mount points to skip.", unset: "",
-        get: |c| Value::Str(c.filesystem_mount_points_exclude.clone()),
-        set: |c, v| { c.filesystem_mount_points_exclude = regex(v)?; Ok(()) } },
-    Flag { name: "collector.filesystem.fs-types-exclude", aliases: &["collector.filesystem.ignored-fs-types"],
-        arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Filesystem types to skip.", unset: "",
-        get: |c| Value::Str(c.filesystem_fs_types_exclude.clone()),
-        set: |c, v| { c.filesystem_fs_types_exclude = regex(v)?; Ok(()) } },
-    Flag { name: "collector.filesystem.mount-timeout", aliases: &[], arg: Some("DURATION"), section: Section::CollectorOptions,
-        help: "How long a scrape waits for a mount's statvfs; a mount that takes longer (a dead NFS server) is reported with node_filesystem_device_error 1 until it answers.", unset: "",
-        get: |c| duration_str(c.filesystem_mount_timeout),
-        set: |c, v| { c.filesystem_mount_timeout = duration(v)?; Ok(()) } },
-    Flag { name: "collector.textfile.directory", aliases: &[], arg: Some("DIR"), section: Section::CollectorOptions,
-        help: "Directory of *.prom files to merge into the output (taken as given, not under --path.rootfs).", unset: "none",
-        get: |c| Value::Str(c.textfile_directory.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
-        set: |c, v| {
-            let s = string(v)?;
-            c.textfile_directory = (!s.is_empty()).then(|| s.into());
-            Ok(())
-        } },
-    Flag { name: "group-by", aliases: &[], arg: Some("PARTS"), section: Section::Processes,
-        help: "What makes a namedprocess_namegroup group: name (comm), user, cmdline (basename of argv[0]) or class (group/subgroup of the classification), combined with commas; the groupname joins the parts with /.", unset: "",
-        get: |c| Value::List(c.group_by.clone()),
-        set: |c, v| {
-            let parts = list(v)?;
-            if let Some(p) = parts.iter().find(|p| group::GroupBy::parse(p).is_none()) {
-                return Err(format!("unknown part {p:?}: expected name, user, cmdline or class"));
-            }
-            c.group_by = if parts.is_empty() { vec!["name".into()] } else { parts };
-            Ok(())
-        } },
-    Flag { name: "proc-include", aliases: &[], arg: Some("RE"), section: Section::Processes,
-        help: "Look only at processes whose name (comm) matches.", unset: "all",
-        get: |c| opt_str(&c.proc_include), set: |c, v| { c.proc_include = opt_regex(v)?; Ok(()) } },
-    Flag { name: "proc-exclude", aliases: &[], arg: Some("RE"), section: Section::Processes,
-        help: "Skip processes whose name (comm) matches; checked before --proc-include.", unset: "none",
-        get: |c| opt_str(&c.proc_exclude), set: |c, v| { c.proc_exclude = opt_regex(v)?; Ok(()) } },
-    Flag { name: "proc-kernel-threads", aliases: &[], arg: None, section: Section::Processes,
-        help: "Include kernel threads (excluded by default).", unset: "",
-        get: |c| Value::Bool(c.proc_kernel_threads), set: |c, v| { c.proc_kernel_threads = boolean(v)?; Ok(()) } },
-    Flag { name: "proc-name", aliases: &[], arg: Some("NAME"), section: Section::Processes,
-        help: "Export proctap_process_* series for every process whose comm equals NAME; repeatable. Linux truncates comm to 15 bytes, so NAME is compared truncated to 15 bytes too.", unset: "none",
-        get: |c| Value::List(c.proc_names.clone()),
-        set: |c, v| {
-            match v {
-                Value::List(names) => c.proc_names.extend(names.into_iter().filter(|n| !n.is_empty())),
-                other => {
-                    let n = string(other)?;
-                    if !n.is_empty() {
-                        c.proc_names.push(n);
-                    }
-                }
-            }
-            Ok(())
-        } },
-    Flag { name: "proc-pattern", aliases: &[], arg: Some("RE"), section: Section::Processes,
-        help: "Export proctap_process_* series for every process whose comm or command line (arguments joined by spaces) matches.", unset: "none",
-        get: |c| opt_str(&c.proc_pattern), set: |c, v| { c.proc_pattern = opt_regex(v)?; Ok(()) } },
-    Flag { name: "top-n", aliases: &[], arg: Some("N"), section: Section::Processes,
-        help: "Also export proctap_process_* series for the top N processes by CPU percent, by resident memory and by I/O bytes per second, each list chosen separately (0: none).", unset: "",
-        get: |c| Value::Int(c.top_n as i64), set: |c, v| { c.top_n = count(v)?; Ok(()) } },
-    Flag { name: "proc-rules", aliases: &[], arg: Some("FILE"), section: Section::Processes,
-        help: "Classification rules that add to or override the built-in table, one `comm = \"group/subgroup\"` per line (see proctap subgroups).", unset: "none",
-        get: |c| Value::Str(c.proc_rules.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
-        set: |c, v| {
-            let s = string(v)?;
-            c.proc_rules = (!s.is_empty()).then(|| s.into());
-            Ok(())
-        } },
-    Flag { name: "proc-smaps", aliases: &[], arg: None, section: Section::Processes,
-        help: "Read /proc/<pid>/smaps_rollup for proportional (pss) and unique (uss) memory; costly on big hosts.", unset: "",
-        get: |c| Value::Bool(c.proc_smaps), set: |c, v| { c.proc_smaps = boolean(v)?; Ok(()) } },
-    Flag { name: "log-format", aliases: &["log.format"], arg: Some("text|json"), section: Section::Logging,
-        help: "Log line format.", unset: "",
-        get: |c| Value::Str(if c.log_json { "json" } else { "text" }.into()),
-        set: |c, v| {
-            c.log_json = match string(v)?.as_str() {
-                "text" | "logfmt" => false,
-                "json" => true,
-                _ => return Err("expected text or json".into()),
-            };
-            Ok(())
-        } },
-    Flag { name: "log-level", aliases: &["log.level"], arg: Some("LEVEL"), section: Section::Logging,
-        help: "debug, info, warn or error.", unset: "",
-        get: |c| Value::Str(c.log_level.as_str().into()),
-        set: |c, v| {
-            c.log_level = Level::parse(&string(v)?).ok_or("expected debug, info, warn or error")?;
-            Ok(())
-        } },
+const FLAGS: &[(Section, Flag)] = &[
+    (Section::Server, Flag::new("listen", Kind::Str, "ADDR", "0.0.0.0:9100", "Address to listen on.")
+        .aliases(&["web.listen-address"])),
+    (Section::Server, Flag::new("web.telemetry-path", Kind::Str, "PATH", "/metrics", "Path under which metrics are served.")
+        .check(telemetry_path)),
+    (Section::Server, Flag::new("web.config-file", Kind::Str, "FILE", "",
+        "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.")
+        .unset("none").check(web_config_file)),
+    (Section::Server, Flag::new("interval", Kind::Duration, "DURATION", "0s",
+        "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.")),
+    (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")),
+    (Section::Paths, Flag::new("path.sysfs", Kind::Str, "DIR", "/sys", "sysfs mount point.")),
+    (Section::Paths, Flag::new("path.rootfs", Kind::Str, "DIR", "/", "Root filesystem (for the host's files).")),
+    (Section::Collectors, Flag::new("collectors", Kind::List, "a,b,c", "", "Enable exactly these collectors.")
+        .aliases(&["monitor"]).check(collector_name)),
+    (Section::Collectors, Flag::switch("collector.disable-defaults", "Disable every collector; enable some with --collector.NAME.")
+        .action()),
+    (Section::Logging, Flag::new("log-format", Kind::Str, "text|json", "text", "Log line format.")
+        .aliases(&["log.format"]).check(log_format)),
+    (Section::Logging, Flag::new("log-level", Kind::Str, "LEVEL", "info", "debug, info, warn or error.")
+        .aliases(&["log.level"]).check(log_level)),
 ];
 
-/// Include/exclude pairs: setting both in one place is an error, as in node_exporter; a
-/// command-line flag overrides its partner from the config file.
-const EXCLUSIVE: &[(&str, &str)] = &[
-    (
-        "collector.arp.device-include",
-        "collector.arp.device-exclude",
-    ),
-    (
-        "collector.diskstats.device-include",
-        "collector.diskstats.device-exclude",
-    ),
-    (
-        "collector.netdev.device-include",
-        "collector.netdev.device-exclude",
-    ),
-];
+/// Every flag: the program's own, then each collector's.
+fn all_flags() -> impl Iterator<Item = &'static Flag> {
+    FLAGS.iter().map(|(_, f)| f).chain(collector::flags())
+}
 
-fn reset_partner(cfg: &mut Config, key: &str) {
-    for (a, b) in EXCLUSIVE {
-        let partner = if key == *a {
-            b
-        } else if key == *b {
-            a
-        } else {
-            continue;
-        };
-        match *partner {
-            "collector.diskstats.device-include" => cfg.diskstats_include = None,
-            "collector.diskstats.device-exclude" => cfg.diskstats_exclude = None,
-            "collector.netdev.device-include" => cfg.netdev_include = None,
-            "collector.netdev.device-exclude" => cfg.netdev_exclude = None,
-            "collector.arp.device-include" => cfg.arp_include = None,
-            "collector.arp.device-exclude" => cfg.arp_exclude = None,
-            _ => {}
-        }
+fn flag_named(name: &str) -> Option<&'static Flag> {
+    all_flags().find(|f| f.name == name)
+}
+
+/// The include flag of `f`'s pair when `f` is an exclude flag, or its exclude flag.
+fn partner_of(f: &Flag) -> Option<&'static Flag> {
+    match f.partner {
+        Some(p) => flag_named(p),
+        None => all_flags().find(|g| g.partner == Some(f.name)),
     }
 }
 
@@ -539,10 +181,7 @@ enum Target {
 }
 
 fn lookup(key: &str) -> Option<Target> {
-    if let Some(f) = FLAGS
-        .iter()
-        .find(|f| f.name == key || f.aliases.contains(&key))
-    {
+    if let Some(f) = all_flags().find(|f| f.known_as(key)) {
         return Some(Target::Flag(f));
     }
     let name = key.strip_prefix("collector.")?;
@@ -552,25 +191,33 @@ fn lookup(key: &str) -> Option<Target> {
 /// Applies one setting. `key` is canonical or an alias, without dashes.
 fn apply(cfg: &mut Config, target: &Target, value: Value) -> Result<(), String> {
     match target {
-        Target::Flag(f) => (f.set)(cfg, value),
+        Target::Flag(f) => {
+            cfg.settings.set(f, value)?;
+            match f.name {
+                "collectors" => {
+                    let names = cfg.settings.list("collectors").to_vec();
+                    cfg.enabled.iter_mut().for_each(|e| *e = false);
+                    for name in names {
+                        if let Some(e) =
+                            collector::by_name(&name).and_then(|i| cfg.enabled.get_mut(i))
+                        {
+                            *e = true;
+                        }
+                    }
+                }
+                "collector.disable-defaults" if cfg.settings.switch(f.name) => {
+                    cfg.enabled.iter_mut().for_each(|e| *e = false);
+                }
+                _ => {}
+            }
+            Ok(())
+        }
         Target::Collector(i) => {
             let on = boolean(value)?;
             if let Some(e) = cfg.enabled.get_mut(*i) {
                 *e = on;
             }
             Ok(())
-        }
-    }
-}
-
-fn canonical(target: &Target) -> String {
-    match target {
-        Target::Flag(f) => f.name.to_string(),
-        Target::Collector(i) => {
-            format!(
-                "collector.{}",
-                collector::ALL.get(*i).map_or("", |c| c.name)
-            )
         }
     }
 }
@@ -635,7 +282,7 @@ where
                     (None, None) => return Err(CliError::UnknownFlag(flag)),
                 };
                 let switch = match &target {
-                    Target::Flag(f) => f.arg.is_none(),
+                    Target::Flag(f) => f.is_switch(),
                     Target::Collector(_) => true,
                 };
                 let value = if switch {
@@ -665,22 +312,27 @@ where
     if let Some(path) = cfg.config_file.clone() {
         apply_file(&mut cfg, &path)?;
     }
-    let mut set_here: Vec<String> = Vec::new();
+    let mut set_here: Vec<&'static str> = Vec::new();
     for s in settings {
-        let key = canonical(&s.target);
-        if !is_empty(&s.value) {
-            set_here.push(key.clone());
+        if let Target::Flag(f) = &s.target {
+            if !is_empty(&s.value) {
+                set_here.push(f.name);
+            }
+            // An include on the command line replaces the file's exclude, and the reverse.
+            if let Some(p) = partner_of(f) {
+                cfg.settings.reset(p);
+            }
         }
         let shown = match &s.value {
             Value::Str(v) => v.clone(),
             other => other.to_toml(),
         };
-        reset_partner(&mut cfg, &key);
         apply(&mut cfg, &s.target, s.value).map_err(|why| bad(&s.flag, &shown, why))?;
     }
     check_exclusive(&set_here)
         .map_err(|(a, b)| CliError::Conflict(format!("--{a}"), format!("--{b}")))?;
-    cfg.opts()?;
+    cfg.derive();
+    collector::validate(&cfg.settings)?;
     Ok(cfg)
 }
 
@@ -689,10 +341,13 @@ fn is_empty(v: &Value) -> bool {
     matches!(v, Value::Str(s) if s.is_empty())
 }
 
-fn check_exclusive(keys: &[String]) -> Result<(), (&'static str, &'static str)> {
-    for (a, b) in EXCLUSIVE {
-        if keys.iter().any(|k| k == a) && keys.iter().any(|k| k == b) {
-            return Err((a, b));
+/// Include/exclude pairs: setting both in one place is an error, as in node_exporter.
+fn check_exclusive(names: &[&str]) -> Result<(), (&'static str, &'static str)> {
+    for f in all_flags() {
+        if let Some(p) = f.partner {
+            if names.contains(&f.name) && names.contains(&p) {
+                return Err((f.name, p));
+            }
         }
     }
     Ok(())
@@ -711,7 +366,7 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| file_err(0, None, format!("cannot read: {e}")))?;
     let entries = config::parse(path, &text).map_err(CliError::Config)?;
-    let mut keys = Vec::new();
+    let mut names = Vec::new();
     for e in entries {
         let target = lookup(&e.key).ok_or_else(|| {
             file_err(
@@ -720,12 +375,12 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
                 "unknown key (see proctap config for the known keys)".into(),
             )
         })?;
-        if !is_empty(&e.value) {
-            keys.push(canonical(&target));
+        if let (Target::Flag(f), false) = (&target, is_empty(&e.value)) {
+            names.push(f.name);
         }
         apply(cfg, &target, e.value).map_err(|why| file_err(e.line, Some(&e.key), why))?;
     }
-    if let Err((a, b)) = check_exclusive(&keys) {
+    if let Err((a, b)) = check_exclusive(&names) {
         return Err(file_err(
             0,
             Some(b),
@@ -736,9 +391,18 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
 }
 
 impl Config {
-    /// Compiles the per-collector options; an invalid pattern names its flag.
-    pub fn opts(&self) -> Result<Opts, CliError> {
-        Opts::new(self)
+    /// The typed fields from the settings.
+    fn derive(&mut self) {
+        let s = &self.settings;
+        self.listen = s.str("listen").to_string();
+        self.telemetry_path = s.str("web.telemetry-path").to_string();
+        self.web_config_file = s.path("web.config-file");
+        self.interval = s.duration("interval");
+        self.procfs = s.str("path.procfs").into();
+        self.sysfs = s.str("path.sysfs").into();
+        self.rootfs = s.str("path.rootfs").into();
+        self.log_json = s.str("log-format") == "json";
+        self.log_level = Level::parse(s.str("log-level")).unwrap_or(Level::Info);
     }
 
     /// Indexes into [`collector::ALL`] of the enabled collectors, in table order.
@@ -748,21 +412,69 @@ impl Config {
             .collect()
     }
 
+    /// The value `proctap config` prints for a flag.
+    fn shown(&self, f: &Flag) -> Value {
+        if f.name == "collectors" {
+            return Value::List(
+                collector::ALL
+                    .iter()
+                    .zip(&self.enabled)
+                    .filter(|(_, on)| **on)
+                    .map(|(c, _)| c.name.to_string())
+                    .collect(),
+            );
+        }
+        self.settings
+            .value(f.name)
+            .cloned()
+            .unwrap_or(Value::Str(String::new()))
+    }
+
     /// The effective configuration in the config file's format: save it, edit it, load it
     /// with `--config`.
     pub fn to_file(&self) -> String {
         let mut out = String::from("# proctap configuration: `proctap config` printed this; load it with --config FILE.\n# Keys are the long flag names; flags on the command line win over this file.\n");
-        for section in Section::ALL {
-            out.push_str(&format!("\n# {}\n", section.title()));
-            for f in FLAGS
-                .iter()
-                .filter(|f| f.section == section && f.name != "collector.disable-defaults")
-            {
-                out.push_str(&format!("{} = {}\n", f.name, (f.get)(self).to_toml()));
+        for (title, flags) in sections() {
+            out.push_str(&format!("\n# {title}\n"));
+            for f in flags.iter().filter(|f| !f.action) {
+                out.push_str(&format!("{} = {}\n", f.name, self.shown(f).to_toml()));
             }
         }
         out
     }
+}
+
+/// The flags by `--help` section, in order: the program's own sections, with the collectors'
+/// flags after "Collectors".
+fn sections() -> Vec<(&'static str, Vec<&'static Flag>)> {
+    let own = |section: Section| {
+        (
+            section.title(),
+            FLAGS
+                .iter()
+                .filter(|(s, _)| *s == section)
+                .map(|(_, f)| f)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut out = vec![
+        own(Section::Server),
+        own(Section::Paths),
+        own(Section::Collectors),
+    ];
+    let shared: Vec<&Flag> = collector::ALL
+        .iter()
+        .filter(|c| c.help_section.is_none())
+        .flat_map(|c| c.flags)
+        .collect();
+    out.push(("Collector options", shared));
+    for c in collector::ALL {
+        if let Some(title) = c.help_section {
+            out.push((title, c.flags.iter().collect()));
+        }
+    }
+    out.push(own(Section::Logging));
+    out
 }
 
 fn lexopt_error(e: lexopt::Error) -> CliError {
@@ -852,29 +564,35 @@ pub fn help() -> String {
         "Print the effective process classification table (built-in plus --proc-rules); --group G shows one group.",
         None,
     );
-    for section in Section::ALL {
-        out.push_str(&format!("\n{}:\n", section.title()));
-        for f in FLAGS.iter().filter(|f| f.section == section) {
+    for (title, flags) in sections() {
+        if flags.is_empty() && title != Section::Collectors.title() {
+            continue;
+        }
+        out.push_str(&format!("\n{title}:\n"));
+        for f in flags {
             let mut flag = format!("--{}", f.name);
-            if let Some(arg) = f.arg {
-                flag = format!("{flag} {arg}");
+            if !f.is_switch() {
+                flag = format!("{flag} {}", f.arg);
             }
             let mut text = f.help.to_string();
             for a in f.aliases {
                 text.push_str(&format!(" (alias --{a})"));
             }
-            let default = match ((f.get)(&d), f.arg) {
-                (_, None) => None,
+            let default = match (d.shown(f), f.is_switch()) {
+                (_, true) => None,
                 (Value::Str(s), _) if s.is_empty() => {
                     Some(f.unset.to_string()).filter(|u| !u.is_empty())
                 }
                 (Value::Str(s), _) => Some(s),
+                (Value::List(l), _) if l.is_empty() => {
+                    Some(f.unset.to_string()).filter(|u| !u.is_empty())
+                }
                 (Value::List(l), _) => Some(l.join(",")),
                 (v, _) => Some(v.to_toml()),
             };
             help_entry(&mut out, &flag, &text, default.as_deref());
         }
-        if section == Section::Collectors {
+        if title == Section::Collectors.title() {
             help_entry(&mut out, "--collector.NAME", "Enable collector NAME.", None);
             help_entry(
                 &mut out,
@@ -920,6 +638,11 @@ mod tests {
             .collect()
     }
 
+    fn filter(c: &Config, collector: &str) -> collector::Filter {
+        let flag = |which: &str| format!("collector.{collector}.device-{which}");
+        collector::Filter::from_settings(&c.settings, &flag("include"), &flag("exclude")).unwrap()
+    }
+
     fn temp_file(name: &str, text: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("proctap-cli-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -942,15 +665,15 @@ mod tests {
                 .filter(|c| c.enabled_by_default)
                 .count()
         );
-        let mut o = c.opts().unwrap();
-        assert!(!o.diskstats.allows("sda1"));
-        assert!(!o.diskstats.allows("loop0"));
-        assert!(!o.diskstats.allows("nvme0n1p2"));
-        assert!(o.diskstats.allows("sda"));
-        assert!(o.diskstats.allows("nvme0n1"));
-        assert!(o.diskstats.allows("mmcblk0p1"));
-        assert!(o.diskstats.allows("dm-0"));
-        assert!(o.netdev.allows("lo"));
+        let mut disks = filter(&c, "diskstats");
+        assert!(!disks.allows("sda1"));
+        assert!(!disks.allows("loop0"));
+        assert!(!disks.allows("nvme0n1p2"));
+        assert!(disks.allows("sda"));
+        assert!(disks.allows("nvme0n1"));
+        assert!(disks.allows("mmcblk0p1"));
+        assert!(disks.allows("dm-0"));
+        assert!(filter(&c, "netdev").allows("lo"));
     }
 
     #[test]
@@ -977,9 +700,9 @@ mod tests {
         assert_eq!(enabled_names(&c), ["loadavg", "meminfo"]);
         assert!(c.log_json);
         assert_eq!(c.log_level, Level::Debug);
-        let mut o = c.opts().unwrap();
-        assert!(o.netdev.allows("eth0.100"));
-        assert!(!o.netdev.allows("wlan0"));
+        let mut netdev = filter(&c, "netdev");
+        assert!(netdev.allows("eth0.100"));
+        assert!(!netdev.allows("wlan0"));
         let c = p(&["--collector.disable-defaults", "--collector.stat"]).unwrap();
         assert_eq!(enabled_names(&c), ["stat"]);
     }
@@ -1039,7 +762,10 @@ mod tests {
         let c = p(&["--config", file]).unwrap();
         assert_eq!(c.listen, "127.0.0.1:9200");
         assert_eq!(enabled_names(&c), ["cpu", "diskstats"]);
-        assert_eq!(c.diskstats_exclude.as_deref(), Some("^loop"));
+        assert_eq!(
+            c.settings.str("collector.diskstats.device-exclude"),
+            "^loop"
+        );
         assert_eq!(c.log_level, Level::Warn);
         // The command line wins, wherever it stands relative to --config.
         let c = p(&[
@@ -1056,12 +782,8 @@ mod tests {
         assert_eq!(c.log_level, Level::Debug);
         // An include on the command line replaces the file's exclude instead of conflicting.
         let c = p(&["--config", file, "--collector.diskstats.device-include=^sd"]).unwrap();
-        let mut o = c.opts().unwrap();
-        assert!(
-            o.diskstats.allows("sda")
-                && !o.diskstats.allows("loop0")
-                && !o.diskstats.allows("dm-0")
-        );
+        let mut disks = filter(&c, "diskstats");
+        assert!(disks.allows("sda") && !disks.allows("loop0") && !disks.allows("dm-0"));
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
@@ -1112,7 +834,10 @@ mod tests {
         let back = p(&["--config", path.to_str().unwrap()]).unwrap();
         assert_eq!(back.to_file(), text);
         assert_eq!(enabled_names(&back), ["cpu", "netdev"]);
-        assert_eq!(back.netdev_exclude.as_deref(), Some("^(lo|wg\\d+)$"));
+        assert_eq!(
+            back.settings.str("collector.netdev.device-exclude"),
+            "^(lo|wg\\d+)$"
+        );
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
         // The defaults read back too.
         let d = Config::default().to_file();
@@ -1138,12 +863,17 @@ mod tests {
             "--proc-exclude=^sh$",
         ])
         .unwrap();
-        assert_eq!(c.proc_names, ["postgres", "systemd-resolved"], "repeatable");
-        assert_eq!(c.top_n, 5);
-        assert_eq!(c.group_by, ["name", "user"]);
-        assert!(c.proc_smaps && !c.proc_kernel_threads);
-        let o = c.opts().unwrap();
-        assert_eq!(o.processes.names, ["postgres", "systemd-resolve"]);
+        let s = &c.settings;
+        assert_eq!(
+            s.list("proc-name"),
+            ["postgres", "systemd-resolved"],
+            "repeatable"
+        );
+        assert_eq!(s.count("top-n"), 5);
+        assert_eq!(s.list("group-by"), ["name", "user"]);
+        assert!(s.switch("proc-smaps") && !s.switch("proc-kernel-threads"));
+        let o = collector::processes::ProcOpts::new(s).unwrap();
+        assert_eq!(o.names, ["postgres", "systemd-resolve"]);
         let e = p(&["--group-by", "name,comm"]).unwrap_err();
         assert!(e.to_string().contains("unknown part \"comm\""), "{e}");
         let e = p(&["--top-n", "-1"]).unwrap_err();
@@ -1159,15 +889,15 @@ mod tests {
         );
         let path = temp_file("procs", "proc-name = [\"nginx\"]\ntop-n = 2\n");
         let c = p(&["--config", path.to_str().unwrap(), "--proc-name", "java"]).unwrap();
-        assert_eq!(c.proc_names, ["nginx", "java"]);
-        assert_eq!(c.top_n, 2);
+        assert_eq!(c.settings.list("proc-name"), ["nginx", "java"]);
+        assert_eq!(c.settings.count("top-n"), 2);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn help_lists_every_flag_with_defaults() {
         let h = help();
-        for f in FLAGS {
+        for f in all_flags() {
             assert!(
                 h.contains(&format!("--{} ", f.name)) || h.contains(&format!("--{}\n", f.name)),
                 "--{} missing",
@@ -1184,6 +914,6 @@ mod tests {
             assert!(h.contains(flag), "{flag} missing from --help");
         }
         assert!(h.contains("[default: 0.0.0.0:9100]"));
-        assert!(h.contains(collector::DISKSTATS_EXCLUDE_DEFAULT));
+        assert!(h.contains(collector::diskstats::DEVICE_EXCLUDE_DEFAULT));
     }
 }

@@ -12,7 +12,6 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::cli::Config;
 use crate::collector::{self, Scraper};
 use crate::server::scraper_for;
 
@@ -515,13 +514,14 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 pub fn scraper_on(root: &Path) -> Scraper {
-    let cfg = Config {
-        procfs: root.join("proc"),
-        sysfs: root.join("sys"),
-        rootfs: root.to_path_buf(),
-        textfile_directory: Some(root.join("textfile")),
-        ..Config::default()
-    };
+    let arg = |flag: &str, p: &Path| format!("--{flag}={}", p.display());
+    let cfg = crate::cli::parse([
+        arg("path.procfs", &root.join("proc")),
+        arg("path.sysfs", &root.join("sys")),
+        arg("path.rootfs", root),
+        arg("collector.textfile.directory", &root.join("textfile")),
+    ])
+    .unwrap();
     scraper_for(&cfg).unwrap()
 }
 

@@ -11,6 +11,7 @@ mod config;
 #[cfg(test)]
 mod corrupt;
 mod expo;
+mod flag;
 mod http;
 mod log;
 mod parse;
@@ -47,8 +48,9 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Subgroups => {
-            return match collector::processes::classify::Classifier::new(cfg.proc_rules.as_deref())
-            {
+            return match collector::processes::classify::Classifier::new(
+                cfg.settings.path("proc-rules").as_deref(),
+            ) {
                 Ok(c) => match cfg.subgroups_group.as_deref() {
                     Some(g) if !c.groups().contains(&g) => {
                         eprintln!(
@@ -80,7 +82,11 @@ fn main() -> ExitCode {
     };
     if cfg.command == Command::Check {
         let mut report = String::new();
-        let ok = check::report(&mut scraper, cfg.textfile_directory.as_deref(), &mut report);
+        let ok = check::report(
+            &mut scraper,
+            cfg.settings.path("collector.textfile.directory").as_deref(),
+            &mut report,
+        );
         print!("{report}");
         return if ok {
             ExitCode::SUCCESS

@@ -68,9 +68,8 @@ fn install_signal_handlers() {
 
 /// Builds the scraper a configuration asks for.
 pub fn scraper_for(cfg: &Config) -> Result<Scraper, cli::CliError> {
-    let opts = cfg.opts()?;
     let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone());
-    Ok(Scraper::new(Ctx::new(src, opts), cfg.enabled_collectors()))
+    Scraper::new(Ctx::new(src), &cfg.settings, cfg.enabled_collectors())
 }
 
 /// What the loop keeps between requests.

@@ -5,7 +5,7 @@
 //! Without the nf_conntrack module none of the files exist and the collector fails, as
 //! node_exporter 1.5's does (it returns "no data", which also reports success 0). node_exporter
 //! 1.5 exports the stat counters as gauges; so do we.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::source::{Error, ParseError, Root};
 
@@ -114,6 +114,19 @@ pub fn parse_conntrack_stat(text: &str) -> Result<[u64; STATS.len()], ParseError
     }
     Ok(sums)
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "conntrack",
+    collect,
+    Sources {
+    reads: &[
+        What::File(Root::Proc, "net/stat/nf_conntrack"),
+        What::File(Root::Proc, "sys/net/netfilter/nf_conntrack_count"),
+        What::File(Root::Proc, "sys/net/netfilter/nf_conntrack_max"),
+    ],
+    hint: "load the nf_conntrack module (modprobe nf_conntrack) or disable with --no-collector.conntrack",
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     let counts = [
