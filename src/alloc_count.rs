@@ -110,7 +110,7 @@ mod tests {
             "--group-by=class,user",
         ])
         .unwrap();
-        let i = collector::by_name("processes").unwrap();
+        let i = collector::by_name("namedprocess").unwrap();
         let mut s = Scraper::new(fixture_ctx(), &cfg.settings, vec![i]).unwrap();
         s.scrape();
         s.scrape();

@@ -872,7 +872,7 @@ mod tests {
         assert_eq!(s.count("top-n"), 5);
         assert_eq!(s.list("group-by"), ["name", "user"]);
         assert!(s.switch("proc-smaps") && !s.switch("proc-kernel-threads"));
-        let o = collector::processes::ProcOpts::new(s).unwrap();
+        let o = collector::namedprocess::ProcOpts::new(s).unwrap();
         assert_eq!(o.names, ["postgres", "systemd-resolve"]);
         let e = p(&["--group-by", "name,comm"]).unwrap_err();
         assert!(e.to_string().contains("unknown part \"comm\""), "{e}");

@@ -185,7 +185,7 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
     if let Some((_, cs, p)) = proc_file.iter().find(|(f, _, _)| *f == rel) {
         return (cs, *p);
     }
-    // The processes collector: a per-PID file that is gone (the process exited) or unreadable
+    // The namedprocess collector: a per-PID file that is gone (the process exited) or unreadable
     // (EACCES, EISDIR, ELOOP) is skipped and counted in proctap_process_read_errors_total; one
     // that reads but does not parse fails the collector. Whether damage parses depends on the
     // file (comm and cmdline take any bytes), so these may go either way; every other collector
@@ -199,7 +199,7 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
         || rel.starts_with("proc/net/tcp")
         || rel.starts_with("proc/net/udp")
     {
-        return (&["processes"], Tolerant);
+        return (&["namedprocess"], Tolerant);
     }
     let prefixes: &[(&str, &[&str])] = &[
         ("sys/class/net/", &["netclass"]),

@@ -48,7 +48,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Subgroups => {
-            return match collector::processes::classify::Classifier::new(
+            return match collector::namedprocess::classify::Classifier::new(
                 cfg.settings.path("proc-rules").as_deref(),
             ) {
                 Ok(c) => match cfg.subgroups_group.as_deref() {

@@ -1,4 +1,4 @@
-//! The processes collector on the live machine: a spawned process's sched counters, and a
+//! The namedprocess collector on the live machine: a spawned process's sched counters, and a
 //! differential test against Debian's prometheus-process-exporter grouping by comm.
 mod common;
 
@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use common::{parse_exposition, Series};
 
-/// `proctap once` on the real /proc with only the processes collector.
+/// `proctap once` on the real /proc with only the namedprocess collector.
 fn proctap_live(extra: &[&str]) -> String {
     let out = Command::new(common::bin())
-        .args(["once", "--collectors", "processes"])
+        .args(["once", "--collectors", "namedprocess"])
         .args(extra)
         .output()
         .expect("run proctap");
@@ -302,7 +302,7 @@ fn unreadable_files_are_counted_not_fatal() {
         Command::new(common::bin())
     };
     let out = cmd
-        .args(["once", "--collectors", "processes"])
+        .args(["once", "--collectors", "namedprocess"])
         .output()
         .expect("run proctap");
     assert!(

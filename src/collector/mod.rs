@@ -26,12 +26,12 @@ pub mod hwmon;
 pub mod interrupts;
 pub mod loadavg;
 pub mod meminfo;
+pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
-pub mod processes;
 pub mod schedstat;
 pub mod selfproc;
 pub mod sockstat;
@@ -58,12 +58,12 @@ pub const ALL: &[Collector] = &[
     interrupts::COLLECTOR,
     loadavg::COLLECTOR,
     meminfo::COLLECTOR,
+    namedprocess::COLLECTOR,
     netclass::COLLECTOR,
     netdev::COLLECTOR,
     netstat::COLLECTOR,
     os::COLLECTOR,
     pressure::COLLECTOR,
-    processes::COLLECTOR,
     schedstat::COLLECTOR,
     sockstat::COLLECTOR,
     softnet::COLLECTOR,
@@ -434,6 +434,24 @@ pub fn default_settings() -> Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_is_sorted_unique_and_ends_with_textfile() {
+        let names: Vec<&str> = ALL.iter().map(|c| c.name).collect();
+        let (last, rest) = names.split_last().unwrap();
+        assert_eq!(*last, "textfile");
+        assert!(rest.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    }
+
+    #[test]
+    fn every_collector_builds_from_the_defaults() {
+        validate(&default_settings()).unwrap();
+        let names: Vec<&str> = flags().map(|f| f.name).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a flag is declared twice");
+    }
 
     #[test]
     fn pattern_remembers_answers() {

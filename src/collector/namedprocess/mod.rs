@@ -24,7 +24,7 @@ use classify::{truncate_comm, Classifier};
 use group::{Counters, GroupBy, Groups, Identity, Member, STATES};
 use parse::{Proto, Sched};
 
-/// Options of the processes collector, compiled once at start-up.
+/// Options of the namedprocess collector, compiled once at start-up.
 #[derive(Debug, Clone)]
 pub struct ProcOpts {
     pub group_by: Vec<GroupBy>,
@@ -42,7 +42,7 @@ pub struct ProcOpts {
 }
 
 pub const COLLECTOR: Collector = Collector {
-    name: "processes",
+    name: "namedprocess",
     enabled_by_default: true,
     flags: &[
         Flag::new(
@@ -112,7 +112,7 @@ pub const COLLECTOR: Collector = Collector {
             "Read /proc/<pid>/smaps_rollup for proportional (pss) and unique (uss) memory; costly on big hosts.",
         ),
     ],
-    help_section: Some("Processes (the processes collector)"),
+    help_section: Some("Process groups and selected processes (the namedprocess collector)"),
     sources: Sources {
         reads: &[
             What::Dir(Root::Proc, ""),
@@ -128,7 +128,7 @@ pub const COLLECTOR: Collector = Collector {
     build: Build::New(|s| Ok(Box::new(Processes::new(s)?))),
 };
 
-/// The processes collector: its options and what it keeps between scrapes.
+/// The namedprocess collector: its options and what it keeps between scrapes.
 pub struct Processes {
     pub opts: ProcOpts,
     pub st: State,
@@ -1304,7 +1304,7 @@ mod tests {
     use crate::config::Value;
     use std::path::{Path, PathBuf};
 
-    /// The fixture tree and a processes collector with these flags set.
+    /// The fixture tree and a namedprocess collector with these flags set.
     struct Fx {
         ctx: Ctx,
         p: Processes,
