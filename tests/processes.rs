@@ -322,7 +322,7 @@ fn unreadable_files_are_counted_not_fatal() {
         "io read errors {io_errors} of {procs} processes"
     );
     assert_eq!(
-        s["node_scrape_collector_success{collector=\"processes\"}"],
+        s["node_scrape_collector_success{collector=\"namedprocess\"}"],
         1.0
     );
 }
