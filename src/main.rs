@@ -22,6 +22,7 @@ mod source;
 #[cfg(feature = "tls")]
 mod tls;
 mod webconfig;
+mod yaml;
 
 use cli::Command;
 
