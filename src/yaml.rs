@@ -68,13 +68,6 @@ impl Node {
             Value::Map(_) => "a mapping",
         }
     }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match &self.value {
-            Value::Scalar(s) => Some(&s.text),
-            _ => None,
-        }
-    }
 }
 
 /// Parses a whole document.
