@@ -44,6 +44,8 @@ pub struct Config {
     pub web_config_file: Option<PathBuf>,
     /// At most one collection per interval; zero collects on every scrape.
     pub interval: Duration,
+    /// `--once-to-stdout-delay`: print one collection taken this long after a first one.
+    pub once_delay: Duration,
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
@@ -66,6 +68,7 @@ impl Default for Config {
             telemetry_path: String::new(),
             web_config_file: None,
             interval: Duration::ZERO,
+            once_delay: Duration::ZERO,
             procfs: PathBuf::new(),
             sysfs: PathBuf::new(),
             rootfs: PathBuf::new(),
@@ -141,10 +144,14 @@ const FLAGS: &[(Section, Flag)] = &[
         .check(telemetry_path)),
     (Section::Server, Flag::new("web.config-file", Kind::Str, "FILE", "",
         "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.")
-        .unset("none").check(web_config_file)),
+        .unset("none").check(web_config_file).aliases(&["web.config.file"])),
     (Section::Server, Flag::new("interval", Kind::Duration, "DURATION", "0s",
         "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.")),
-    (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")),
+    (Section::Server, Flag::new("once-to-stdout-delay", Kind::Duration, "DURATION", "0s",
+        "Do not serve: collect, wait DURATION, collect again and print that to stdout, as process-exporter's flag does (so rates between the two collections are meaningful). 0s: serve.")
+        .action()),
+    (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")
+        .aliases(&["procfs"])),
     (Section::Paths, Flag::new("path.sysfs", Kind::Str, "DIR", "/sys", "sysfs mount point.")),
     (Section::Paths, Flag::new("path.rootfs", Kind::Str, "DIR", "/", "Root filesystem (for the host's files).")),
     (Section::Collectors, Flag::new("collectors", Kind::List, "a,b,c", "", "Enable exactly these collectors.")
@@ -239,6 +246,7 @@ where
     use lexopt::Arg::{Long, Short, Value as Positional};
     let mut cfg = Config::default();
     let mut settings: Vec<Setting> = Vec::new();
+    let args = crate::goflags::rewrite(args.into_iter().map(Into::into));
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(lexopt_error)? {
         let flag = match &arg {
@@ -398,6 +406,7 @@ impl Config {
         self.telemetry_path = s.str("web.telemetry-path").to_string();
         self.web_config_file = s.path("web.config-file");
         self.interval = s.duration("interval");
+        self.once_delay = s.duration("once-to-stdout-delay");
         self.procfs = s.str("path.procfs").into();
         self.sysfs = s.str("path.sysfs").into();
         self.rootfs = s.str("path.rootfs").into();

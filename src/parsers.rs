@@ -93,6 +93,10 @@ pub const ALL: &[(&str, Parser)] = &[
     ("config", |t| {
         sink(crate::config::parse(Path::new("proctap.conf"), t))
     }),
+    ("yaml", |t| sink(crate::yaml::parse(t))),
+    ("pe_config", |t| {
+        sink(namedprocess::naming::parse_config(Path::new("pe.yml"), t))
+    }),
     ("number", |t| {
         sink(crate::parse::u64_at(t, 1, "n"));
         sink(crate::parse::i64_at(t, 1, "n"));

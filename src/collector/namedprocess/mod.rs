@@ -248,6 +248,8 @@ pub const COLLECTOR: Collector = Collector {
             What::PerProcess("limits"),
             What::PerProcess("wchan"),
             What::PerProcess("task"),
+            What::PerProcess("sched"),
+            What::PerProcess("smaps_rollup"),
         ],
         hint: "other users' io and fd need CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (root, or the \
                systemd drop-in contrib/systemd/proctap-process-details.conf); io needs \
@@ -2487,5 +2489,518 @@ mod tests {
         assert!(parse_btime("cpu 1 2\n").is_err());
         assert_eq!(parse_uptime("1234567.89 4501234.56\n"), Ok(1234567.89));
         assert!(parse_uptime("").is_err());
+    }
+
+    /// A copy of the fixture /proc to change between scrapes; removed on drop.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(tag: &str) -> Tree {
+            let fixtures = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/proc"));
+            let tmp = std::env::temp_dir().join(format!("proctap-np-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            copy_tree(&fixtures, &tmp);
+            Tree(tmp)
+        }
+
+        fn file(&self, rel: &str) -> PathBuf {
+            self.0.join(rel)
+        }
+
+        /// Replaces 0-based field `i` after comm of a stat file.
+        fn set_stat(&self, rel: &str, i: usize, v: &str) {
+            let text = std::fs::read_to_string(self.file(rel)).unwrap();
+            let close = text.rfind(')').unwrap();
+            let mut rest: Vec<String> = text[close + 2..].split(' ').map(String::from).collect();
+            rest[i] = v.to_string();
+            std::fs::write(
+                self.file(rel),
+                format!("{} {}", &text[..close + 1], rest.join(" ")),
+            )
+            .unwrap();
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn fx_in(tree: &Tree, flags: &[(&str, &str)]) -> Fx {
+        let mut t = fx(flags);
+        t.ctx.src.procfs = tree.0.clone();
+        t
+    }
+
+    fn group_value(out: &str, family: &str, group: &str, extra: &str) -> Option<f64> {
+        value(out, &format!("{family}{{groupname=\"{group}\"{extra}}}"))
+    }
+
+    fn groups(out: &str) -> Vec<(String, f64)> {
+        out.lines()
+            .filter_map(|l| l.strip_prefix("namedprocess_namegroup_num_procs{groupname=\""))
+            .filter_map(|l| {
+                let (g, v) = l.split_once("\"} ")?;
+                Some((g.to_string(), v.parse().ok()?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn threads_are_counted_as_process_exporter_counts_them() {
+        let out = scrape(&mut fx(&[]));
+        let v = |fam: &str, extra: &str| group_value(&out, fam, "java", extra);
+        // java (1205) has 6 threads in task/: the process's own state and each thread's.
+        for (state, n) in [
+            ("Running", 1.0),
+            ("Sleeping", 5.0),
+            ("Waiting", 1.0),
+            ("Zombie", 0.0),
+        ] {
+            assert_eq!(
+                v(
+                    "namedprocess_namegroup_states",
+                    &format!(",state=\"{state}\"")
+                ),
+                Some(n),
+                "{state}"
+            );
+        }
+        assert_eq!(v("namedprocess_namegroup_num_threads", ""), Some(6.0));
+        // Context switches summed over the threads: 12345 (main) + 500000 + 480000 + 90000
+        // + 1200000 + 1100000.
+        let ctx = |t: &str| {
+            v(
+                "namedprocess_namegroup_context_switches_total",
+                &format!(",ctxswitchtype=\"{t}\""),
+            )
+        };
+        assert_eq!(ctx("voluntary"), Some(3_382_345.0));
+        assert_eq!(ctx("nonvoluntary"), Some(59_189.0));
+        // A single-threaded process keeps its own status line.
+        assert_eq!(
+            group_value(
+                &out,
+                "namedprocess_namegroup_context_switches_total",
+                "sshd",
+                ",ctxswitchtype=\"voluntary\""
+            ),
+            value(
+                &std::fs::read_to_string(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/fixtures/proc/612/status"
+                ))
+                .unwrap()
+                .replace(":\t", " "),
+                "voluntary_ctxt_switches"
+            )
+        );
+        let th = |fam: &str, name: &str, extra: &str| {
+            value(
+                &out,
+                &format!("{fam}{{groupname=\"java\",threadname=\"{name}\"{extra}}}"),
+            )
+        };
+        assert_eq!(
+            th("namedprocess_namegroup_thread_count", "kafka-request-h", ""),
+            Some(2.0)
+        );
+        assert_eq!(
+            th("namedprocess_namegroup_thread_count", "C2 CompilerThre", ""),
+            Some(1.0)
+        );
+        assert_eq!(
+            th(
+                "namedprocess_namegroup_thread_cpu_seconds_total",
+                "GC Thread#0",
+                ",mode=\"user\""
+            ),
+            Some(3000.0)
+        );
+        assert_eq!(
+            th(
+                "namedprocess_namegroup_thread_io_bytes_total",
+                "kafka-request-h",
+                ",iomode=\"write\""
+            ),
+            Some(876_543_210_987.0)
+        );
+        assert_eq!(
+            th(
+                "namedprocess_namegroup_thread_context_switches_total",
+                "java",
+                ",ctxswitchtype=\"voluntary\""
+            ),
+            Some(12345.0),
+            "the main thread's are the process's status"
+        );
+        // The process's wait channel and each thread's (the main thread's again).
+        let w = |wchan: &str| {
+            group_value(
+                &out,
+                "namedprocess_namegroup_threads_wchan",
+                "java",
+                &format!(",wchan=\"{wchan}\""),
+            )
+        };
+        assert_eq!(w("futex_wait_queue"), Some(4.0));
+        assert_eq!(w("folio_wait_bit_common"), Some(1.0));
+        assert_eq!(w("0"), None, "a running thread waits for nothing");
+        assert_eq!(
+            group_value(
+                &out,
+                "namedprocess_namegroup_threads_wchan",
+                "sshd",
+                ",wchan=\"poll_schedule_timeout.constprop.0\""
+            ),
+            Some(1.0)
+        );
+        let off = scrape(&mut fx(&[("proc-threads", "false")]));
+        assert!(!off.contains("namedprocess_namegroup_thread_count"));
+        assert!(off.contains("namedprocess_namegroup_context_switches_total{groupname=\"java\",ctxswitchtype=\"voluntary\"} 3382345\n"));
+        assert!(off.contains("namedprocess_namegroup_threads_wchan{groupname=\"java\",wchan=\"futex_wait_queue\"} 4\n"));
+    }
+
+    #[test]
+    fn exited_and_renamed_threads_keep_counters_monotonic() {
+        let tree = Tree::new("threads");
+        let mut t = fx_in(&tree, &[]);
+        let first = scrape(&mut t);
+        let ctx = |out: &str| {
+            group_value(
+                out,
+                "namedprocess_namegroup_context_switches_total",
+                "java",
+                ",ctxswitchtype=\"voluntary\"",
+            )
+            .unwrap()
+        };
+        let th = |out: &str, name: &str, fam: &str, extra: &str| {
+            value(out, &format!("namedprocess_namegroup_thread_{fam}{{groupname=\"java\",threadname=\"{name}\"{extra}}}"))
+        };
+        // One of the two kafka threads exits; GC Thread#0 renames itself and runs 1 s more.
+        std::fs::remove_dir_all(tree.file("1205/task/1210")).unwrap();
+        tree.set_stat("1205/stat", 17, "5");
+        let stat = std::fs::read_to_string(tree.file("1205/task/1206/stat")).unwrap();
+        std::fs::write(
+            tree.file("1205/task/1206/stat"),
+            stat.replace("(GC Thread#0)", "(GC Thread#9)"),
+        )
+        .unwrap();
+        tree.set_stat("1205/task/1206/stat", 11, "300100");
+        let second = scrape(&mut t);
+        assert_eq!(
+            ctx(&second),
+            ctx(&first),
+            "the exited thread's switches stay"
+        );
+        assert_eq!(th(&second, "kafka-request-h", "count", ""), Some(1.0));
+        assert_eq!(
+            th(
+                &second,
+                "kafka-request-h",
+                "cpu_seconds_total",
+                ",mode=\"user\""
+            ),
+            Some(400.0)
+        );
+        assert_eq!(
+            th(&second, "GC Thread#0", "count", ""),
+            None,
+            "a name without threads is gone"
+        );
+        assert_eq!(
+            th(
+                &second,
+                "GC Thread#9",
+                "cpu_seconds_total",
+                ",mode=\"user\""
+            ),
+            Some(1.0),
+            "a renamed thread counts what it did under its new name"
+        );
+        assert_eq!(
+            group_value(
+                &second,
+                "namedprocess_namegroup_states",
+                "java",
+                ",state=\"Waiting\""
+            ),
+            Some(0.0)
+        );
+    }
+
+    /// Writes a process-exporter config and returns its path (in the tree, removed with it).
+    fn pe_config(tree: &Tree, text: &str) -> String {
+        let path = tree.file("pe.yml");
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    const FIXTURE_CONFIG: &str = r#"process_names:
+  - name: "web-{{.Username}}"
+    cmdline:
+    - 'nginx: master'
+  - name: "pg:{{.Matches.role}}"
+    comm: [postgres]
+    cmdline:
+    - 'postgres: 15/main: (?P<role>\w+)'
+  - exe:
+    - postgres
+  - name: "{{.ExeFull}}"
+    exe: [/usr/bin/dockerd]
+"#;
+
+    #[test]
+    fn process_exporter_config_groups_only_matched_processes_and_their_children() {
+        let tree = Tree::new("config");
+        let cfg = pe_config(&tree, FIXTURE_CONFIG);
+        let out = scrape(&mut fx(&[("config.path", &cfg)]));
+        assert_eq!(
+            groups(&out),
+            [
+                ("/usr/bin/dockerd".to_string(), 2.0),
+                ("pg:background".into(), 1.0),
+                ("pg:checkpointer".into(), 1.0),
+                ("pg:walwriter".into(), 1.0),
+                ("postgres".into(), 1.0),
+                ("web-root".into(), 3.0),
+            ],
+            "nginx's workers and dockerd's zombie join their parents' groups; sshd, java, redis are in none"
+        );
+        let out = scrape(&mut fx(&[
+            ("config.path", &cfg),
+            ("proc-children", "false"),
+        ]));
+        let g = groups(&out);
+        assert!(
+            g.contains(&("web-root".to_string(), 1.0))
+                && g.contains(&("/usr/bin/dockerd".to_string(), 1.0)),
+            "{g:?}"
+        );
+        let cfg = pe_config(&tree, "process_names:\n  - comm: [kworker/1:1H-kblockd]\n");
+        let out = scrape(&mut fx(&[("config.path", &cfg)]));
+        assert_eq!(
+            groups(&out),
+            [("kworker/1:1H-kblockd".to_string(), 1.0)],
+            "kernel threads are matched too, as process-exporter does"
+        );
+    }
+
+    #[test]
+    fn procnames_and_namemapping_flags() {
+        let out = scrape(&mut fx(&[
+            ("procnames", "nginx,java"),
+            ("namemapping", r"java,\s(kafka\.\w+)"),
+        ]));
+        assert_eq!(
+            groups(&out),
+            [("java:kafka.Kafka".to_string(), 1.0), ("nginx".into(), 3.0)],
+            "the first non-empty capture"
+        );
+        let mut s = crate::collector::default_settings();
+        let f = |n: &str| COLLECTOR.flags.iter().find(|f| f.name == n).unwrap();
+        s.set(f("namemapping"), Value::Str("java".into())).unwrap();
+        let e = Processes::new(&s).err().unwrap().to_string();
+        assert!(
+            e.contains("--namemapping") && e.contains("odd number"),
+            "{e}"
+        );
+        s.set(f("namemapping"), Value::Str(String::new())).unwrap();
+        s.set(f("procnames"), Value::Str("x".into())).unwrap();
+        s.set(f("config.path"), Value::Str("/nonexistent.yml".into()))
+            .unwrap();
+        let e = Processes::new(&s).err().unwrap().to_string();
+        assert!(
+            e.contains("--config.path and --procnames are mutually exclusive"),
+            "{e}"
+        );
+        s.set(f("procnames"), Value::List(Vec::new())).unwrap();
+        let e = Processes::new(&s).err().unwrap().to_string();
+        assert!(e.starts_with("/nonexistent.yml: cannot read"), "{e}");
+    }
+
+    #[test]
+    fn recheck_matches_a_process_that_renamed_itself() {
+        let tree = Tree::new("recheck");
+        let cfg = pe_config(
+            &tree,
+            "process_names:\n  - comm: [renamed]\n    name: late\n",
+        );
+        let mut plain = fx_in(&tree, &[("config.path", &cfg)]);
+        let mut rechecking = fx_in(&tree, &[("config.path", &cfg), ("proc-recheck", "true")]);
+        assert!(groups(&scrape(&mut plain)).is_empty());
+        assert!(groups(&scrape(&mut rechecking)).is_empty());
+        let stat = std::fs::read_to_string(tree.file("1999/stat")).unwrap();
+        std::fs::write(
+            tree.file("1999/stat"),
+            stat.replace("(my (weird) name)", "(renamed)"),
+        )
+        .unwrap();
+        assert!(
+            groups(&scrape(&mut plain)).is_empty(),
+            "matched once, when first seen"
+        );
+        assert_eq!(
+            groups(&scrape(&mut rechecking)),
+            [("late".to_string(), 1.0)]
+        );
+        // 1999 started an hour before the fixture's uptime.
+        for (limit, want) in [("1s", 0), ("2h", 1)] {
+            let mut limited = fx_in(
+                &tree,
+                &[
+                    ("config.path", &cfg),
+                    ("proc-recheck-with-time-limit", limit),
+                ],
+            );
+            std::fs::write(tree.file("1999/stat"), &stat).unwrap();
+            scrape(&mut limited);
+            std::fs::write(
+                tree.file("1999/stat"),
+                stat.replace("(my (weird) name)", "(renamed)"),
+            )
+            .unwrap();
+            assert_eq!(groups(&scrape(&mut limited)).len(), want, "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn top_n_per_subgroup_others_min_uss_and_class_filters() {
+        // Per subgroup, the top one by CPU and the top one by memory: nginx's two workers
+        // split them, the four postgres processes have one process on top of both.
+        let out = scrape(&mut fx(&[("top-n-per-subgroup", "1")]));
+        assert_eq!(
+            selected_pids(&out),
+            [612, 700, 815, 902, 903, 1205, 1500, 1600]
+        );
+        let out = scrape(&mut fx(&[("top-n-others", "1")]));
+        assert_eq!(
+            selected_pids(&out),
+            [1999],
+            "the unclassified: my (weird) name and the zombie sh"
+        );
+        let out = scrape(&mut fx(&[
+            ("top-n", "20"),
+            ("proc-smaps", "true"),
+            ("proc-min-uss", "100000000"),
+        ]));
+        assert_eq!(
+            selected_pids(&out),
+            [1205],
+            "only java has 100 MB of its own"
+        );
+        let mut s = crate::collector::default_settings();
+        let f = COLLECTOR
+            .flags
+            .iter()
+            .find(|f| f.name == "proc-min-uss")
+            .unwrap();
+        s.set(f, Value::Str("1".into())).unwrap();
+        let e = Processes::new(&s).err().unwrap().to_string();
+        assert!(
+            e.contains("--proc-min-uss") && e.contains("needs --proc-smaps"),
+            "{e}"
+        );
+        let out = scrape(&mut fx(&[("proc-groups-include", "^db$"), ("top-n", "5")]));
+        assert_eq!(
+            groups(&out),
+            [("postgres".to_string(), 4.0), ("redis-server".into(), 1.0)]
+        );
+        assert!(selected_pids(&out)
+            .iter()
+            .all(|p| [812, 815, 816, 818, 1500].contains(p)));
+        let out = scrape(&mut fx(&[("proc-groups-exclude", "^(db|web|other)$")]));
+        let g: Vec<String> = groups(&out).into_iter().map(|(g, _)| g).collect();
+        assert_eq!(g, ["dockerd", "java", "sshd", "systemd-resolve"]);
+    }
+
+    #[test]
+    fn optional_files_and_the_uptime_may_be_missing() {
+        let tree = Tree::new("optional");
+        std::fs::remove_file(tree.file("uptime")).unwrap();
+        for e in std::fs::read_dir(&tree.0).unwrap().flatten() {
+            let _ = std::fs::remove_file(e.path().join("wchan"));
+            let _ = std::fs::remove_file(e.path().join("io"));
+            if let Ok(tasks) = std::fs::read_dir(e.path().join("task")) {
+                for t in tasks.flatten() {
+                    let _ = std::fs::remove_file(t.path().join("wchan"));
+                    let _ = std::fs::remove_file(t.path().join("io"));
+                }
+            }
+        }
+        let mut t = fx_in(&tree, &[]);
+        for _ in 0..2 {
+            let out = scrape(&mut t);
+            assert!(
+                !out.contains("threads_wchan"),
+                "a kernel without wchan: no family"
+            );
+            assert!(
+                out.contains("proctap_process_read_errors_total{file=\"io\"} 0\n"),
+                "absent, not an error"
+            );
+            assert!(out.contains("namedprocess_scrape_partial_errors 0\n"));
+            assert_eq!(
+                group_value(&out, "namedprocess_namegroup_num_procs", "postgres", ""),
+                Some(4.0)
+            );
+        }
+        assert_eq!(t.p.st.rd.have[PidFile::Wchan as usize], Have::No);
+        assert_eq!(t.p.st.rd.have[PidFile::Stat as usize], Have::Yes);
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_an_error_unless_its_process_exited() {
+        let tree = Tree::new("vanished");
+        let mut src = Source::new(tree.0.clone(), "/sys".into(), "/".into());
+        let err = ParseError::new(
+            1,
+            "expected a line starting with \"Max open files\", found an empty file",
+        );
+        assert!(
+            Reader::parse_failed(&mut src, "4242", None, PidFile::Limits, err.clone()).is_ok(),
+            "no /proc/4242: it exited"
+        );
+        assert!(
+            Reader::parse_failed(&mut src, "1205", Some("1299"), PidFile::Status, err.clone())
+                .is_ok(),
+            "a thread that exited"
+        );
+        let e = Reader::parse_failed(&mut src, "816", None, PidFile::Limits, err)
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("/816/limits:1: expected a line starting with \"Max open files\", found an empty file"), "{e}");
+        // A process whose files are gone between listing and reading is skipped.
+        std::fs::remove_file(tree.file("816/status")).unwrap();
+        let out = scrape(&mut fx_in(&tree, &[]));
+        assert_eq!(
+            group_value(&out, "namedprocess_namegroup_num_procs", "postgres", ""),
+            Some(3.0)
+        );
+    }
+
+    #[test]
+    fn empty_groups_can_be_removed() {
+        let tree = Tree::new("empty");
+        let mut keep = fx_in(&tree, &[]);
+        let mut remove = fx_in(&tree, &[("proc-remove-empty-groups", "true")]);
+        scrape(&mut keep);
+        scrape(&mut remove);
+        std::fs::remove_dir_all(tree.file("1600")).unwrap();
+        let kept = scrape(&mut keep);
+        let removed = scrape(&mut remove);
+        assert_eq!(
+            group_value(
+                &kept,
+                "namedprocess_namegroup_num_procs",
+                "systemd-resolve",
+                ""
+            ),
+            Some(0.0)
+        );
+        assert!(kept.contains("namedprocess_namegroup_cpu_seconds_total{groupname=\"systemd-resolve\",mode=\"user\"} 8.76\n"));
+        assert!(!removed.contains("systemd-resolve"), "{removed}");
     }
 }

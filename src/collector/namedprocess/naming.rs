@@ -198,14 +198,18 @@ fn parse_template(text: &str, groups: &[&str]) -> Result<Template, String> {
             ".Cgroups" => Part::Cgroups,
             f => match f.strip_prefix(".Matches.") {
                 Some(name) if groups.contains(&name) => Part::Match(name.to_string()),
-                Some(name) => return Err(format!(
+                Some(name) => {
+                    return Err(format!(
                     "template {text:?}: no cmdline regex of this entry has a group named {name:?} \
                          (write it as (?P<{name}>...))"
-                )),
-                None => return Err(format!(
+                ))
+                }
+                None => {
+                    return Err(format!(
                     "template {text:?}: unknown field {f:?}; expected .Comm, .ExeBase, .ExeFull, \
                          .Username, .PID, .StartTime, .Cgroups or .Matches.NAME"
-                )),
+                ))
+                }
             },
         });
     }
