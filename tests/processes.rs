@@ -391,7 +391,7 @@ fn workload(dir: &std::path::Path) -> Vec<common::Killed> {
             .unwrap()
             .flatten()
             .filter(|e| {
-                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"/bin/sleep\0600\0")
+                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"/bin/sleep\x00600\x00")
             })
             .count()
     };
@@ -760,4 +760,50 @@ fn no_scrape_fails_while_processes_come_and_go() {
         failed,
         log.join("\n")
     );
+}
+
+/// A broken process-exporter config stops proctap before it serves: exit status 2 and one line
+/// naming the file, the line and what was expected.
+#[test]
+fn a_malformed_process_exporter_config_stops_proctap() {
+    let dir = std::env::temp_dir().join(format!("proctap-pebad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pe.yml");
+    for (text, want) in [
+        (
+            "process_names:\n  - comm:\n    - bash\n   - sh\n",
+            "pe.yml:4: indentation of 3 spaces",
+        ),
+        (
+            "process_names:\n\t- comm: [bash]\n",
+            "pe.yml:2: tabs are not allowed",
+        ),
+        (
+            "process_names:\n  - comm: [bash]\n    users: [root]\n",
+            "pe.yml:3: key users: unknown key in a process_names entry",
+        ),
+        (
+            "process_names:\n  - cmdline:\n    - '(?P<x>'\n",
+            "pe.yml:3: key cmdline: bad regex",
+        ),
+        (
+            "process_names:\n  - name: '{{.Exe}}'\n    comm: [bash]\n",
+            "pe.yml:2: key name: template \"{{.Exe}}\": unknown field \".Exe\"",
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(common::bin())
+            .arg(format!("-config.path={}", path.display()))
+            .args(["--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {err}");
+        assert!(
+            err.contains(want),
+            "{text:?}: {err:?} should contain {want:?}"
+        );
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

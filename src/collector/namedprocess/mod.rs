@@ -1978,6 +1978,9 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
     }
 }
 
+/// Writes the samples of one thread name: its labels, counters and thread count.
+type ThreadSample<'a> = dyn Fn(&mut Encoder, [Label; 2], &Counters, u64) + 'a;
+
 /// The per-thread-name families (process-exporter's -threads): the threads of the group's
 /// multi-threaded processes, by name.
 fn write_threads<'a, I: Iterator<Item = &'a group::Group>>(
@@ -1988,7 +1991,7 @@ fn write_threads<'a, I: Iterator<Item = &'a group::Group>>(
     if !shown().any(|g| !g.threads.is_empty()) {
         return;
     }
-    let each = |out: &mut Encoder, f: &dyn Fn(&mut Encoder, [Label; 2], &Counters, u64)| {
+    let each = |out: &mut Encoder, f: &ThreadSample<'_>| {
         for g in shown() {
             for t in &g.threads {
                 f(
