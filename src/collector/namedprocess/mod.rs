@@ -452,6 +452,8 @@ struct Thread {
     starttime: u64,
     /// The scrape whose task/ listing had it.
     seen: u64,
+    /// Its files were read in that scrape (it counts in the group's sums).
+    read: bool,
     name: Comm,
     /// Its counters at the last reading (cpu, faults and io with --proc-threads).
     cur: Counters,
@@ -1538,6 +1540,7 @@ fn read_threads(
             tid,
             starttime,
             seen: generation,
+            read: true,
             name,
             cur,
             delta,
@@ -1557,6 +1560,7 @@ fn read_threads(
 fn mark_seen(p: &mut Proc, at: usize, known: bool, generation: u64) {
     if let Some(t) = p.threads.get_mut(at).filter(|_| known) {
         t.seen = generation;
+        t.read = false;
         t.delta = Counters::default();
     }
 }
@@ -1627,7 +1631,7 @@ fn sum(st: &mut State, opts: &ProcOpts) {
         };
         st.groups.add_member(g, &p.counters, &p.member);
         st.groups.add_wchan(g, p.wchan);
-        for t in &p.threads {
+        for t in p.threads.iter().filter(|t| t.read) {
             st.groups.add_wchan(g, t.wchan);
             if opts.threads {
                 st.groups.add_thread(g, t.name, &t.delta);
