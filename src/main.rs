@@ -7,6 +7,7 @@ mod alloc_count;
 mod check;
 mod cli;
 mod collector;
+mod compat;
 mod config;
 #[cfg(test)]
 mod corrupt;
@@ -43,6 +44,17 @@ fn main() -> ExitCode {
             print!("{}", cli::version());
             return ExitCode::SUCCESS;
         }
+        Command::Completion(shell) => {
+            let words = cli::completion_words();
+            match shell {
+                cli::Shell::Words => println!("{}", words.join("\n")),
+                cli::Shell::Bash | cli::Shell::Zsh => print!(
+                    "{}",
+                    compat::completion_script(shell == cli::Shell::Zsh, &words)
+                ),
+            }
+            return ExitCode::SUCCESS;
+        }
         Command::PrintConfig => {
             print!("{}", cfg.to_file());
             return ExitCode::SUCCESS;
@@ -73,6 +85,7 @@ fn main() -> ExitCode {
         Command::Serve | Command::Once | Command::Check => {}
     }
     log::init(cfg.log_level, cfg.log_json);
+    cfg.log_compat();
     let mut scraper = match server::scraper_for(&cfg) {
         Ok(s) => s,
         Err(e) => {

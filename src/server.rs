@@ -186,6 +186,7 @@ impl Loop {
                     );
                 }
                 log::init(cfg.log_level, cfg.log_json);
+                cfg.log_compat();
                 self.cfg = Config {
                     listen: self.cfg.listen.clone(),
                     ..cfg
