@@ -390,6 +390,12 @@ where
             given.count() > 1
         })
         .collect();
+    // A compat flag on the command line replaces the file's value, as real flags do.
+    for s in &settings {
+        if let Target::Compat(found) = s.target {
+            cfg.compat.retain(|g| g.found != found);
+        }
+    }
     let mut set_here: Vec<&'static str> = Vec::new();
     for s in settings {
         if let Some(f) = s.target.flag() {
@@ -1172,6 +1178,12 @@ collector.wifi = false
         let back = p(&["--config", file]).unwrap();
         assert_eq!(back.to_file(), text);
         assert_eq!(back.compat.len(), 4);
+        let c = p(&["--config", file, "--collector.systemd.unit-include=^cron"]).unwrap();
+        let unit = c
+            .compat
+            .iter()
+            .find(|g| g.found.name() == "collector.systemd.unit-include");
+        assert_eq!(unit.map(|g| &g.value), Some(&Value::Str("^cron".into())));
         std::fs::write(&path, "collector.zfs = \"on\"\n").unwrap();
         let e = p(&["--config", file]).unwrap_err().to_string();
         assert!(
