@@ -18,6 +18,9 @@ TARGET_DIR := $(or $(TARGET_DIR),$(CURDIR)/target)
 export TARGET_DIR
 # Debian packages the tests run: promtool and prometheus, the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
+# Python packages the tests run (the Kubernetes manifests' schemas), in $(VENV).
+VENV := $(TARGET_DIR)/venv
+PIP_PKGS := kubernetes-validate==1.37.0 cloudcoil-models-prometheus-operator==0.80.1.0
 
 .PHONY: all build run test lint static static-aarch64 static-tls size install deb man deps golden bench clean fuzz fuzz-targets soak FORCE
 
@@ -93,37 +96,44 @@ install: $(BIN)
 
 # A Debian package of the static binary (it runs on any release), built with dpkg-deb alone:
 # $(TARGET_DIR)/deb/proctap_VERSION_ARCH.deb. DEB_ARCH=arm64 packages the aarch64 build.
+# A packager names themselves: make deb DEB_MAINTAINER='Name <mail>' DEB_HOMEPAGE=URL (the
+# maintainer defaults to DEBFULLNAME/DEBEMAIL, as for dch; Homepage is left out when empty).
 DEB_ARCH ?= amd64
 DEB_TARGET = $(if $(filter arm64,$(DEB_ARCH)),$(MUSL_ARM),$(MUSL))
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+REVISION := $(or $(shell git rev-parse HEAD 2>/dev/null),unknown)
+DEB_MAINTAINER ?= $(if $(DEBEMAIL),$(or $(DEBFULLNAME),proctap packager) <$(DEBEMAIL)>,proctap packager <packager@proctap.invalid>)
+DEB_HOMEPAGE ?=
+# The changelog's date is the commit's, so the same checkout gives the same package.
+DEB_DATE := $(shell date -R -u -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))
 DEB_ROOT = $(TARGET_DIR)/deb/proctap_$(VERSION)_$(DEB_ARCH)
 deb: $(TARGET_DIR)/$(DEB_TARGET)/release/proctap
 	rm -rf $(DEB_ROOT)
 	$(MAKE) --no-print-directory -o $(TARGET_DIR)/$(DEB_TARGET)/release/proctap install \
 		BIN=$(TARGET_DIR)/$(DEB_TARGET)/release/proctap DESTDIR=$(DEB_ROOT) PREFIX=/usr SYSCONFDIR=/etc
 	gzip -9n $(DEB_ROOT)/usr/share/man/man1/proctap.1
-	printf 'proctap\nLicense: Apache-2.0 (see /usr/share/common-licenses/Apache-2.0)\n' \
-		> $(DEB_ROOT)/usr/share/doc/proctap/copyright
+	install -m644 contrib/debian/copyright $(DEB_ROOT)/usr/share/doc/proctap/copyright
+	printf '%s\n' 'proctap ($(VERSION)) unstable; urgency=medium' '' \
+		'  * proctap $(VERSION), packaged from revision $(shell printf %.12s $(REVISION)).' '' \
+		' -- $(DEB_MAINTAINER)  $(DEB_DATE)' | gzip -9n > $(DEB_ROOT)/usr/share/doc/proctap/changelog.gz
 	install -d $(DEB_ROOT)/DEBIAN
 	echo /etc/proctap.conf > $(DEB_ROOT)/DEBIAN/conffiles
 	printf '%s\n' \
 		'Package: proctap' \
 		'Version: $(VERSION)' \
 		'Architecture: $(DEB_ARCH)' \
-		'Maintainer: proctap maintainers <proctap@example.invalid>' \
+		'Maintainer: $(DEB_MAINTAINER)' \
 		'Installed-Size: '$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1) \
 		'Section: net' \
 		'Priority: optional' \
-		'Homepage: https://example.invalid/proctap' \
+		$(if $(DEB_HOMEPAGE),'Homepage: $(DEB_HOMEPAGE)') \
 		'Description: tiny Prometheus exporter for Linux hosts and processes' \
-		' proctap reads /proc and /sys and serves host metrics under node_exporter'"'"'s names' \
-		' and per-process metrics under process-exporter'"'"'s, from one small static binary.' \
+		' proctap reads /proc and /sys and serves host metrics under the names of' \
+		' node_exporter and per-process metrics under those of process-exporter,' \
+		' from one small static binary.' \
 		> $(DEB_ROOT)/DEBIAN/control
-	printf '%s\n' '#!/bin/sh' 'set -e' \
-		'if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi' \
-		> $(DEB_ROOT)/DEBIAN/postinst
-	cp $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
-	chmod 755 $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
+	cd $(DEB_ROOT) && find usr -type f | LC_ALL=C sort | xargs md5sum > DEBIAN/md5sums
+	install -m755 contrib/debian/postinst contrib/debian/prerm contrib/debian/postrm $(DEB_ROOT)/DEBIAN/
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(TARGET_DIR)/deb/proctap_$(VERSION)_$(DEB_ARCH).deb
 
 # Renders the man page the way `man` shows it; fails on any groff warning.
@@ -134,7 +144,8 @@ man:
 	@echo "rendered man/proctap.1 to $(TARGET_DIR)/proctap.1.txt"
 
 # Installs what the tests need, only where it is missing: Debian's promtool and node_exporter,
-# the rustup components for fmt/clippy and the musl target for `make static`.
+# podman, lintian and the rest below, the Python packages of PIP_PKGS in a virtualenv of the
+# project's own, the rustup components for fmt/clippy and the musl target for `make static`.
 deps:
 	@missing=""; \
 	{ command -v promtool && command -v prometheus; } >/dev/null || missing="$$missing prometheus"; \
@@ -149,6 +160,11 @@ deps:
 	command -v busybox >/dev/null || missing="$$missing busybox"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v lintian >/dev/null || missing="$$missing lintian"; \
+	command -v podman >/dev/null || missing="$$missing podman"; \
+	command -v runc >/dev/null || missing="$$missing runc"; \
+	command -v ar >/dev/null || missing="$$missing binutils"; \
+	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -156,6 +172,12 @@ deps:
 		if [ -d /run/systemd/system ]; then \
 			$(SUDO) systemctl disable --now prometheus prometheus-node-exporter prometheus-process-exporter >/dev/null 2>&1 || true; \
 		fi; \
+	fi
+	@if [ "$$(cat $(VENV)/pip-pkgs 2>/dev/null)" != "$(PIP_PKGS)" ]; then \
+		echo "make deps: installing $(PIP_PKGS) into $(VENV)"; \
+		python3 -m venv $(VENV) && \
+		$(VENV)/bin/pip install -q --disable-pip-version-check $(PIP_PKGS) && \
+		echo "$(PIP_PKGS)" > $(VENV)/pip-pkgs; \
 	fi
 	@if command -v rustup >/dev/null; then \
 		rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt; \

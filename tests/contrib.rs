@@ -513,14 +513,41 @@ fn make_install_installs_a_unit_that_verifies() {
     );
 }
 
+/// Lintian tags `make deb` may raise; each is explained in DESIGN.md ("The Debian package").
+const LINTIAN_ACCEPTED: &[&str] = &["shared-library-lacks-prerequisites"];
+
+/// `make deb` with `vars`, the packager's DEBEMAIL and DEBFULLNAME unset; the .deb's path.
+fn make_deb(vars: &[&str]) -> PathBuf {
+    let bin = musl_binary();
+    run(Command::new("make")
+        .args(["--no-print-directory", "-o", &bin, "deb"])
+        .args(vars)
+        .env_remove("DEBEMAIL")
+        .env_remove("DEBFULLNAME")
+        .current_dir(repo()));
+    let version = env!("CARGO_PKG_VERSION");
+    common::target_dir().join(format!("deb/proctap_{version}_amd64.deb"))
+}
+
+/// lintian's tags for `deb` (errors, warnings and the rest), one `X: proctap: tag ...` each.
+fn lintian(deb: &Path) -> Vec<String> {
+    let out = Command::new(common::require("lintian"))
+        .args(["--pedantic", "--no-tag-display-limit"])
+        .arg(deb)
+        .output()
+        .unwrap();
+    // lintian exits 2 when it finds errors (and 1 when it fails); the tags say which.
+    assert!(out.status.code().is_some_and(|c| c != 1), "lintian failed: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
 #[test]
 #[ignore = "needs the static build: make test runs it"]
-fn make_deb_builds_a_package_dpkg_installs() {
+fn make_deb_builds_a_package_lintian_accepts_and_dpkg_installs() {
     let dpkg_deb = common::require("dpkg-deb");
     let dpkg = common::require("dpkg");
-    make(&["deb"]);
+    let deb = make_deb(&[]);
     let version = env!("CARGO_PKG_VERSION");
-    let deb = common::target_dir().join(format!("deb/proctap_{version}_amd64.deb"));
 
     let out = run(Command::new(&dpkg_deb).arg("-c").arg(&deb));
     let listing: BTreeSet<String> = text(&out)
@@ -535,6 +562,7 @@ fn make_deb_builds_a_package_dpkg_installs() {
         "-rw-r--r-- root/root ./etc/proctap.conf",
         "-rwxr-xr-x root/root ./usr/bin/proctap",
         "-rw-r--r-- root/root ./usr/lib/systemd/system/proctap.service",
+        "-rw-r--r-- root/root ./usr/share/doc/proctap/changelog.gz",
         "-rw-r--r-- root/root ./usr/share/doc/proctap/copyright",
         "-rw-r--r-- root/root ./usr/share/doc/proctap/examples/proctap-process-details.conf",
         "-rw-r--r-- root/root ./usr/share/doc/proctap/examples/proctap.conf",
@@ -544,34 +572,86 @@ fn make_deb_builds_a_package_dpkg_installs() {
     .map(|s| s.to_string())
     .collect();
     assert_eq!(listing, expected);
-    let field = |f: &str| {
-        let out = run(Command::new(&dpkg_deb).arg("-f").arg(&deb).arg(f));
+    let field = |deb: &Path, f: &str| {
+        let out = run(Command::new(&dpkg_deb).arg("-f").arg(deb).arg(f));
         text(&out).trim().to_string()
     };
-    assert_eq!(field("Package"), "proctap");
-    assert_eq!(field("Version"), version);
-    assert_eq!(field("Architecture"), "amd64");
+    assert_eq!(field(&deb, "Package"), "proctap");
+    assert_eq!(field(&deb, "Version"), version);
+    assert_eq!(field(&deb, "Architecture"), "amd64");
+    assert_eq!(
+        field(&deb, "Maintainer"),
+        "proctap packager <packager@proctap.invalid>"
+    );
+    assert_eq!(field(&deb, "Homepage"), "");
+
+    // No lintian error, and no warning that DESIGN.md does not explain.
+    let tags = lintian(&deb);
+    println!("lintian, default fields:\n{}", tags.join("\n"));
+    let design = std::fs::read_to_string(repo().join("DESIGN.md")).unwrap();
+    for tag in &tags {
+        assert!(!tag.starts_with("E: "), "lintian error: {tag}");
+        if let Some(rest) = tag.strip_prefix("W: proctap: ") {
+            let name = rest.split_whitespace().next().unwrap_or("");
+            assert!(LINTIAN_ACCEPTED.contains(&name), "lintian warning: {tag}");
+        }
+    }
+    for name in LINTIAN_ACCEPTED {
+        assert!(design.contains(&format!("`{name}`")), "DESIGN.md does not explain {name}");
+    }
+
+    // The copyright file is machine-readable and names the license the LICENSE file has.
+    let ctl = TempDir::new("deb-extract");
+    run(Command::new(&dpkg_deb).arg("-x").arg(&deb).arg(&ctl.0));
+    let copyright =
+        std::fs::read_to_string(ctl.0.join("usr/share/doc/proctap/copyright")).unwrap();
+    assert!(copyright.starts_with("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"));
+    assert!(copyright.contains("\nLicense: Apache-2.0\n"), "{copyright}");
+    assert!(copyright.contains("/usr/share/common-licenses/Apache-2.0"), "{copyright}");
+    let license = std::fs::read_to_string(repo().join("LICENSE")).unwrap();
+    assert!(license.contains("Apache License\n                           Version 2.0, January 2004"));
+    assert!(license.contains("END OF TERMS AND CONDITIONS"));
+    // The changelog's entry is this version's, signed by the maintainer.
+    let out = run(Command::new("sh").arg("-c").arg(format!(
+        "zcat {}",
+        ctl.0.join("usr/share/doc/proctap/changelog.gz").display()
+    )));
+    let changelog = text(&out);
+    assert!(
+        changelog.starts_with(&format!("proctap ({version}) unstable; urgency=medium\n")),
+        "{changelog}"
+    );
+    assert!(
+        changelog.contains("\n -- proctap packager <packager@proctap.invalid>  "),
+        "{changelog}"
+    );
 
     // Install into an empty root: the files land, /etc/proctap.conf is a conffile, the
-    // installed binary runs.
+    // unit is enabled there (deb-systemd-helper honours DPKG_ROOT), the installed binary runs.
     let root = TempDir::new("dpkg-root");
     std::fs::create_dir_all(root.0.join("var/lib/dpkg/info")).unwrap();
     std::fs::create_dir_all(root.0.join("var/lib/dpkg/updates")).unwrap();
     std::fs::write(root.0.join("var/lib/dpkg/status"), "").unwrap();
     let rootarg = format!("--root={}", root.0.display());
-    run(Command::new(&dpkg)
-        .args([
-            &rootarg,
-            "--force-script-chrootless",
-            "--force-architecture",
-            "-i",
-        ])
-        .arg(&deb));
+    let dpkg_in_root = |args: &[&str]| {
+        run(Command::new(&dpkg)
+            .args([&rootarg, "--force-script-chrootless", "--force-architecture"])
+            .args(args))
+    };
+    dpkg_in_root(&["-i", &deb.display().to_string()]);
     let status = text(&run(Command::new(&dpkg).args([&rootarg, "-s", "proctap"])));
     assert!(status.contains("Status: install ok installed"), "{status}");
     assert!(
         status.contains("Conffiles:\n /etc/proctap.conf "),
         "{status}"
+    );
+    let wants = root
+        .0
+        .join("etc/systemd/system/multi-user.target.wants/proctap.service");
+    assert_eq!(
+        std::fs::read_link(&wants).ok(),
+        Some(PathBuf::from("/usr/lib/systemd/system/proctap.service")),
+        "enabled on install"
     );
     let unit =
         std::fs::read_to_string(root.0.join("usr/lib/systemd/system/proctap.service")).unwrap();
@@ -585,4 +665,131 @@ fn make_deb_builds_a_package_dpkg_installs() {
         .args(["config", "--config"])
         .arg(root.0.join("etc/proctap.conf")));
     assert!(text(&out).contains("listen = "), "{}", text(&out));
+
+    // Remove: the binary goes, the conffile and the admin's enable link stay, the unit is
+    // masked. Purge: nothing of proctap is left under /etc.
+    dpkg_in_root(&["-r", "proctap"]);
+    assert!(!root.0.join("usr/bin/proctap").exists());
+    assert!(root.0.join("etc/proctap.conf").exists());
+    assert_eq!(
+        std::fs::read_link(root.0.join("etc/systemd/system/proctap.service")).ok(),
+        Some(PathBuf::from("/dev/null")),
+        "masked after removal"
+    );
+    dpkg_in_root(&["--purge", "proctap"]);
+    let left: Vec<String> = files_under(&root.0.join("etc"))
+        .into_iter()
+        .chain(
+            std::fs::read_dir(root.0.join("etc/systemd/system"))
+                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().display().to_string()).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
+        .collect();
+    assert!(left.iter().all(|f| !f.contains("proctap")), "{left:?}");
+
+    // A packager's own fields.
+    let deb = make_deb(&[
+        "DEB_MAINTAINER=Jane Packager <jane@corp.example.org>",
+        "DEB_HOMEPAGE=https://proctap.corp.example.org/",
+    ]);
+    assert_eq!(field(&deb, "Maintainer"), "Jane Packager <jane@corp.example.org>");
+    assert_eq!(field(&deb, "Homepage"), "https://proctap.corp.example.org/");
+    let tags = lintian(&deb);
+    assert!(tags.iter().all(|t| !t.starts_with("E: ")), "{tags:?}");
+}
+
+/// Runs proctap's maintainer scripts `calls` (script and arguments) as on a host that runs
+/// systemd: a private mount namespace with /run/systemd/system and an empty /usr/sbin (this
+/// machine's policy-rc.d forbids every start, as in many containers), `systemctl` and
+/// `deb-systemd-helper` replaced by stubs that log, Debian's real deb-systemd-invoke. `env` sets
+/// the stubs' answers (STUB_WAS_ENABLED, STUB_ENABLED, STUB_ACTIVE 0/1) and POLICY (policy-rc.d's
+/// exit status, none when empty). Returns the log.
+fn maintainer_scripts(calls: &[&str], env: &[(&str, &str)]) -> String {
+    common::require("deb-systemd-invoke");
+    let unshare = common::require("unshare");
+    let tmp = TempDir::new(&format!("maint-{}", calls.join("-").len() + env.len()));
+    let stubs = tmp.0.join("bin");
+    std::fs::create_dir_all(&stubs).unwrap();
+    let log = tmp.0.join("log");
+    std::fs::write(
+        stubs.join("systemctl"),
+        "#!/bin/sh\necho \"systemctl $*\" >> \"$LOG\"\ncase \"$*\" in\n\
+         *is-enabled*) if [ \"$STUB_ENABLED\" = 1 ]; then echo enabled; else echo disabled; exit 1; fi ;;\n\
+         *is-active*) [ \"$STUB_ACTIVE\" = 1 ] ;;\nesac\n",
+    )
+    .unwrap();
+    std::fs::write(
+        stubs.join("deb-systemd-helper"),
+        "#!/bin/sh\necho \"deb-systemd-helper $*\" >> \"$LOG\"\n\
+         case \"$*\" in *was-enabled*) [ \"$STUB_WAS_ENABLED\" = 1 ] ;; esac\n",
+    )
+    .unwrap();
+    run(Command::new("chmod").arg("755").arg(stubs.join("systemctl")).arg(stubs.join("deb-systemd-helper")));
+    let mut script = String::from(
+        "set -e\nmount -t tmpfs tmpfs /run\nmkdir -p /run/systemd/system\n\
+         mount -t tmpfs tmpfs /usr/sbin\n\
+         if [ -n \"$POLICY\" ]; then printf '#!/bin/sh\\nexit %s\\n' \"$POLICY\" > /usr/sbin/policy-rc.d; \
+         chmod 755 /usr/sbin/policy-rc.d; fi\n",
+    );
+    for call in calls {
+        script.push_str(&format!("echo '== {call}' >> \"$LOG\"\nsh {}/contrib/debian/{call}\n", repo().display()));
+    }
+    let mut cmd = Command::new(unshare);
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("PATH", format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap_or_default()))
+        .env("LOG", &log)
+        .env_remove("DPKG_ROOT")
+        .env("POLICY", "");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd);
+    std::fs::read_to_string(&log).unwrap_or_default()
+}
+
+#[test]
+fn deb_maintainer_scripts_enable_start_restart_and_stop_as_debian_does() {
+    let yes = [("STUB_WAS_ENABLED", "1"), ("STUB_ENABLED", "1"), ("STUB_ACTIVE", "1")];
+    // First install: enabled, then started.
+    let log = maintainer_scripts(&["postinst configure"], &yes);
+    assert_eq!(
+        log,
+        "== postinst configure\n\
+         deb-systemd-helper unmask proctap.service\n\
+         deb-systemd-helper --quiet was-enabled proctap.service\n\
+         deb-systemd-helper enable proctap.service\n\
+         systemctl --system daemon-reload\n\
+         systemctl --system is-enabled -- proctap.service\n\
+         systemctl --system --quiet is-active -- proctap.service\n\
+         systemctl --quiet --system start proctap.service\n"
+    );
+    // Upgrade: prerm leaves it running, postinst restarts it on the new binary.
+    let log = maintainer_scripts(&["prerm upgrade 0.1.0", "postinst configure 0.0.9"], &yes);
+    assert!(log.starts_with("== prerm upgrade 0.1.0\n== postinst configure 0.0.9\n"), "{log}");
+    assert!(log.ends_with("systemctl --quiet --system restart proctap.service\n"), "{log}");
+    // An administrator who disabled and stopped it: the upgrade neither enables nor starts it.
+    let no = [("STUB_WAS_ENABLED", "0"), ("STUB_ENABLED", "0"), ("STUB_ACTIVE", "0")];
+    let log = maintainer_scripts(&["postinst configure 0.0.9"], &no);
+    assert!(log.contains("deb-systemd-helper update-state proctap.service\n"), "{log}");
+    assert!(!log.contains(" enable ") && !log.contains("restart") && !log.contains(" start "), "{log}");
+    // Removal stops it before the binary goes; postrm masks it, purge unmasks.
+    let log = maintainer_scripts(&["prerm remove", "postrm remove", "postrm purge"], &yes);
+    assert_eq!(
+        log,
+        "== prerm remove\n\
+         systemctl stop proctap.service\n\
+         == postrm remove\n\
+         systemctl --system daemon-reload\n\
+         deb-systemd-helper mask proctap.service\n\
+         == postrm purge\n\
+         systemctl --system daemon-reload\n\
+         deb-systemd-helper purge proctap.service\n\
+         deb-systemd-helper unmask proctap.service\n"
+    );
+    // policy-rc.d forbids starting services (a chroot, an image build): enabled, not started.
+    let mut env = yes.to_vec();
+    env.push(("POLICY", "101"));
+    let log = maintainer_scripts(&["postinst configure"], &env);
+    assert!(log.contains("deb-systemd-helper enable proctap.service\n"), "{log}");
+    assert!(!log.contains(" start "), "{log}");
 }
