@@ -22,7 +22,7 @@ DEB_PKGS := prometheus prometheus-node-exporter
 VENV := $(TARGET_DIR)/venv
 PIP_PKGS := kubernetes-validate==1.37.0 cloudcoil-models-prometheus-operator==0.80.1.0
 
-.PHONY: all build run test lint static static-aarch64 static-tls size install deb man deps golden bench clean fuzz fuzz-targets soak FORCE
+.PHONY: all build run test lint static static-aarch64 static-tls size install deb image man deps golden bench clean fuzz fuzz-targets soak FORCE
 
 all: build
 
@@ -135,6 +135,22 @@ deb: $(TARGET_DIR)/$(DEB_TARGET)/release/proctap
 	cd $(DEB_ROOT) && find usr -type f | LC_ALL=C sort | xargs md5sum > DEBIAN/md5sums
 	install -m755 contrib/debian/postinst contrib/debian/prerm contrib/debian/postrm $(DEB_ROOT)/DEBIAN/
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(TARGET_DIR)/deb/proctap_$(VERSION)_$(DEB_ARCH).deb
+
+# The container image (Containerfile) of the static binary, tagged $(IMAGE), built with the
+# first of podman, buildah and docker found (CONTAINER_TOOL= picks one). IMAGE_ARCH=arm64 packs
+# the aarch64 build; FROM scratch needs no emulation for that.
+IMAGE ?= proctap:$(VERSION)
+IMAGE_ARCH ?= amd64
+IMAGE_TARGET = $(if $(filter arm64,$(IMAGE_ARCH)),$(MUSL_ARM),$(MUSL))
+CONTAINER_TOOL ?= $(firstword $(foreach t,podman buildah docker,$(shell command -v $(t))))
+image: $(TARGET_DIR)/$(IMAGE_TARGET)/release/proctap
+	@[ -n "$(CONTAINER_TOOL)" ] || { echo "make image: no podman, buildah or docker (make deps installs podman)"; exit 1; }
+	rm -rf $(TARGET_DIR)/image-$(IMAGE_ARCH)
+	install -Dm755 $< $(TARGET_DIR)/image-$(IMAGE_ARCH)/rootfs/bin/proctap
+	install -Dm644 LICENSE $(TARGET_DIR)/image-$(IMAGE_ARCH)/rootfs/usr/share/doc/proctap/LICENSE
+	$(CONTAINER_TOOL) build --platform linux/$(IMAGE_ARCH) -f Containerfile \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+		-t $(IMAGE) $(TARGET_DIR)/image-$(IMAGE_ARCH)
 
 # Renders the man page the way `man` shows it; fails on any groff warning.
 man:

@@ -537,8 +537,15 @@ fn lintian(deb: &Path) -> Vec<String> {
         .output()
         .unwrap();
     // lintian exits 2 when it finds errors (and 1 when it fails); the tags say which.
-    assert!(out.status.code().is_some_and(|c| c != 1), "lintian failed: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    assert!(
+        out.status.code().is_some_and(|c| c != 1),
+        "lintian failed: {}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -597,19 +604,28 @@ fn make_deb_builds_a_package_lintian_accepts_and_dpkg_installs() {
         }
     }
     for name in LINTIAN_ACCEPTED {
-        assert!(design.contains(&format!("`{name}`")), "DESIGN.md does not explain {name}");
+        assert!(
+            design.contains(&format!("`{name}`")),
+            "DESIGN.md does not explain {name}"
+        );
     }
 
     // The copyright file is machine-readable and names the license the LICENSE file has.
     let ctl = TempDir::new("deb-extract");
     run(Command::new(&dpkg_deb).arg("-x").arg(&deb).arg(&ctl.0));
-    let copyright =
-        std::fs::read_to_string(ctl.0.join("usr/share/doc/proctap/copyright")).unwrap();
-    assert!(copyright.starts_with("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"));
+    let copyright = std::fs::read_to_string(ctl.0.join("usr/share/doc/proctap/copyright")).unwrap();
+    assert!(copyright.starts_with(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+    ));
     assert!(copyright.contains("\nLicense: Apache-2.0\n"), "{copyright}");
-    assert!(copyright.contains("/usr/share/common-licenses/Apache-2.0"), "{copyright}");
+    assert!(
+        copyright.contains("/usr/share/common-licenses/Apache-2.0"),
+        "{copyright}"
+    );
     let license = std::fs::read_to_string(repo().join("LICENSE")).unwrap();
-    assert!(license.contains("Apache License\n                           Version 2.0, January 2004"));
+    assert!(
+        license.contains("Apache License\n                           Version 2.0, January 2004")
+    );
     assert!(license.contains("END OF TERMS AND CONDITIONS"));
     // The changelog's entry is this version's, signed by the maintainer.
     let out = run(Command::new("sh").arg("-c").arg(format!(
@@ -635,7 +651,11 @@ fn make_deb_builds_a_package_lintian_accepts_and_dpkg_installs() {
     let rootarg = format!("--root={}", root.0.display());
     let dpkg_in_root = |args: &[&str]| {
         run(Command::new(&dpkg)
-            .args([&rootarg, "--force-script-chrootless", "--force-architecture"])
+            .args([
+                &rootarg,
+                "--force-script-chrootless",
+                "--force-architecture",
+            ])
             .args(args))
     };
     dpkg_in_root(&["-i", &deb.display().to_string()]);
@@ -681,7 +701,11 @@ fn make_deb_builds_a_package_lintian_accepts_and_dpkg_installs() {
         .into_iter()
         .chain(
             std::fs::read_dir(root.0.join("etc/systemd/system"))
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().display().to_string()).collect::<Vec<_>>())
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .map(|e| e.path().display().to_string())
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default(),
         )
         .collect();
@@ -692,7 +716,10 @@ fn make_deb_builds_a_package_lintian_accepts_and_dpkg_installs() {
         "DEB_MAINTAINER=Jane Packager <jane@corp.example.org>",
         "DEB_HOMEPAGE=https://proctap.corp.example.org/",
     ]);
-    assert_eq!(field(&deb, "Maintainer"), "Jane Packager <jane@corp.example.org>");
+    assert_eq!(
+        field(&deb, "Maintainer"),
+        "Jane Packager <jane@corp.example.org>"
+    );
     assert_eq!(field(&deb, "Homepage"), "https://proctap.corp.example.org/");
     let tags = lintian(&deb);
     assert!(tags.iter().all(|t| !t.starts_with("E: ")), "{tags:?}");
@@ -724,7 +751,10 @@ fn maintainer_scripts(calls: &[&str], env: &[(&str, &str)]) -> String {
          case \"$*\" in *was-enabled*) [ \"$STUB_WAS_ENABLED\" = 1 ] ;; esac\n",
     )
     .unwrap();
-    run(Command::new("chmod").arg("755").arg(stubs.join("systemctl")).arg(stubs.join("deb-systemd-helper")));
+    run(Command::new("chmod")
+        .arg("755")
+        .arg(stubs.join("systemctl"))
+        .arg(stubs.join("deb-systemd-helper")));
     let mut script = String::from(
         "set -e\nmount -t tmpfs tmpfs /run\nmkdir -p /run/systemd/system\n\
          mount -t tmpfs tmpfs /usr/sbin\n\
@@ -732,11 +762,21 @@ fn maintainer_scripts(calls: &[&str], env: &[(&str, &str)]) -> String {
          chmod 755 /usr/sbin/policy-rc.d; fi\n",
     );
     for call in calls {
-        script.push_str(&format!("echo '== {call}' >> \"$LOG\"\nsh {}/contrib/debian/{call}\n", repo().display()));
+        script.push_str(&format!(
+            "echo '== {call}' >> \"$LOG\"\nsh {}/contrib/debian/{call}\n",
+            repo().display()
+        ));
     }
     let mut cmd = Command::new(unshare);
     cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
-        .env("PATH", format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap_or_default()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                stubs.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .env("LOG", &log)
         .env_remove("DPKG_ROOT")
         .env("POLICY", "");
@@ -749,7 +789,11 @@ fn maintainer_scripts(calls: &[&str], env: &[(&str, &str)]) -> String {
 
 #[test]
 fn deb_maintainer_scripts_enable_start_restart_and_stop_as_debian_does() {
-    let yes = [("STUB_WAS_ENABLED", "1"), ("STUB_ENABLED", "1"), ("STUB_ACTIVE", "1")];
+    let yes = [
+        ("STUB_WAS_ENABLED", "1"),
+        ("STUB_ENABLED", "1"),
+        ("STUB_ACTIVE", "1"),
+    ];
     // First install: enabled, then started.
     let log = maintainer_scripts(&["postinst configure"], &yes);
     assert_eq!(
@@ -765,13 +809,29 @@ fn deb_maintainer_scripts_enable_start_restart_and_stop_as_debian_does() {
     );
     // Upgrade: prerm leaves it running, postinst restarts it on the new binary.
     let log = maintainer_scripts(&["prerm upgrade 0.1.0", "postinst configure 0.0.9"], &yes);
-    assert!(log.starts_with("== prerm upgrade 0.1.0\n== postinst configure 0.0.9\n"), "{log}");
-    assert!(log.ends_with("systemctl --quiet --system restart proctap.service\n"), "{log}");
+    assert!(
+        log.starts_with("== prerm upgrade 0.1.0\n== postinst configure 0.0.9\n"),
+        "{log}"
+    );
+    assert!(
+        log.ends_with("systemctl --quiet --system restart proctap.service\n"),
+        "{log}"
+    );
     // An administrator who disabled and stopped it: the upgrade neither enables nor starts it.
-    let no = [("STUB_WAS_ENABLED", "0"), ("STUB_ENABLED", "0"), ("STUB_ACTIVE", "0")];
+    let no = [
+        ("STUB_WAS_ENABLED", "0"),
+        ("STUB_ENABLED", "0"),
+        ("STUB_ACTIVE", "0"),
+    ];
     let log = maintainer_scripts(&["postinst configure 0.0.9"], &no);
-    assert!(log.contains("deb-systemd-helper update-state proctap.service\n"), "{log}");
-    assert!(!log.contains(" enable ") && !log.contains("restart") && !log.contains(" start "), "{log}");
+    assert!(
+        log.contains("deb-systemd-helper update-state proctap.service\n"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(" enable ") && !log.contains("restart") && !log.contains(" start "),
+        "{log}"
+    );
     // Removal stops it before the binary goes; postrm masks it, purge unmasks.
     let log = maintainer_scripts(&["prerm remove", "postrm remove", "postrm purge"], &yes);
     assert_eq!(
@@ -790,6 +850,9 @@ fn deb_maintainer_scripts_enable_start_restart_and_stop_as_debian_does() {
     let mut env = yes.to_vec();
     env.push(("POLICY", "101"));
     let log = maintainer_scripts(&["postinst configure"], &env);
-    assert!(log.contains("deb-systemd-helper enable proctap.service\n"), "{log}");
+    assert!(
+        log.contains("deb-systemd-helper enable proctap.service\n"),
+        "{log}"
+    );
     assert!(!log.contains(" start "), "{log}");
 }
