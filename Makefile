@@ -22,7 +22,7 @@ DEB_PKGS := prometheus prometheus-node-exporter
 VENV := $(TARGET_DIR)/venv
 PIP_PKGS := kubernetes-validate==1.37.0 cloudcoil-models-prometheus-operator==0.80.1.0
 
-.PHONY: all build run test lint static static-aarch64 static-tls size install deb image man deps golden bench clean fuzz fuzz-targets soak FORCE
+.PHONY: all build run test lint static static-aarch64 static-tls size install deb image ipk ipk-unknown-arch man deps golden bench clean fuzz fuzz-targets soak FORCE
 
 all: build
 
@@ -74,6 +74,9 @@ $(TARGET_DIR)/$(MUSL)/release/proctap: FORCE
 	$(CARGO) build --release --locked --target $(MUSL)
 $(TARGET_DIR)/$(MUSL_ARM)/release/proctap: FORCE
 	$(CARGO) build --release --locked --target $(MUSL_ARM)
+# The other targets' binaries come from their own `make static-*` (static-armv7, ...).
+$(TARGET_DIR)/%/release/proctap: FORCE
+	$(MAKE) --no-print-directory $(or $(call lookup,$*,$(STATIC_TARGETS)),$(error no make target builds $*))
 FORCE:
 
 # Binary, man page, systemd unit (ExecStart pointing at the installed binary), the capability
@@ -151,6 +154,62 @@ image: $(TARGET_DIR)/$(IMAGE_TARGET)/release/proctap
 	$(CONTAINER_TOOL) build --platform linux/$(IMAGE_ARCH) -f Containerfile \
 		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
 		-t $(IMAGE) $(TARGET_DIR)/image-$(IMAGE_ARCH)
+
+# An OpenWrt package of the static binary, packed by hand as opkg reads it (an ar archive of
+# debian-binary, control.tar.gz and data.tar.gz), with the feed package's files
+# (contrib/openwrt/proctap): $(TARGET_DIR)/ipk/proctap_VERSION-1_ARCH.ipk. ARCH is OpenWrt's
+# package architecture (`opkg print-architecture` on the router); each maps to the Rust target
+# whose static binary it gets, built by that target's `make static*`.
+ARCH ?= x86_64
+IPK_ARCHES := aarch64_generic=aarch64-unknown-linux-musl aarch64_cortex-a53=aarch64-unknown-linux-musl \
+	aarch64_cortex-a72=aarch64-unknown-linux-musl arm_cortex-a7_neon-vfpv4=armv7-unknown-linux-musleabihf \
+	arm_cortex-a9_vfpv3-d16=armv7-unknown-linux-musleabihf arm_arm1176jzf-s_vfp=arm-unknown-linux-musleabihf \
+	mipsel_24kc=mipsel-unknown-linux-musl mips_24kc=mips-unknown-linux-musl x86_64=x86_64-unknown-linux-musl
+STATIC_TARGETS := x86_64-unknown-linux-musl=static aarch64-unknown-linux-musl=static-aarch64 \
+	armv7-unknown-linux-musleabihf=static-armv7 arm-unknown-linux-musleabihf=static-armv6 \
+	mipsel-unknown-linux-musl=static-mipsel mips-unknown-linux-musl=static-mips
+lookup = $(patsubst $(1)=%,%,$(filter $(1)=%,$(2)))
+IPK_TRIPLE = $(call lookup,$(ARCH),$(IPK_ARCHES))
+IPK_RELEASE := 1
+IPK_DIR = $(TARGET_DIR)/ipk/$(ARCH)
+IPK = $(TARGET_DIR)/ipk/proctap_$(VERSION)-$(IPK_RELEASE)_$(ARCH).ipk
+IPK_TAR = tar --owner=0 --group=0 --numeric-owner --sort=name --mtime=@$$(git log -1 --format=%ct 2>/dev/null || date +%s)
+ipk: $(if $(IPK_TRIPLE),$(TARGET_DIR)/$(IPK_TRIPLE)/release/proctap,ipk-unknown-arch)
+	rm -rf $(IPK_DIR)
+	install -Dm755 $< $(IPK_DIR)/data/usr/bin/proctap
+	install -Dm755 contrib/openwrt/proctap/files/proctap.init $(IPK_DIR)/data/etc/init.d/proctap
+	install -Dm600 contrib/openwrt/proctap/files/proctap.config $(IPK_DIR)/data/etc/config/proctap
+	install -d $(IPK_DIR)/control
+	echo /etc/config/proctap > $(IPK_DIR)/control/conffiles
+	# As the buildroot's default scripts: enable and start the service, stop and disable it.
+	printf '%s\n' '#!/bin/sh' '[ "$${IPKG_NO_SCRIPT}" = 1 ] && exit 0' \
+		'[ -s "$${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0' '. "$${IPKG_INSTROOT}/lib/functions.sh"' \
+		'default_postinst "$$0" "$$@"' > $(IPK_DIR)/control/postinst
+	printf '%s\n' '#!/bin/sh' '[ -s "$${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0' \
+		'. "$${IPKG_INSTROOT}/lib/functions.sh"' 'default_prerm "$$0" "$$@"' > $(IPK_DIR)/control/prerm
+	chmod 755 $(IPK_DIR)/control/postinst $(IPK_DIR)/control/prerm
+	cd $(IPK_DIR)/data && $(IPK_TAR) -cf - . | gzip -9n > ../data.tar.gz
+	printf '%s\n' \
+		'Package: proctap' \
+		'Version: $(VERSION)-$(IPK_RELEASE)' \
+		'Source: contrib/openwrt/proctap' \
+		'SourceName: proctap' \
+		'License: Apache-2.0' \
+		'LicenseFiles: LICENSE' \
+		'Section: utils' \
+		'Maintainer: $(DEB_MAINTAINER)' \
+		'Architecture: $(ARCH)' \
+		'Installed-Size: '$$(gzip -dc $(IPK_DIR)/data.tar.gz | wc -c) \
+		'Description: Tiny Prometheus exporter for host and process metrics (static build)' \
+		> $(IPK_DIR)/control/control
+	cd $(IPK_DIR)/control && $(IPK_TAR) -cf - . | gzip -9n > ../control.tar.gz
+	echo 2.0 > $(IPK_DIR)/debian-binary
+	rm -f $(IPK)
+	cd $(IPK_DIR) && ar rc $(IPK) debian-binary control.tar.gz data.tar.gz
+	@ls -l $(IPK)
+
+ipk-unknown-arch:
+	@echo "make ipk: unknown ARCH=$(ARCH); known: $(foreach a,$(IPK_ARCHES),$(firstword $(subst =, ,$(a))))"; exit 2
 
 # Renders the man page the way `man` shows it; fails on any groff warning.
 man:

@@ -204,7 +204,7 @@ fn in_shells(script: &str) -> Vec<(String, bool, String)> {
 
 #[test]
 fn init_scripts_parse_with_sh_n() {
-    for f in ["contrib/openwrt/proctap.init", "contrib/openrc/proctap"] {
+    for f in [OPENWRT_INIT, "contrib/openrc/proctap"] {
         let path = repo().join(f);
         for shell in [common::require("dash"), common::require("busybox")] {
             let mut cmd = Command::new(&shell);
@@ -215,6 +215,9 @@ fn init_scripts_parse_with_sh_n() {
         }
     }
 }
+
+const OPENWRT_INIT: &str = "contrib/openwrt/proctap/files/proctap.init";
+const OPENWRT_CONFIG: &str = "contrib/openwrt/proctap/files/proctap.config";
 
 /// OpenWrt's /lib/functions.sh and procd, reduced to what proctap.init calls: config_load
 /// reads the UCI file given in $UCI_FILE; procd_* print the instance they would start.
@@ -247,17 +250,22 @@ procd_append_param() { shift; for a in "$@"; do CMD="$CMD[$a]"; done; }
 procd_close_instance() { echo "command: $CMD"; echo "params:$PARAMS"; }
 procd_add_reload_trigger() { echo "reload trigger: $*"; }
 procd_add_interface_trigger() { echo "interface trigger: $*"; }
+logger() { echo "logger $*"; }
 "#;
 
-/// Sources proctap.init under the stubs with `uci` as /etc/config/proctap and runs
-/// start_service and service_triggers; returns (success, output) for dash and busybox sh.
-fn openwrt(uci: &str) -> Vec<(String, bool, String)> {
+/// Sources the init script `init` under the stubs with `uci` as /etc/config/proctap and runs
+/// start_service and service_triggers; returns (success, output) for dash and busybox sh. The
+/// interfaces: lan (192.168.1.1 and fd00::1), loopback (127.0.0.1 and ::1), v6only (fd00::6
+/// only); any other has no address.
+fn openwrt_with(init: &Path, uci: &str) -> Vec<(String, bool, String)> {
     let tmp = TempDir::new(&format!("openwrt-{}", uci.len()));
     std::fs::create_dir_all(tmp.0.join("lib/functions")).unwrap();
     std::fs::write(
         tmp.0.join("lib/functions/network.sh"),
         "network_get_ipaddr() { case \"$2\" in lan) eval \"$1=192.168.1.1\" ;; \
-         loopback) eval \"$1=127.0.0.1\" ;; *) eval \"$1=\"; return 1 ;; esac; }\n",
+         loopback) eval \"$1=127.0.0.1\" ;; *) eval \"$1=\"; return 1 ;; esac; }\n\
+         network_get_ipaddr6() { case \"$2\" in lan) eval \"$1=fd00::1\" ;; \
+         loopback) eval \"$1=::1\" ;; v6only) eval \"$1=fd00::6\" ;; *) eval \"$1=\"; return 1 ;; esac; }\n",
     )
     .unwrap();
     std::fs::write(tmp.0.join("proctap"), uci).unwrap();
@@ -265,12 +273,13 @@ fn openwrt(uci: &str) -> Vec<(String, bool, String)> {
         "IPKG_INSTROOT={root:?}; UCI_FILE={root:?}/proctap\n{OPENWRT_STUBS}\n. {init:?}\n\
          start_service; echo \"status: $?\"; service_triggers",
         root = tmp.0.display().to_string(),
-        init = repo()
-            .join("contrib/openwrt/proctap.init")
-            .display()
-            .to_string(),
+        init = init.display().to_string(),
     );
     in_shells(&script)
+}
+
+fn openwrt(uci: &str) -> Vec<(String, bool, String)> {
+    openwrt_with(&repo().join(OPENWRT_INIT), uci)
 }
 
 /// The flags of a `[a][b]` command line, less the program.
@@ -288,31 +297,69 @@ fn proctap_accepts(args: &[String]) {
     run(Command::new(common::bin()).arg("config").args(args));
 }
 
+/// What the init script starts with the shipped /etc/config/proctap.
+const OPENWRT_SHIPPED: &str = "command: [/usr/bin/proctap][--web.listen-address][192.168.1.1:9100]\
+                               [--interval][10s][--no-collector.interrupts]\n\
+                               params: respawn= stdout=1 stderr=1\n\
+                               status: 0\n\
+                               reload trigger: proctap\n\
+                               interface trigger: interface.*.up lan /etc/init.d/proctap reload\n";
+
 #[test]
 fn openwrt_init_starts_proctap_with_the_uci_settings() {
-    let shipped = std::fs::read_to_string(repo().join("contrib/openwrt/proctap.config")).unwrap();
-    let expected = "command: [/usr/bin/proctap][--listen][192.168.1.1:9100][--interval][10s]\
-                    [--no-collector.interrupts]\n\
-                    params: respawn= stdout=1 stderr=1\n\
-                    status: 0\n\
-                    reload trigger: proctap\n\
-                    interface trigger: interface.*.up lan /etc/init.d/proctap reload\n";
+    let shipped = std::fs::read_to_string(repo().join(OPENWRT_CONFIG)).unwrap();
     for (shell, ok, out) in openwrt(&shipped) {
         assert!(ok, "{shell}: {out}");
-        assert_eq!(out, expected, "{shell}, shipped config");
+        assert_eq!(out, OPENWRT_SHIPPED, "{shell}, shipped config");
     }
-    proctap_accepts(&flags(
-        "[p][--listen][192.168.1.1:9100][--interval][10s][--no-collector.interrupts]",
-    ));
+    proctap_accepts(&flags(OPENWRT_SHIPPED.lines().next().unwrap()));
+
+    // prometheus-node-exporter-lua's options mean what they mean there.
+    let lua = |iface: &str, ipv6: &str, port: &str| {
+        format!(
+            "config proctap 'main'\n\toption listen_interface '{iface}'\n\
+             \toption listen_ipv6 '{ipv6}'\n\toption listen_port '{port}'\n"
+        )
+    };
+    for (uci, listen) in [
+        (
+            lua("*", "0", "9200"),
+            "[--web.listen-address][0.0.0.0:9200]",
+        ),
+        (lua("*", "1", "9200"), "[--web.listen-address][:9200]"),
+        (
+            lua("lan", "1", "9100"),
+            "[--web.listen-address][192.168.1.1:9100][--web.listen-address][[fd00::1]:9100]",
+        ),
+        (
+            lua("loopback", "0", "9100"),
+            "[--web.listen-address][127.0.0.1:9100]",
+        ),
+        (
+            lua("v6only", "1", "9100"),
+            "[--web.listen-address][[fd00::6]:9100]",
+        ),
+    ] {
+        let cmd = format!("[/usr/bin/proctap]{listen}");
+        for (shell, ok, out) in openwrt(&uci) {
+            assert!(ok, "{shell}: {out}");
+            assert!(
+                out.starts_with(&format!("command: {cmd}\n")),
+                "{shell}, {uci}: {out}"
+            );
+        }
+        proctap_accepts(&flags(&cmd));
+    }
 
     let custom = "config proctap 'main'\n\
                   \toption listen_interface '*'\n\
-                  \toption port '9200'\n\
+                  \toption listen_port '9200'\n\
                   \toption collectors 'cpu,meminfo,hwmon'\n\
                   \toption disable_collectors 'interrupts arp'\n\
                   \toption textfile_directory '/var/prometheus'\n\
                   \toption extra_args '--log-level warn'\n";
-    let cmd = "[/usr/bin/proctap][--listen][0.0.0.0:9200][--collectors][cpu,meminfo,hwmon]\
+    let cmd =
+        "[/usr/bin/proctap][--web.listen-address][0.0.0.0:9200][--collectors][cpu,meminfo,hwmon]\
                [--no-collector.interrupts][--no-collector.arp]\
                [--collector.textfile.directory][/var/prometheus][--log-level][warn]";
     for (shell, ok, out) in openwrt(custom) {
@@ -329,15 +376,27 @@ fn openwrt_init_starts_proctap_with_the_uci_settings() {
         assert!(ok && !out.contains("command:"), "{shell}, disabled: {out}");
         assert!(out.contains("status: 0"), "{shell}: {out}");
     }
-    for (shell, ok, out) in openwrt("config proctap 'main'\n\toption listen_interface 'wan'\n") {
-        assert!(
-            ok && !out.contains("command:"),
-            "{shell}, no address: {out}"
-        );
-        assert!(
-            out.contains("interface wan has no IPv4 address\nstatus: 1"),
-            "{shell}: {out}"
-        );
+    // An interface without an address (wan before its DHCP lease; v6only without
+    // listen_ipv6): no instance yet, a log line, and the interface trigger starts it later.
+    for iface in ["wan", "v6only"] {
+        let uci = format!("config proctap 'main'\n\toption listen_interface '{iface}'\n");
+        for (shell, ok, out) in openwrt(&uci) {
+            assert!(
+                ok && !out.contains("command:"),
+                "{shell}, no address: {out}"
+            );
+            assert!(
+                out.starts_with(&format!(
+                    "logger -t proctap -p daemon.notice interface {iface} has no address yet; \
+                     starting when it is up\nstatus: 0\n"
+                )),
+                "{shell}: {out}"
+            );
+            assert!(
+                out.contains(&format!("interface trigger: interface.*.up {iface} ")),
+                "{shell}: {out}"
+            );
+        }
     }
 }
 
@@ -855,4 +914,278 @@ fn deb_maintainer_scripts_enable_start_restart_and_stop_as_debian_does() {
         "{log}"
     );
     assert!(!log.contains(" start "), "{log}");
+}
+
+/// `tar -tvzf` of a .tar.gz: "mode owner path" for each entry.
+fn tar_listing(tgz: &Path) -> BTreeSet<String> {
+    let out = run(Command::new("tar").arg("-tvzf").arg(tgz));
+    text(&out)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!("{} {} {}", f[0], f[1], f[5])
+        })
+        .collect()
+}
+
+/// The `Key: value` fields of a control file.
+fn control_fields(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// OpenWrt's build system, reduced to what the feed Makefile uses: rules.mk's install macros,
+/// package.mk's BuildPackage as three targets (info, prepare, install into $(ROOT)), and the
+/// packages feed's rust-package.mk. `make -C contrib/openwrt/proctap TOPDIR=...` runs it.
+fn openwrt_buildroot_stub(top: &Path) {
+    std::fs::create_dir_all(top.join("include")).unwrap();
+    std::fs::create_dir_all(top.join("feeds/packages/lang/rust")).unwrap();
+    std::fs::write(
+        top.join("rules.mk"),
+        "INCLUDE_DIR:=$(TOPDIR)/include\nBUILD_DIR?=$(TOPDIR)/build\nCP:=cp -fpR\n\
+         INSTALL_DIR:=install -d -m0755\nINSTALL_BIN:=install -m0755\n\
+         INSTALL_CONF:=install -m0600\nINSTALL_DATA:=install -m0644\n",
+    )
+    .unwrap();
+    std::fs::write(
+        top.join("include/package.mk"),
+        "PKG_BUILD_DIR?=$(BUILD_DIR)/$(PKG_NAME)-$(PKG_VERSION)\n\
+         PKG_INSTALL_DIR?=$(PKG_BUILD_DIR)/ipkg-install\n\
+         define BuildPackage\ninfo:\n\
+         \t@echo 'version $(PKG_VERSION)-$(PKG_RELEASE) license $(PKG_LICENSE) \
+         files $(PKG_LICENSE_FILES) build-depends $(PKG_BUILD_DEPENDS) \
+         conffiles $$(strip $$(Package/$(1)/conffiles))'\n\
+         prepare:\n\t$$(Build/Prepare)\n\
+         install:\n\t$$(call Package/$(1)/install,$$(ROOT))\nendef\n",
+    )
+    .unwrap();
+    std::fs::write(
+        top.join("feeds/packages/lang/rust/rust-package.mk"),
+        "RUST_ARCH_DEPENDS:=@(aarch64||arm||mipsel||mips||x86_64)\n",
+    )
+    .unwrap();
+}
+
+#[test]
+#[ignore = "needs the static builds: make test runs it"]
+fn make_ipk_packs_what_opkg_reads_and_the_feed_package_installs() {
+    let version = env!("CARGO_PKG_VERSION");
+    for (arch, triple, machine, qemu) in [
+        (
+            "aarch64_cortex-a53",
+            "aarch64-unknown-linux-musl",
+            183u16,
+            Some("qemu-aarch64-static"),
+        ),
+        ("x86_64", "x86_64-unknown-linux-musl", 62, None),
+    ] {
+        let bin = common::target_dir().join(triple).join("release/proctap");
+        assert!(bin.is_file(), "{}: run make test", bin.display());
+        run(Command::new("make")
+            .args(["--no-print-directory", "-o"])
+            .arg(&bin)
+            .args(["ipk", &format!("ARCH={arch}")])
+            .env_remove("DEBEMAIL")
+            .current_dir(repo()));
+        let ipk = common::target_dir().join(format!("ipk/proctap_{version}-1_{arch}.ipk"));
+
+        // An ar archive of debian-binary, control.tar.gz and data.tar.gz, in that order.
+        let members = text(&run(Command::new("ar").arg("t").arg(&ipk)));
+        assert_eq!(
+            members, "debian-binary\ncontrol.tar.gz\ndata.tar.gz\n",
+            "{arch}"
+        );
+        let tmp = TempDir::new(&format!("ipk-{arch}"));
+        run(Command::new("ar").arg("x").arg(&ipk).current_dir(&tmp.0));
+        assert_eq!(
+            std::fs::read_to_string(tmp.0.join("debian-binary")).unwrap(),
+            "2.0\n"
+        );
+
+        let data = tar_listing(&tmp.0.join("data.tar.gz"));
+        let expected: BTreeSet<String> = [
+            "drwxr-xr-x 0/0 ./",
+            "drwxr-xr-x 0/0 ./etc/",
+            "drwxr-xr-x 0/0 ./etc/config/",
+            "-rw------- 0/0 ./etc/config/proctap",
+            "drwxr-xr-x 0/0 ./etc/init.d/",
+            "-rwxr-xr-x 0/0 ./etc/init.d/proctap",
+            "drwxr-xr-x 0/0 ./usr/",
+            "drwxr-xr-x 0/0 ./usr/bin/",
+            "-rwxr-xr-x 0/0 ./usr/bin/proctap",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(data, expected, "{arch}");
+        let control = tar_listing(&tmp.0.join("control.tar.gz"));
+        let expected: BTreeSet<String> = [
+            "drwxr-xr-x 0/0 ./",
+            "-rw-r--r-- 0/0 ./conffiles",
+            "-rw-r--r-- 0/0 ./control",
+            "-rwxr-xr-x 0/0 ./postinst",
+            "-rwxr-xr-x 0/0 ./prerm",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(control, expected, "{arch}");
+
+        let ctl = tmp.0.join("control");
+        let root = tmp.0.join("root");
+        std::fs::create_dir_all(&ctl).unwrap();
+        std::fs::create_dir_all(&root).unwrap();
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(tmp.0.join("control.tar.gz"))
+            .arg("-C")
+            .arg(&ctl));
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(tmp.0.join("data.tar.gz"))
+            .arg("-C")
+            .arg(&root));
+        let fields = control_fields(&std::fs::read_to_string(ctl.join("control")).unwrap());
+        let field = |k: &str| {
+            fields
+                .iter()
+                .find(|(f, _)| f == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(field("Package"), "proctap");
+        assert_eq!(field("Version"), format!("{version}-1"));
+        assert_eq!(field("Architecture"), arch);
+        assert_eq!(field("License"), "Apache-2.0");
+        assert_eq!(
+            field("Maintainer"),
+            "proctap packager <packager@proctap.invalid>"
+        );
+        assert!(!field("Description").is_empty());
+        let unpacked = run(Command::new("sh").arg("-c").arg(format!(
+            "gzip -dc {} | wc -c",
+            tmp.0.join("data.tar.gz").display()
+        )));
+        assert_eq!(field("Installed-Size"), text(&unpacked).trim());
+        assert_eq!(
+            std::fs::read_to_string(ctl.join("conffiles")).unwrap(),
+            "/etc/config/proctap\n"
+        );
+        let postinst = std::fs::read_to_string(ctl.join("postinst")).unwrap();
+        assert!(
+            postinst.contains("\ndefault_postinst \"$0\" \"$@\"\n"),
+            "{postinst}"
+        );
+        let prerm = std::fs::read_to_string(ctl.join("prerm")).unwrap();
+        assert!(prerm.contains("\ndefault_prerm \"$0\" \"$@\"\n"), "{prerm}");
+        // dpkg reads the same format: a cross-check of the archive's structure.
+        let out = run(Command::new(common::require("dpkg-deb"))
+            .arg("-f")
+            .arg(&ipk)
+            .arg("Architecture"));
+        // (dpkg warns on stderr that '_' is not in its architecture names.)
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), arch);
+
+        // The packed binary is the static build of the right machine (ELF e_machine).
+        let packed = std::fs::read(root.join("usr/bin/proctap")).unwrap();
+        assert_eq!(
+            packed,
+            std::fs::read(&bin).unwrap(),
+            "{arch}: the static binary"
+        );
+        assert_eq!(
+            u16::from_le_bytes([packed[18], packed[19]]),
+            machine,
+            "{arch}"
+        );
+
+        // The packed init script, with the packed config, starts the packed binary with flags
+        // it accepts (under qemu for aarch64).
+        let uci = std::fs::read_to_string(root.join("etc/config/proctap")).unwrap();
+        for (shell, ok, out) in openwrt_with(&root.join("etc/init.d/proctap"), &uci) {
+            assert!(ok, "{shell}: {out}");
+            assert_eq!(out, OPENWRT_SHIPPED, "{arch}, {shell}");
+        }
+        let packed_bin = root.join("usr/bin/proctap").display().to_string();
+        let mut cmd = match qemu {
+            Some(q) => {
+                let mut c = Command::new(common::require(q));
+                c.arg(&packed_bin);
+                c
+            }
+            None => Command::new(&packed_bin),
+        };
+        run(cmd
+            .arg("config")
+            .args(flags(OPENWRT_SHIPPED.lines().next().unwrap())));
+
+        if arch != "x86_64" {
+            continue;
+        }
+        // The feed package (contrib/openwrt/proctap/Makefile) under a stub of OpenWrt's build
+        // system: its version is Cargo.toml's, Build/Prepare copies a tree cargo can read,
+        // and Package/proctap/install lays out exactly what the .ipk holds.
+        let top = tmp.0.join("buildroot");
+        openwrt_buildroot_stub(&top);
+        let feed = |target: &str| {
+            run(Command::new("make")
+                .args(["--no-print-directory", "-C"])
+                .arg(repo().join("contrib/openwrt/proctap"))
+                .arg(format!("TOPDIR={}", top.display()))
+                .arg(format!("ROOT={}", tmp.0.join("feed-root").display()))
+                .arg(target))
+        };
+        let info = text(&feed("info"));
+        assert_eq!(
+            info.trim(),
+            format!(
+                "version {version}-1 license Apache-2.0 files LICENSE build-depends rust/host \
+                 conffiles /etc/config/proctap"
+            )
+        );
+        assert!(repo().join("LICENSE").is_file());
+        feed("prepare");
+        let build = top.join(format!("build/proctap-{version}"));
+        let meta = run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args([
+                    "metadata",
+                    "--offline",
+                    "--no-deps",
+                    "--format-version",
+                    "1",
+                    "--manifest-path",
+                ])
+                .arg(build.join("Cargo.toml")),
+        );
+        assert!(text(&meta).contains(&format!("\"version\":\"{version}\"")));
+        std::fs::create_dir_all(build.join("ipkg-install/bin")).unwrap();
+        std::fs::copy(&bin, build.join("ipkg-install/bin/proctap")).unwrap();
+        feed("install");
+        let installed = run(Command::new("sh").arg("-c").arg(format!(
+            "cd {} && find . -printf '%M %p\\n' | sort",
+            tmp.0.join("feed-root").display()
+        )));
+        let from_feed: BTreeSet<String> = text(&installed)
+            .lines()
+            .map(|l| {
+                let (mode, path) = l.split_once(' ').unwrap();
+                let slash = if mode.starts_with('d') { "/" } else { "" };
+                format!("{mode} 0/0 {}{slash}", if path == "." { "." } else { path })
+            })
+            .collect();
+        assert_eq!(
+            from_feed, data,
+            "the feed package installs what the .ipk holds"
+        );
+        for f in ["etc/init.d/proctap", "etc/config/proctap"] {
+            assert_eq!(
+                std::fs::read(tmp.0.join("feed-root").join(f)).unwrap(),
+                std::fs::read(root.join(f)).unwrap(),
+                "{f}"
+            );
+        }
+    }
 }
