@@ -400,32 +400,38 @@ fn openwrt_init_starts_proctap_with_the_uci_settings() {
     }
 }
 
-/// Sources /etc/conf.d/proctap (`confd`) and the OpenRC script the way openrc-run does, prints
-/// the command line start-stop-daemon would get, and runs depend, start_pre and reload
-/// against stubs. `bin` replaces /usr/bin/proctap for start_pre.
-fn openrc(confd: &str, bin: &str) -> Vec<(String, bool, String)> {
+/// Sources /etc/conf.d/proctap (`confd`) and the OpenRC script `init` the way openrc-run does,
+/// prints the command line and settings supervise-daemon would get, and runs depend, reload
+/// (supervise-daemon a stub) and start_pre. `bin` replaces /usr/bin/proctap for start_pre.
+fn openrc_with(init: &Path, confd: &str, bin: &str) -> Vec<(String, bool, String)> {
     let tmp = TempDir::new(&format!("openrc-{}", confd.len()));
     std::fs::write(tmp.0.join("proctap.confd"), confd).unwrap();
-    let ssd = tmp.0.join("start-stop-daemon");
+    let sd = tmp.0.join("supervise-daemon");
     std::fs::write(
-        &ssd,
-        "#!/bin/sh\nprintf 'start-stop-daemon'; printf ' [%s]' \"$@\"; echo\n",
+        &sd,
+        "#!/bin/sh\nprintf 'supervise-daemon'; printf ' [%s]' \"$@\"; echo\n",
     )
     .unwrap();
-    run(Command::new("chmod").arg("755").arg(&ssd));
+    run(Command::new("chmod").arg("755").arg(&sd));
     let script = format!(
         "PATH={dir:?}:$PATH; RC_SVCNAME=proctap\n. {dir:?}/proctap.confd\n. {init:?}\n\
          eval \"set -- $command $command_args\"; printf 'command:'; printf ' [%s]' \"$@\"; echo\n\
-         echo \"user: $command_user background: $command_background pidfile: $pidfile\"\n\
-         echo \"extra: $extra_started_commands logger: $error_logger\"\n\
+         echo \"supervisor: $supervisor user: $command_user\"\n\
+         echo \"respawn: delay $respawn_delay max $respawn_max period $respawn_period\"\n\
+         echo \"extra: $extra_started_commands\"\n\
+         echo \"loggers: $output_logger, $error_logger\"\n\
          need() {{ echo \"need $*\"; }}; after() {{ echo \"after $*\"; }}; use() {{ echo \"use $*\"; }}\n\
          ebegin() {{ echo \"ebegin $*\"; }}; eend() {{ echo \"eend $*\"; }}\n\
          depend; reload\n\
          command={bin:?}; if start_pre; then echo start_pre ok; else echo start_pre failed; fi",
         dir = tmp.0.display().to_string(),
-        init = repo().join("contrib/openrc/proctap").display().to_string(),
+        init = init.display().to_string(),
     );
     in_shells(&script)
+}
+
+fn openrc(confd: &str, bin: &str) -> Vec<(String, bool, String)> {
+    openrc_with(&repo().join("contrib/openrc/proctap"), confd, bin)
 }
 
 #[test]
@@ -436,11 +442,13 @@ fn openrc_script_starts_proctap_with_the_conf_d_settings() {
     for (shell, ok, out) in openrc(&shipped, common::bin()) {
         assert!(ok, "{shell}: {out}");
         let expected = "command: [/usr/bin/proctap] [--config] [/etc/proctap.conf]\n\
-                        user: nobody background: yes pidfile: /run/proctap.pid\n\
-                        extra: reload logger: logger -t proctap -p daemon.info\n\
+                        supervisor: supervise-daemon user: nobody\n\
+                        respawn: delay 2 max 5 period 60\n\
+                        extra: reload\n\
+                        loggers: logger -t proctap -p daemon.info, logger -t proctap -p daemon.info\n\
                         need net\nafter firewall\nuse logger\n\
                         ebegin Reloading proctap configuration\n\
-                        start-stop-daemon [--signal] [HUP] [--pidfile] [/run/proctap.pid]\n\
+                        supervise-daemon [proctap] [--signal] [HUP]\n\
                         eend 0\n";
         assert!(out.starts_with(expected), "{shell}:\n{out}");
     }
@@ -452,7 +460,7 @@ fn openrc_script_starts_proctap_with_the_conf_d_settings() {
         assert!(ok, "{shell}: {out}");
         let cmd = format!(
             "command: [/usr/bin/proctap] [--config] [{conf}] [--interval] [10s] [--no-collector.arp]\n\
-             user: root "
+             supervisor: supervise-daemon user: root\n"
         );
         assert!(out.starts_with(&cmd), "{shell}:\n{out}");
         assert!(out.ends_with("start_pre ok\n"), "{shell}:\n{out}");
@@ -1187,5 +1195,74 @@ fn make_ipk_packs_what_opkg_reads_and_the_feed_package_installs() {
                 "{f}"
             );
         }
+    }
+}
+
+/// The first ```sh block after `heading` in README.md.
+fn readme_block(heading: &str) -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let after = readme
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no {heading:?}"))
+        .1;
+    let start = after.find("```sh\n").expect("a sh block") + 6;
+    let len = after[start..].find("```").expect("its end");
+    after[start..start + len].to_string()
+}
+
+#[test]
+#[ignore = "needs the static build: make test runs it"]
+fn readme_openrc_steps_install_a_service_that_starts() {
+    // The README's commands, run into a temporary root: /usr and /etc become $ROOT/usr and
+    // $ROOT/etc, target/ is cargo's target directory, rc-update and rc-service log their
+    // arguments, and `make static` is what `make test` already did.
+    let block = readme_block("### Alpine and other OpenRC systems");
+    let tmp = TempDir::new("readme-openrc");
+    let root = tmp.0.join("root");
+    let stubs = tmp.0.join("bin");
+    std::fs::create_dir_all(&stubs).unwrap();
+    for tool in ["rc-update", "rc-service"] {
+        std::fs::write(stubs.join(tool), format!("#!/bin/sh\necho \"{tool} $*\"\n")).unwrap();
+        run(Command::new("chmod").arg("755").arg(stubs.join(tool)));
+    }
+    musl_binary();
+    let target = format!("{}/", common::target_dir().display());
+    let script: String = block
+        .lines()
+        .filter(|l| *l != "make static")
+        .map(|l| {
+            let l = l
+                .replace(" /usr/", &format!(" {}/usr/", root.display()))
+                .replace(" /etc/", &format!(" {}/etc/", root.display()))
+                .replace(" target/", &format!(" {target}"));
+            format!("{l}\n")
+        })
+        .collect();
+    assert!(script.contains("examples/proctap.conf"), "{script}");
+    let out = run(Command::new("sh")
+        .args(["-e", "-c", &script])
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                stubs.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .current_dir(repo()));
+    assert_eq!(
+        text(&out),
+        "rc-update add proctap default\nrc-service proctap start\n"
+    );
+    // What openrc-run would run: start_pre passes with the installed binary and config.
+    let confd = std::fs::read_to_string(root.join("etc/conf.d/proctap")).unwrap();
+    let confd = format!(
+        "{confd}\nproctap_config={}\n",
+        root.join("etc/proctap.conf").display()
+    );
+    let bin = root.join("usr/bin/proctap").display().to_string();
+    for (shell, ok, out) in openrc_with(&root.join("etc/init.d/proctap"), &confd, &bin) {
+        assert!(ok, "{shell}: {out}");
+        assert!(out.ends_with("start_pre ok\n"), "{shell}:\n{out}");
     }
 }
