@@ -161,8 +161,6 @@ pub const NODE_EXPORTER: &[Row] = &[
     ignored("collector.interrupts.name-exclude", VALUE, "proctap's interrupts collector has no name filter yet"),
     ignored("collector.interrupts.name-include", VALUE, "proctap's interrupts collector has no name filter yet"),
     of("collector.ipvs.backend-labels", VALUE, "ipvs"),
-    // The lead's part of issue 10 makes this a real flag; delete the row then.
-    ignored("collector.netclass.ignore-invalid-speed", OFF, "proctap's netclass collector does not skip devices of unknown speed yet"),
     no_effect("collector.netclass.netlink", OFF, "proctap reads /sys/class/net, which has the same attributes"),
     no_effect("collector.netclass_rtnl.with-stats", OFF, "it applies to --collector.netclass.netlink only; the netdev collector has these counters"),
     ignored("collector.netdev.address-info", OFF, "proctap's netdev collector has no node_network_address_info yet"),
@@ -216,12 +214,6 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.tapestats.ignored-devices", VALUE, "tapestats"),
     of("collector.wifi.fixtures", VALUE, "wifi"),
     ignored("path.udev.data", VALUE, "proctap has no udev disk info (node_disk_info and friends) yet"),
-    // The lead's part of issue 10 makes this a real flag; delete the row then.
-    no_effect("runtime.gomaxprocs", VALUE, "proctap does its work on one thread"),
-    // The lead's part of issue 10 makes this a real flag; delete the row then.
-    ignored("web.disable-exporter-metrics", OFF, "proctap always exports its process_* and proctap_build_info series"),
-    // The lead's part of issue 10 makes this a real flag; delete the row then.
-    no_effect("web.max-requests", VALUE, "proctap answers one scrape at a time"),
     // Branch i10-listen makes this a real flag; delete the row then.
     ignored("web.systemd-socket", OFF, "this proctap cannot take its socket from systemd; it listens on --web.listen-address"),
 ];
