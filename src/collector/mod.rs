@@ -30,6 +30,10 @@ pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+#[cfg(feature = "server")]
+pub mod nfs;
+#[cfg(feature = "server")]
+pub mod nfsd;
 pub mod os;
 pub mod pressure;
 pub mod schedstat;
@@ -62,6 +66,10 @@ pub const ALL: &[Collector] = &[
     netclass::COLLECTOR,
     netdev::COLLECTOR,
     netstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfsd::COLLECTOR,
     os::COLLECTOR,
     pressure::COLLECTOR,
     schedstat::COLLECTOR,
