@@ -46,6 +46,8 @@ pub mod thermal_zone;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
+#[cfg(feature = "server")]
+pub mod xfs;
 
 /// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
 /// entry: name, default, flags, sources, how it is built) and one line here.
@@ -80,6 +82,8 @@ pub const ALL: &[Collector] = &[
     time::COLLECTOR,
     uname::COLLECTOR,
     vmstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    xfs::COLLECTOR,
     // Out of alphabetical order on purpose: textfile must run after every other collector so
     // that it can refuse families they already wrote (Encoder::has_family).
     textfile::COLLECTOR,
