@@ -15,6 +15,8 @@ use crate::log;
 use crate::source::{Error, NameList, Root, Source};
 
 pub mod arp;
+#[cfg(feature = "server")]
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -53,6 +55,8 @@ pub mod xfs;
 /// entry: name, default, flags, sources, how it is built) and one line here.
 pub const ALL: &[Collector] = &[
     arp::COLLECTOR,
+    #[cfg(feature = "server")]
+    btrfs::COLLECTOR,
     conntrack::COLLECTOR,
     cpu::COLLECTOR,
     cpufreq::COLLECTOR,
