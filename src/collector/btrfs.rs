@@ -52,6 +52,26 @@ impl<T: Default> Slots<T> {
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.items.iter().take(self.len)
     }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Calls `f` on the items from index `first` on.
+    pub fn for_each_from(&mut self, first: usize, f: impl FnMut(&mut T)) {
+        self.items.iter_mut().take(self.len).skip(first).for_each(f);
+    }
+
+    /// Sorts the items in place (no allocation).
+    pub fn sort_unstable_by(&mut self, f: impl FnMut(&T, &T) -> std::cmp::Ordering) {
+        if let Some(used) = self.items.get_mut(..self.len) {
+            used.sort_unstable_by(f);
+        }
+    }
 }
 
 const TYPES: [&str; 3] = ["data", "metadata", "system"];
@@ -205,7 +225,7 @@ impl Collect for Btrfs {
             let fs = self.fs.next();
             read_fs(&mut ctx.src, dir, fs, &mut self.sub, &mut ctx.buf)?;
         }
-        if self.fs.iter().next().is_none() {
+        if self.fs.is_empty() {
             return Ok(());
         }
         self.ioctl_stats(ctx);

@@ -50,6 +50,8 @@ pub mod uname;
 pub mod vmstat;
 #[cfg(feature = "server")]
 pub mod xfs;
+#[cfg(feature = "server")]
+pub mod zfs;
 
 /// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
 /// entry: name, default, flags, sources, how it is built) and one line here.
@@ -88,6 +90,8 @@ pub const ALL: &[Collector] = &[
     vmstat::COLLECTOR,
     #[cfg(feature = "server")]
     xfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    zfs::COLLECTOR,
     // Out of alphabetical order on purpose: textfile must run after every other collector so
     // that it can refuse families they already wrote (Encoder::has_family).
     textfile::COLLECTOR,
