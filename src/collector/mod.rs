@@ -16,6 +16,8 @@ use crate::source::{Error, NameList, Root, Source};
 
 pub mod arp;
 #[cfg(feature = "server")]
+pub mod bcache;
+#[cfg(feature = "server")]
 pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
@@ -57,6 +59,8 @@ pub mod zfs;
 /// entry: name, default, flags, sources, how it is built) and one line here.
 pub const ALL: &[Collector] = &[
     arp::COLLECTOR,
+    #[cfg(feature = "server")]
+    bcache::COLLECTOR,
     #[cfg(feature = "server")]
     btrfs::COLLECTOR,
     conntrack::COLLECTOR,
