@@ -23,6 +23,8 @@ pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+#[cfg(feature = "server")]
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
@@ -42,6 +44,8 @@ pub mod os;
 pub mod pressure;
 pub mod schedstat;
 pub mod selfproc;
+#[cfg(feature = "server")]
+pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
@@ -67,6 +71,8 @@ pub const ALL: &[Collector] = &[
     cpu::COLLECTOR,
     cpufreq::COLLECTOR,
     diskstats::COLLECTOR,
+    #[cfg(feature = "server")]
+    edac::COLLECTOR,
     entropy::COLLECTOR,
     filefd::COLLECTOR,
     filesystem::COLLECTOR,
@@ -85,6 +91,8 @@ pub const ALL: &[Collector] = &[
     os::COLLECTOR,
     pressure::COLLECTOR,
     schedstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    selinux::COLLECTOR,
     sockstat::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
