@@ -244,7 +244,7 @@ pub const COLLECTOR: Collector = Collector::plain(
     "nfs",
     collect,
     Sources {
-        reads: &[What::Optional(Root::Proc, "net/rpc/nfs")],
+        reads: &[What::File(Root::Proc, "net/rpc/nfs")],
         hint: "an NFS client: the nfs kernel module (loaded on the first NFS mount)",
     },
 );
@@ -281,7 +281,11 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     );
     requests(
         out,
-        &[("2", &V2, &c.proc2), ("3", &V3, &c.proc3), ("4", &V4, &c.proc4)],
+        &[
+            ("2", &V2, &c.proc2),
+            ("3", &V3, &c.proc3),
+            ("4", &V4, &c.proc4),
+        ],
     );
     counter(
         out,
@@ -357,7 +361,11 @@ proc4 69 0 4082 7210 3 112 0 51 13 134 4 1 0 0 0 0 0 0 12 27311 1722 4 43 9 0 0 
             "line 1: expected a label and at least one value, found \"proc4\""
         );
         let long = format!("proc4 200 {}\n", "1 ".repeat(200));
-        assert!(e(&long).contains("expected at most 128 values"), "{}", e(&long));
+        assert!(
+            e(&long).contains("expected at most 128 values"),
+            "{}",
+            e(&long)
+        );
     }
 
     #[test]

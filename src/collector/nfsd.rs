@@ -100,7 +100,11 @@ pub fn parse_nfsd(text: &str) -> Result<Server, ParseError> {
     let mut vals = [0u64; 128];
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
-        let first = if line.starts_with("th ") { 2 } else { usize::MAX };
+        let first = if line.starts_with("th ") {
+            2
+        } else {
+            usize::MAX
+        };
         let Some((label, len)) = split_line(line, n, KNOWN, first, &mut vals)? else {
             continue;
         };
@@ -120,7 +124,10 @@ pub fn parse_nfsd(text: &str) -> Result<Server, ParseError> {
                 if v.len() != 3 {
                     return Err(ParseError::new(
                         n,
-                        format!("expected a count of 2 and 2 values after \"proc4\", found {} values", v.len().saturating_sub(1)),
+                        format!(
+                            "expected a count of 2 and 2 values after \"proc4\", found {} values",
+                            v.len().saturating_sub(1)
+                        ),
                     ));
                 }
             }
@@ -135,7 +142,7 @@ pub const COLLECTOR: Collector = Collector::plain(
     "nfsd",
     collect,
     Sources {
-        reads: &[What::Optional(Root::Proc, "net/rpc/nfsd")],
+        reads: &[What::File(Root::Proc, "net/rpc/nfsd")],
         hint: "an NFS server: the nfsd kernel module (loaded when nfs-server starts)",
     },
 );
@@ -231,8 +238,16 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     requests(
         out,
         &[
-            ("2", V2.get(1..).unwrap_or(&[]), s.proc2.get(1..).unwrap_or(&[])),
-            ("3", V3.get(1..).unwrap_or(&[]), s.proc3.get(1..).unwrap_or(&[])),
+            (
+                "2",
+                V2.get(1..).unwrap_or(&[]),
+                s.proc2.get(1..).unwrap_or(&[]),
+            ),
+            (
+                "3",
+                V3.get(1..).unwrap_or(&[]),
+                s.proc3.get(1..).unwrap_or(&[]),
+            ),
         ],
     );
     for (op, method) in V4_OPS {
@@ -302,7 +317,10 @@ proc4ops 40 0 0 0 1098 2 0 0 0 0 8179 5896 0 0 0 0 5900 0 0 2 0 2 0 9609 0 2 150
         let s = parse_nfsd(&text).unwrap();
         assert_eq!(s.ra, [0; 12]);
         assert_eq!(s.th, [16, 0]);
-        assert_eq!(s.proc4ops, [7; 39], "operations past RELEASE_LOCKOWNER are cut");
+        assert_eq!(
+            s.proc4ops, [7; 39],
+            "operations past RELEASE_LOCKOWNER are cut"
+        );
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub const COLLECTOR: Collector = Collector::plain(
     collect,
     Sources {
         reads: &[
-            What::Optional(Root::Sys, "fs/selinux/enforce"),
+            What::File(Root::Sys, "fs/selinux/enforce"),
             What::Optional(Root::Sys, "fs/selinux/avc/cache_stats"),
             What::Optional(Root::Rootfs, "etc/selinux/config"),
         ],

@@ -467,6 +467,9 @@ nread    nwritten   reads    writes   wtime    wlentime   wupdate  rtime    rlen
         }
         // 95 as node_exporter 1.5, plus int64 memory_available_bytes, two suspended states and
         // four dbufstats rows, which newer releases export.
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 95 + 1 + 2 + 4);
+        assert_eq!(
+            text.lines().filter(|l| !l.starts_with('#')).count(),
+            95 + 1 + 2 + 4
+        );
     }
 }
