@@ -134,6 +134,7 @@ man:
 	@echo "rendered man/proctap.1 to $(TARGET_DIR)/proctap.1.txt"
 
 # Installs what the tests need, only where it is missing: Debian's promtool and node_exporter,
+# mkfs.btrfs and mkfs.xfs for the mounted-filesystem test (tests/filesystems.rs),
 # the rustup components for fmt/clippy and the musl target for `make static`.
 deps:
 	@missing=""; \
@@ -149,6 +150,8 @@ deps:
 	command -v busybox >/dev/null || missing="$$missing busybox"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v mkfs.btrfs >/dev/null || missing="$$missing btrfs-progs"; \
+	command -v mkfs.xfs >/dev/null || missing="$$missing xfsprogs"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \

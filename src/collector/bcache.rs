@@ -317,6 +317,11 @@ impl Collect for Bcache {
     }
 }
 
+/// A family of backing devices: name, help, value.
+type BdevFamily = (&'static str, &'static str, fn(&Bdev) -> i64);
+/// A family of cache devices: name, help, type, value.
+type CacheFamily = (&'static str, &'static str, Kind, fn(&Cache) -> u64);
+
 fn write(sets: &Slots<Set>, priority_stats: bool, out: &mut Encoder) {
     for (i, (name, help, kind)) in SET.iter().enumerate() {
         out.family(name, help, *kind);
@@ -338,7 +343,7 @@ fn write(sets: &Slots<Set>, priority_stats: bool, out: &mut Encoder) {
             }
         }
     }
-    let bdev: [(&str, &str, fn(&Bdev) -> i64); 6] = [
+    let bdev: [BdevFamily; 6] = [
         (
             "node_bcache_dirty_data_bytes",
             "Amount of dirty data for this backing device in the cache.",
@@ -378,7 +383,7 @@ fn write(sets: &Slots<Set>, priority_stats: bool, out: &mut Encoder) {
             }
         }
     }
-    let all: [(&str, &str, Kind, fn(&Cache) -> u64); 5] = [
+    let all: [CacheFamily; 5] = [
         (
             "node_bcache_io_errors",
             "Number of errors that have occurred, decayed by io_error_halflife.",

@@ -489,6 +489,13 @@ fn devices(
     Ok(())
 }
 
+/// A family of profiles: name, help, how to write one sample.
+type LayoutFamily = (
+    &'static str,
+    &'static str,
+    fn(&Layout, &[Label], &mut Encoder),
+);
+
 fn write(all: &Slots<Fs>, out: &mut Encoder) {
     let g = Kind::Gauge;
     out.family("node_btrfs_info", "Filesystem information", g);
@@ -513,7 +520,7 @@ fn write(all: &Slots<Fs>, out: &mut Encoder) {
             out.u64(&[("block_group_type", t), ("uuid", &fs.uuid)], v);
         }
     }
-    let layouts: [(&str, &str, fn(&Layout, &[Label], &mut Encoder)); 3] = [
+    let layouts: [LayoutFamily; 3] = [
         (
             "node_btrfs_used_bytes",
             "Amount of used space by a layout/data type",

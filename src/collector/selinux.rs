@@ -69,8 +69,8 @@ pub fn parse_hash_stats(text: &str) -> Result<[u64; 4], ParseError> {
 pub fn parse_config_mode(text: &str) -> i64 {
     let value = text
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("SELINUX="))
-        .last()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("SELINUX="))
         .map(|v| v.trim().trim_matches('"'));
     match value {
         Some("enforcing") => 1,

@@ -365,7 +365,9 @@ fn write(samples: &mut Slots<Sample>, out: &mut Encoder) {
 mod tests {
     use super::*;
 
-    fn rows(text: &str) -> Result<(Vec<(String, Value)>, Option<String>), ParseError> {
+    type Rows = (Vec<(String, Value)>, Option<String>);
+
+    fn rows(text: &str) -> Result<Rows, ParseError> {
         let mut v = Vec::new();
         let ds = parse_kstat(text, |n, x| v.push((n.to_string(), x)))?;
         Ok((v, ds.map(String::from)))
