@@ -66,11 +66,8 @@ impl<T: Default> Slots<T> {
         self.items.iter_mut().take(self.len).skip(first).for_each(f);
     }
 
-    /// Sorts the items in place (no allocation).
-    pub fn sort_unstable_by(&mut self, f: impl FnMut(&T, &T) -> std::cmp::Ordering) {
-        if let Some(used) = self.items.get_mut(..self.len) {
-            used.sort_unstable_by(f);
-        }
+    pub fn get(&self, i: usize) -> Option<&T> {
+        self.items.get(i).filter(|_| i < self.len)
     }
 }
 

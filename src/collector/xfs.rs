@@ -281,6 +281,13 @@ impl Collect for Xfs {
         self.devices.clear();
         ctx.flags.clear();
         for dev in ctx.names.iter() {
+            // `stats` holds the sum over all filesystems (its `stats` is a file, so the
+            // `*/stats/stats` node_exporter globs never matches it); skipping it by name saves
+            // an error (and its allocation) per scrape.
+            if dev == "stats" {
+                ctx.flags.push(false);
+                continue;
+            }
             let rel = ["fs/xfs/", dev, "/stats/stats"];
             // A file beside the device directories (none today) is not a device.
             let found = match ctx.src.read_optional(Root::Sys, &rel, &mut ctx.buf) {

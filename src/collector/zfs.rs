@@ -170,6 +170,9 @@ pub const COLLECTOR: Collector = Collector {
 #[derive(Default)]
 pub struct Zfs {
     samples: Slots<Sample>,
+    /// The samples' indexes in output order: sorting indexes, not the samples, keeps each
+    /// sample in its slot, so the slots' strings do not have to grow again every scrape.
+    order: Vec<usize>,
     pools: NameList,
     files: NameList,
     name: String,
@@ -244,6 +247,10 @@ impl Collect for Zfs {
                 continue;
             }
             // A pool is a directory; a file here (a kstat of a newer release) is not.
+            let path = ctx.src.path(Root::Proc, &[BASE, pool]);
+            if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
             let listed = ctx.src.list_dir(Root::Proc, &[BASE, pool], &mut self.files);
             match listed {
                 Ok(()) => {}
@@ -324,17 +331,22 @@ impl Collect for Zfs {
                 }
             }
         }
-        write(&mut self.samples, out);
+        write(&self.samples, &mut self.order, out);
         Ok(())
     }
 }
 
-fn write(samples: &mut Slots<Sample>, out: &mut Encoder) {
-    samples.sort_unstable_by(|a, b| {
-        (&a.family, &a.zpool, &a.dataset, a.state).cmp(&(&b.family, &b.zpool, &b.dataset, b.state))
-    });
+fn write(samples: &Slots<Sample>, order: &mut Vec<usize>, out: &mut Encoder) {
+    order.clear();
+    order.extend(0..samples.len());
+    let key = |i: &usize| {
+        samples
+            .get(*i)
+            .map(|s| (&s.family, &s.zpool, &s.dataset, s.state))
+    };
+    order.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
     let mut last: Option<&str> = None;
-    for s in samples.iter() {
+    for s in order.iter().filter_map(|&i| samples.get(i)) {
         if last != Some(s.family.as_str()) {
             let kind = if s.state.is_empty() {
                 Kind::Untyped
