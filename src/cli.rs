@@ -144,6 +144,12 @@ const FLAGS: &[(Section, Flag)] = &[
         .unset("none").check(web_config_file)),
     (Section::Server, Flag::new("interval", Kind::Duration, "DURATION", "0s",
         "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.")),
+    (Section::Server, Flag::switch("web.disable-exporter-metrics",
+        "Leave out the exporter's own process_* metrics (node_exporter leaves out its process_*, go_* and promhttp_*).")),
+    (Section::Server, Flag::new("web.max-requests", Kind::Count, "N", "40",
+        "proctap answers one scrape at a time; when more than N scrape requests are waiting for their turn, the newest gets 503 (node_exporter: the maximum number of parallel scrapes). 0: no limit.")),
+    (Section::Server, Flag::new("runtime.gomaxprocs", Kind::Count, "N", "1",
+        "Accepted for node_exporter compatibility, no effect: proctap does its work on one thread.")),
     (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")),
     (Section::Paths, Flag::new("path.sysfs", Kind::Str, "DIR", "/sys", "sysfs mount point.")),
     (Section::Paths, Flag::new("path.rootfs", Kind::Str, "DIR", "/", "Root filesystem (for the host's files).")),
@@ -495,12 +501,25 @@ fn lexopt_error(e: lexopt::Error) -> CliError {
     }
 }
 
+/// `--version` in node_exporter's layout (Prometheus' common version package), which scripts
+/// grep: `proctap, version V (branch: B, revision: R)`, then the build details.
 pub fn version() -> String {
+    // Go's names for the architectures, as node_exporter prints them.
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "mips" if cfg!(target_endian = "little") => "mipsle",
+        other => other,
+    };
     format!(
-        "proctap {} (revision {}, rustc {})\n",
+        "proctap, version {} (branch: {}, revision: {})\n  build user:       {}\n  build date:       {}\n  rustc version:    {}\n  platform:         {}/{arch}\n",
         env!("CARGO_PKG_VERSION"),
+        env!("PROCTAP_BRANCH"),
         env!("PROCTAP_REVISION"),
-        env!("PROCTAP_RUSTC")
+        env!("PROCTAP_BUILD_USER"),
+        env!("PROCTAP_BUILD_DATE"),
+        env!("PROCTAP_RUSTC"),
+        std::env::consts::OS,
     )
 }
 
@@ -619,6 +638,7 @@ pub fn help() -> String {
         "Print version, git revision and rustc version.",
         None,
     );
+    out.push_str("\nEvery scrape ends with node_scrape_collector_duration_seconds and _success per collector,\nproctap_build_info and node_exporter_build_info (the same labels, under node_exporter's name\nbecause dashboards such as node_exporter's mixin list instances from it), and the exporter's\nprocess_* unless --web.disable-exporter-metrics. GET /metrics?collect[]=NAME runs only NAME,\n?exclude[]=NAME all but NAME, as in node_exporter.\n");
     out.push_str("\nBad flags, values or config files exit with status 2.\n");
     out
 }

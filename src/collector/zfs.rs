@@ -13,8 +13,8 @@
 //!   rows) → node_zfs_zpool_dataset_<name>{dataset,zpool}; `state` → node_zfs_zpool_state
 //!   {state,zpool}, 1 for the pool's state and 0 for the others.
 //!
-//! A host without ZFS (no /proc/spl/kstat/zfs) has no series and succeeds; node_exporter 1.5
-//! reports node_scrape_collector_success 0 there ("no data").
+//! A host without ZFS (no /proc/spl/kstat/zfs) has no series and, as in node_exporter 1.5
+//! ("no data"), node_scrape_collector_success 0, with proctap_scrape_collector_unavailable 1.
 use crate::collector::btrfs::Slots;
 use crate::collector::{Build, Collect, Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
@@ -213,11 +213,10 @@ fn push(
 impl Collect for Zfs {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         const BASE: &str = "spl/kstat/zfs/";
-        match ctx.src.list_dir(Root::Proc, &[BASE], &mut self.pools) {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
-        }
+        // No ZFS module: node_exporter's "no data" (success 0, and proctap says why).
+        ctx.src
+            .list_dir(Root::Proc, &[BASE], &mut self.pools)
+            .map_err(Error::absent_feature)?;
         self.samples.clear();
         let (samples, scratch) = (&mut self.samples, &mut self.name);
         for (sub, file) in FILES {
@@ -448,6 +447,22 @@ nread    nwritten   reads    writes   wtime    wlentime   wupdate  rtime    rlen
         );
         let other = "nread a b c d e f g h i j k\n";
         assert!(parse_io(other).is_err());
+    }
+
+    #[test]
+    fn no_zfs_module_is_unavailable() {
+        let dir = std::env::temp_dir().join(format!("proctap-nozfs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ctx = Ctx::new(crate::source::Source::new(
+            dir.clone(),
+            dir.clone(),
+            dir.clone(),
+        ));
+        let mut out = Encoder::new();
+        let e = Zfs::default().collect(&mut ctx, &mut out).unwrap_err();
+        assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
+        assert!(out.as_bytes().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
