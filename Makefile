@@ -219,8 +219,9 @@ man:
 	@echo "rendered man/proctap.1 to $(TARGET_DIR)/proctap.1.txt"
 
 # Installs what the tests need, only where it is missing: Debian's promtool and node_exporter,
-# podman, lintian and the rest below, the Python packages of PIP_PKGS in a virtualenv of the
-# project's own, the rustup components for fmt/clippy and the musl target for `make static`.
+# podman, lintian and the rest below (mkfs.btrfs and mkfs.xfs for tests/filesystems.rs), the
+# Python packages of PIP_PKGS in a virtualenv of the project's own, the rustup components for
+# fmt/clippy and the musl target for `make static`.
 deps:
 	@missing=""; \
 	{ command -v promtool && command -v prometheus; } >/dev/null || missing="$$missing prometheus"; \
@@ -240,6 +241,8 @@ deps:
 	command -v runc >/dev/null || missing="$$missing runc"; \
 	command -v ar >/dev/null || missing="$$missing binutils"; \
 	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v mkfs.btrfs >/dev/null || missing="$$missing btrfs-progs"; \
+	command -v mkfs.xfs >/dev/null || missing="$$missing xfsprogs"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \

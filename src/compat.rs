@@ -78,10 +78,8 @@ const fn alias(name: &'static str, of: &'static str) -> Row {
 /// ignored with a warning, `--no-collector.NAME` is accepted (it gets what it asks for). With a
 /// note where the name could mislead. Sorted; the collectors issue deletes names as it adds them.
 pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
-    ("bcache", ""),
     ("bcachefs", ""),
     ("bonding", ""),
-    ("btrfs", ""),
     ("buddyinfo", ""),
     ("cgroups", ""),
     ("cpu_vulnerabilities", ""),
@@ -89,7 +87,6 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("dmmultipath", ""),
     ("drbd", ""),
     ("drm", ""),
-    ("edac", ""),
     ("ethtool", ""),
     ("fibrechannel", ""),
     ("infiniband", ""),
@@ -102,8 +99,6 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("meminfo_numa", ""),
     ("mountstats", ""),
     ("network_route", ""),
-    ("nfs", ""),
-    ("nfsd", ""),
     ("ntp", ""),
     ("nvme", ""),
     ("pcidevice", ""),
@@ -116,7 +111,6 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("qdisc", ""),
     ("rapl", ""),
     ("runit", ""),
-    ("selinux", ""),
     ("slabinfo", ""),
     ("softirqs", ""),
     ("supervisord", ""),
@@ -131,8 +125,6 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("watchdog", ""),
     ("wifi", ""),
     ("xfrm", ""),
-    ("xfs", ""),
-    ("zfs", ""),
     ("zoneinfo", ""),
 ];
 
@@ -140,7 +132,6 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
 #[rustfmt::skip]
 pub const NODE_EXPORTER: &[Row] = &[
     no_effect("collector.arp.netlink", ON, "proctap reads /proc/net/arp, which has the same entries"),
-    of("collector.bcache.priorityStats", OFF, "bcache"),
     ignored("collector.cpu.guest", ON, "proctap always exports node_cpu_guest_seconds_total"),
     ignored("collector.cpu.info", OFF, "proctap's cpu collector has no node_cpu_info yet"),
     ignored("collector.cpu.info.bugs-include", VALUE, "proctap's cpu collector has no node_cpu_bug_info yet"),
@@ -556,20 +547,20 @@ mod tests {
 
     #[test]
     fn notes_say_what_happens() {
-        let zfs = find("collector.zfs").unwrap();
+        let drbd = find("collector.drbd").unwrap();
         let g = |found, value| Given { found, value }.note();
         assert_eq!(
-            g(zfs, Value::Bool(true)),
+            g(drbd, Value::Bool(true)),
             (
                 Level::Warn,
-                "--collector.zfs: proctap has no zfs collector; ignored".into()
+                "--collector.drbd: proctap has no drbd collector; ignored".into()
             )
         );
         assert_eq!(
-            g(zfs, Value::Bool(false)),
+            g(drbd, Value::Bool(false)),
             (
                 Level::Info,
-                "--no-collector.zfs: accepted, no effect here: proctap has no zfs collector".into()
+                "--no-collector.drbd: accepted, no effect here: proctap has no drbd collector".into()
             )
         );
         let ntp = find("collector.ntp.server").unwrap();
@@ -612,9 +603,9 @@ mod tests {
         let mut given = Vec::new();
         Given::record(&mut given, tp, Value::Str("a:b".into()));
         Given::record(&mut given, tp, Value::Str("c:d".into()));
-        let zfs = find("collector.zfs").unwrap();
-        Given::record(&mut given, zfs, Value::Bool(true));
-        Given::record(&mut given, zfs, Value::Bool(false));
+        let drbd = find("collector.drbd").unwrap();
+        Given::record(&mut given, drbd, Value::Bool(true));
+        Given::record(&mut given, drbd, Value::Bool(false));
         assert_eq!(
             given,
             [
@@ -623,7 +614,7 @@ mod tests {
                     value: Value::List(vec!["a:b".into(), "c:d".into()])
                 },
                 Given {
-                    found: zfs,
+                    found: drbd,
                     value: Value::Bool(false)
                 },
             ]

@@ -181,6 +181,18 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
             Required { empty_fails: false },
         ),
         ("etc/os-release", &["os"], Optional { empty_fails: false }),
+        #[cfg(feature = "server")]
+        (
+            "proc/net/rpc/nfs",
+            &["nfs"],
+            Optional { empty_fails: false },
+        ),
+        #[cfg(feature = "server")]
+        (
+            "proc/net/rpc/nfsd",
+            &["nfsd"],
+            Optional { empty_fails: false },
+        ),
     ];
     if let Some((_, cs, p)) = proc_file.iter().find(|(f, _, _)| *f == rel) {
         return (cs, *p);
@@ -202,6 +214,22 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
         return (&["namedprocess"], Tolerant);
     }
     let prefixes: &[(&str, &[&str])] = &[
+        // Server collectors: damage fails them or not depending on the file (a value file that
+        // is missing is 0, as in node_exporter).
+        #[cfg(feature = "server")]
+        ("proc/spl/kstat/zfs/", &["zfs"]),
+        #[cfg(feature = "server")]
+        ("sys/fs/xfs/", &["xfs"]),
+        #[cfg(feature = "server")]
+        ("sys/fs/btrfs/", &["btrfs"]),
+        #[cfg(feature = "server")]
+        ("sys/fs/bcache/", &["bcache"]),
+        #[cfg(feature = "server")]
+        ("sys/devices/system/edac/", &["edac"]),
+        #[cfg(feature = "server")]
+        ("sys/fs/selinux/", &["selinux"]),
+        #[cfg(feature = "server")]
+        ("etc/selinux/", &["selinux"]),
         ("sys/class/net/", &["netclass"]),
         ("sys/devices/virtual/net/", &["netclass"]),
         ("sys/class/hwmon/", &["hwmon"]),

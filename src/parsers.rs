@@ -8,6 +8,8 @@ use crate::collector::{
     loadavg, meminfo, namedprocess, netclass, netdev, netstat, os, pressure, schedstat, selfproc,
     sockstat, softnet, stat, textfile, thermal_zone, time, vmstat,
 };
+#[cfg(feature = "server")]
+use crate::collector::{bcache, btrfs, edac, nfs, nfsd, selinux, xfs, zfs};
 
 pub type Parser = fn(&str);
 
@@ -101,6 +103,41 @@ pub const ALL: &[(&str, Parser)] = &[
     ("http_head", |t| {
         sink(crate::http::parse_head(t.as_bytes(), 8 << 10, 100))
     }),
+    #[cfg(feature = "server")]
+    ("nfs", |t| sink(nfs::parse_nfs(t))),
+    #[cfg(feature = "server")]
+    ("nfsd", |t| sink(nfsd::parse_nfsd(t))),
+    #[cfg(feature = "server")]
+    ("xfs", |t| sink(xfs::parse_xfs(t))),
+    #[cfg(feature = "server")]
+    ("btrfs_value", |t| sink(btrfs::parse_value(t))),
+    #[cfg(feature = "server")]
+    ("btrfs_commit_stats", |t| sink(btrfs::parse_commit_stats(t))),
+    #[cfg(feature = "server")]
+    ("zfs_kstat", |t| sink(zfs::parse_kstat(t, |_, _| {}))),
+    #[cfg(feature = "server")]
+    ("zfs_io", |t| sink(zfs::parse_io(t))),
+    #[cfg(feature = "server")]
+    ("bcache_size", |t| {
+        sink(bcache::dehumanize(t));
+        sink(bcache::dehumanize_signed(t));
+    }),
+    #[cfg(feature = "server")]
+    ("bcache_writeback", |t| {
+        sink(bcache::parse_writeback_rate_debug(t))
+    }),
+    #[cfg(feature = "server")]
+    ("bcache_priority", |t| sink(bcache::parse_priority_stats(t))),
+    #[cfg(feature = "server")]
+    ("edac_count", |t| sink(edac::parse_count(t))),
+    #[cfg(feature = "server")]
+    ("selinux_cache_stats", |t| {
+        sink(selinux::parse_cache_stats(t))
+    }),
+    #[cfg(feature = "server")]
+    ("selinux_hash_stats", |t| sink(selinux::parse_hash_stats(t))),
+    #[cfg(feature = "server")]
+    ("selinux_config", |t| sink(selinux::parse_config_mode(t))),
 ];
 
 /// The entry of the fuzz targets.
@@ -127,6 +164,9 @@ mod tests {
         dirs.push(root.join("proc/1"));
         dirs.push(root.join("proc/net"));
         dirs.push(root.join("proc/pressure"));
+        dirs.push(root.join("proc/net/rpc"));
+        dirs.push(root.join("proc/spl/kstat/zfs"));
+        dirs.push(root.join("sys/fs/xfs/sdb1/stats"));
         for d in dirs {
             for e in std::fs::read_dir(d).unwrap().flatten() {
                 if e.file_type().is_ok_and(|t| t.is_file()) {

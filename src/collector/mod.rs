@@ -15,10 +15,16 @@ use crate::log;
 use crate::source::{Error, NameList, Root, Source};
 
 pub mod arp;
+#[cfg(feature = "server")]
+pub mod bcache;
+#[cfg(feature = "server")]
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+#[cfg(feature = "server")]
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
@@ -30,10 +36,16 @@ pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+#[cfg(feature = "server")]
+pub mod nfs;
+#[cfg(feature = "server")]
+pub mod nfsd;
 pub mod os;
 pub mod pressure;
 pub mod schedstat;
 pub mod selfproc;
+#[cfg(feature = "server")]
+pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
@@ -42,15 +54,25 @@ pub mod thermal_zone;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
+#[cfg(feature = "server")]
+pub mod xfs;
+#[cfg(feature = "server")]
+pub mod zfs;
 
 /// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
 /// entry: name, default, flags, sources, how it is built) and one line here.
 pub const ALL: &[Collector] = &[
     arp::COLLECTOR,
+    #[cfg(feature = "server")]
+    bcache::COLLECTOR,
+    #[cfg(feature = "server")]
+    btrfs::COLLECTOR,
     conntrack::COLLECTOR,
     cpu::COLLECTOR,
     cpufreq::COLLECTOR,
     diskstats::COLLECTOR,
+    #[cfg(feature = "server")]
+    edac::COLLECTOR,
     entropy::COLLECTOR,
     filefd::COLLECTOR,
     filesystem::COLLECTOR,
@@ -62,9 +84,15 @@ pub const ALL: &[Collector] = &[
     netclass::COLLECTOR,
     netdev::COLLECTOR,
     netstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfsd::COLLECTOR,
     os::COLLECTOR,
     pressure::COLLECTOR,
     schedstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    selinux::COLLECTOR,
     sockstat::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
@@ -72,6 +100,10 @@ pub const ALL: &[Collector] = &[
     time::COLLECTOR,
     uname::COLLECTOR,
     vmstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    xfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    zfs::COLLECTOR,
     // Out of alphabetical order on purpose: textfile must run after every other collector so
     // that it can refuse families they already wrote (Encoder::has_family).
     textfile::COLLECTOR,
