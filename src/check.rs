@@ -79,10 +79,11 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
     let src = &mut scraper.ctx.src;
     let _ = writeln!(
         out,
-        "proctap check: --path.procfs={} --path.sysfs={} --path.rootfs={}",
+        "proctap check: --path.procfs={} --path.sysfs={} --path.rootfs={} --path.udev.data={}",
         src.procfs.display(),
         src.sysfs.display(),
-        src.rootfs.display()
+        src.rootfs.display(),
+        src.udev.display()
     );
     let mut failed = 0;
     for (outcome, &i) in scraper.outcomes.iter().zip(&scraper.enabled) {
@@ -96,7 +97,7 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
         failed += usize::from(!outcome.ok);
         let _ = writeln!(
             out,
-            "{:<14}{:<8}{series:>6} series",
+            "{:<13} {:<8}{series:>6} series",
             c.name,
             if outcome.ok { "ok" } else { "FAILED" }
         );

@@ -47,6 +47,7 @@ pub struct Config {
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
+    pub udev: PathBuf,
     pub log_json: bool,
     pub log_level: Level,
 }
@@ -69,6 +70,7 @@ impl Default for Config {
             procfs: PathBuf::new(),
             sysfs: PathBuf::new(),
             rootfs: PathBuf::new(),
+            udev: PathBuf::new(),
             log_json: false,
             log_level: Level::Info,
         };
@@ -147,6 +149,7 @@ const FLAGS: &[(Section, Flag)] = &[
     (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")),
     (Section::Paths, Flag::new("path.sysfs", Kind::Str, "DIR", "/sys", "sysfs mount point.")),
     (Section::Paths, Flag::new("path.rootfs", Kind::Str, "DIR", "/", "Root filesystem (for the host's files).")),
+    (Section::Paths, Flag::new("path.udev.data", Kind::Str, "DIR", crate::source::UDEV_DATA, "udev's database (disk model, serial, filesystem and device mapper labels).")),
     (Section::Collectors, Flag::new("collectors", Kind::List, "a,b,c", "", "Enable exactly these collectors.")
         .aliases(&["monitor"]).check(collector_name)),
     (Section::Collectors, Flag::switch("collector.disable-defaults", "Disable every collector; enable some with --collector.NAME.")
@@ -401,6 +404,7 @@ impl Config {
         self.procfs = s.str("path.procfs").into();
         self.sysfs = s.str("path.sysfs").into();
         self.rootfs = s.str("path.rootfs").into();
+        self.udev = s.str("path.udev.data").into();
         self.log_json = s.str("log-format") == "json";
         self.log_level = Level::parse(s.str("log-level")).unwrap_or(Level::Info);
     }
