@@ -22,14 +22,17 @@ fn check_on_fixtures_lists_every_collector_and_exits_0() {
         "/fixtures/textfile (",
         "namedprocess  ok         198 series\n",
         "/fixtures/proc/[pid]/stat: 15 readable, 0 denied\n",
-        "all 27 enabled collectors work\n",
+        "all 33 enabled collectors work\n",
+        "powersupplyclass ok          19 series\n",
+        "/fixtures/run/udev/data/ (11 entries)\n",
+        "mdadm         ok          26 series\n",
     ] {
         assert!(report.contains(want), "missing {want:?} in\n{report}");
     }
     let collectors = report.lines().filter(|l| !l.starts_with(' ')).count();
     assert_eq!(
-        collectors, 29,
-        "a header, 27 collectors, a summary:\n{report}"
+        collectors, 35,
+        "a header, 33 collectors, a summary:\n{report}"
     );
     assert!(
         !report.contains("FAILED") && !report.contains("missing"),

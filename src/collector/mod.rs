@@ -15,9 +15,11 @@ use crate::log;
 use crate::source::{Error, NameList, Root, Source};
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
+pub mod cpuinfo;
 pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
@@ -25,28 +27,37 @@ pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
+pub mod processes;
 pub mod schedstat;
 pub mod selfproc;
 pub mod sockstat;
+pub mod softirqs;
 pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
+pub mod udev;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod watchdog;
 
 /// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
 /// entry: name, default, flags, sources, how it is built) and one line here.
 pub const ALL: &[Collector] = &[
     arp::COLLECTOR,
+    bonding::COLLECTOR,
     conntrack::COLLECTOR,
     cpu::COLLECTOR,
     cpufreq::COLLECTOR,
@@ -57,21 +68,28 @@ pub const ALL: &[Collector] = &[
     hwmon::COLLECTOR,
     interrupts::COLLECTOR,
     loadavg::COLLECTOR,
+    mdadm::COLLECTOR,
     meminfo::COLLECTOR,
     namedprocess::COLLECTOR,
     netclass::COLLECTOR,
     netdev::COLLECTOR,
     netstat::COLLECTOR,
     os::COLLECTOR,
+    powersupplyclass::COLLECTOR,
     pressure::COLLECTOR,
+    processes::COLLECTOR,
     schedstat::COLLECTOR,
     sockstat::COLLECTOR,
+    softirqs::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
     thermal_zone::COLLECTOR,
     time::COLLECTOR,
+    timex::COLLECTOR,
+    udp_queues::COLLECTOR,
     uname::COLLECTOR,
     vmstat::COLLECTOR,
+    watchdog::COLLECTOR,
     // Out of alphabetical order on purpose: textfile must run after every other collector so
     // that it can refuse families they already wrote (Encoder::has_family).
     textfile::COLLECTOR,
@@ -418,11 +436,14 @@ impl Scraper {
 #[cfg(test)]
 pub fn fixture_ctx() -> Ctx {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-    Ctx::new(Source::new(
-        format!("{root}/proc").into(),
-        format!("{root}/sys").into(),
-        root.into(),
-    ))
+    Ctx::new(
+        Source::new(
+            format!("{root}/proc").into(),
+            format!("{root}/sys").into(),
+            root.into(),
+        )
+        .with_udev(format!("{root}/run/udev/data").into()),
+    )
 }
 
 /// Every collector flag at its default, for collector tests.
