@@ -612,6 +612,12 @@ pub fn help() -> String {
             if !off.is_empty() {
                 help_entry(&mut out, "", "Off by default:", Some(&off.join(",")));
             }
+            help_entry(
+                &mut out,
+                "",
+                "processes is node_exporter's collector of that name (node_processes_*); namedprocess is proctap's process groups (namedprocess_namegroup_*, as process-exporter names them).",
+                None,
+            );
         }
     }
     out.push('\n');

@@ -179,7 +179,7 @@ pub const COLLECTOR: Collector = Collector {
     flags: &[
         Flag::switch(
             "collector.cpu.info",
-            "Export node_cpu_info{package,core,cpu,vendor,family,model,model_name,microcode,stepping,cachesize} from /proc/cpuinfo.",
+            "Export node_cpu_info from /proc/cpuinfo, one series per CPU labelled package, core, cpu, vendor, family, model, model_name, microcode, stepping and cachesize.",
         ),
         Flag::new(
             "collector.cpu.info.flags-include",

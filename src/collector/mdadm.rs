@@ -1,7 +1,7 @@
 //! `mdadm`: Linux software RAID. /proc/mdstat → node_md_disks_required, node_md_disks{state},
 //! node_md_state{state}, node_md_blocks, node_md_blocks_synced as node_exporter 1.5 reports
 //! them; /sys/block/md*/md/ → node_md_raid_disks and node_md_degraded, which node_exporter
-//! 1.9 added.
+//! added after 1.5.
 //!
 //! Without the md driver there is no /proc/mdstat: that is no arrays, not an error.
 use crate::collector::{Collector, Ctx, Sources, What};

@@ -1,6 +1,6 @@
 //! `timex`: the kernel's clock discipline state from adjtimex(2) → node_timex_* as
 //! node_exporter reports them (offset, frequency, errors, status, PPS counters, TAI offset,
-//! sync status), plus node_exporter 1.10's node_timex_offset_overflow_total.
+//! sync status), plus node_timex_offset_overflow_total, which node_exporter added after 1.5.
 //!
 //! adjtimex with `modes = 0` only reads, so it needs no privilege; a seccomp profile that
 //! refuses it fails this collector with EPERM, as node_exporter's does (it reports no data).

@@ -82,8 +82,8 @@ impl Props {
         self.spans.len() / NAMES.len()
     }
 
-    /// The disk's short serial: node_disk_info's `serial` in node_exporter 1.5 (1.7 prefers
-    /// SCSI_IDENT_SERIAL, the serial printed on the label, when udev has it).
+    /// The disk's short serial: node_disk_info's `serial` in node_exporter 1.5 (later releases
+    /// prefer SCSI_IDENT_SERIAL, the serial printed on the label, when udev has it).
     pub fn serial(&self, disk: usize) -> &str {
         self.get(disk, SERIAL_SHORT)
     }
