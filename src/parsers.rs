@@ -115,7 +115,9 @@ pub const ALL: &[(&str, Parser)] = &[
     ("stat_softirq", |t| sink(stat::parse_softirq(t))),
     ("softirqs", |t| softirqs::parse_softirqs(t).for_each(drop)),
     ("udev_properties", |t| udev::for_each_property(t, |_, _| {})),
-    ("processes_stat", |t| sink(processes::parse_stat(t))),
+    ("processes_stat", |t| {
+        sink(processes::parse_stat(t.as_bytes()))
+    }),
     ("http_head", |t| {
         sink(crate::http::parse_head(t.as_bytes(), 8 << 10, 100))
     }),

@@ -6,17 +6,23 @@
 //! node_processes_max_threads, as node_exporter 1.5 reports them.
 //!
 //! A process or thread that exits between the listing and the read is skipped.
+use std::fs::File;
+use std::io::{self, Read};
+
 use crate::collector::{Build, Collect, Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
 use crate::parse::u64_at;
-use crate::source::{Error, NameList, ParseError, Root};
+use crate::source::{Error, NameList, ParseError, Root, Source, PROC_CAP};
 
 /// The state letter (field 3) and `num_threads` (field 20) of a /proc/<pid>/stat line. The
-/// command name in parentheses may hold spaces and `)`, so fields count from the last `)`.
-pub fn parse_stat(text: &str) -> Result<(u8, u64), ParseError> {
-    let after = text
-        .rfind(')')
-        .and_then(|i| text.get(i + 1..))
+/// command name in parentheses may hold any bytes, `)` and invalid UTF-8 included, so fields
+/// count from the last `)`.
+pub fn parse_stat(raw: &[u8]) -> Result<(u8, u64), ParseError> {
+    let after = raw
+        .iter()
+        .rposition(|&b| b == b')')
+        .and_then(|i| raw.get(i + 1..))
+        .and_then(|rest| std::str::from_utf8(rest).ok())
         .ok_or_else(|| ParseError::new(1, "expected `pid (comm) state ...`"))?;
     let mut fields = after.split_ascii_whitespace();
     let state = match fields.next().map(str::as_bytes) {
@@ -62,11 +68,14 @@ pub const COLLECTOR: Collector = Collector {
     build: Build::New(|_| Ok(Box::<State>::default())),
 };
 
-/// Counts by state letter, and the listing buffer for task directories; kept between scrapes.
+/// Counts by state letter, and the buffers for task directories and stat files; kept between
+/// scrapes.
 pub struct State {
     procs: [u64; 128],
     threads: [u64; 128],
     tasks: NameList,
+    /// The stat file being read (bytes: a command name need not be UTF-8).
+    raw: Vec<u8>,
 }
 
 impl Default for State {
@@ -75,14 +84,33 @@ impl Default for State {
             procs: [0; 128],
             threads: [0; 128],
             tasks: NameList::default(),
+            raw: Vec::with_capacity(1024),
         }
     }
 }
 
 /// A file of a process that exited meanwhile: gone (ENOENT) or a dead task (ESRCH).
+fn vanished_io(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
+}
+
 fn vanished(e: &Error) -> bool {
-    e.is_not_found()
-        || matches!(e, Error::Io { err, .. } if err.raw_os_error() == Some(libc::ESRCH))
+    matches!(e, Error::Io { err, .. } if vanished_io(err))
+}
+
+/// Reads the stat file `rel` into `raw`; false when the process or thread has gone.
+fn read_stat(src: &mut Source, rel: &[&str], raw: &mut Vec<u8>) -> Result<bool, Error> {
+    raw.clear();
+    let r = File::open(src.path(Root::Proc, rel))
+        .and_then(|f| f.take(PROC_CAP).read_to_end(raw).map(drop));
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if vanished_io(&e) => Ok(false),
+        Err(err) => Err(Error::Io {
+            path: src.last_path().to_path_buf(),
+            err,
+        }),
+    }
 }
 
 fn count(counts: &mut [u64; 128], state: u8) {
@@ -98,17 +126,10 @@ impl Collect for State {
         let (mut pids, mut threads) = (0u64, 0u64);
         ctx.src.list_dir(Root::Proc, &[""], &mut ctx.names)?;
         for pid in ctx.names.iter().filter(|n| is_pid(n)) {
-            // read_optional: a gone file costs no error (and no allocation).
-            match ctx
-                .src
-                .read_optional(Root::Proc, &[pid, "/stat"], &mut ctx.buf)
-            {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) if vanished(&e) => continue,
-                Err(e) => return Err(e),
+            if !read_stat(&mut ctx.src, &[pid, "/stat"], &mut self.raw)? {
+                continue;
             }
-            let (state, n) = parse_stat(&ctx.buf).map_err(|e| ctx.src.parse_error(e))?;
+            let (state, n) = parse_stat(&self.raw).map_err(|e| ctx.src.parse_error(e))?;
             pids += 1;
             threads += n;
             count(&mut self.procs, state);
@@ -125,17 +146,10 @@ impl Collect for State {
                     count(&mut self.threads, state);
                     continue;
                 }
-                match ctx.src.read_optional(
-                    Root::Proc,
-                    &[pid, "/task/", tid, "/stat"],
-                    &mut ctx.buf,
-                ) {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(e) if vanished(&e) => continue,
-                    Err(e) => return Err(e),
+                if !read_stat(&mut ctx.src, &[pid, "/task/", tid, "/stat"], &mut self.raw)? {
+                    continue;
                 }
-                let (state, _) = parse_stat(&ctx.buf).map_err(|e| ctx.src.parse_error(e))?;
+                let (state, _) = parse_stat(&self.raw).map_err(|e| ctx.src.parse_error(e))?;
                 count(&mut self.threads, state);
             }
         }
@@ -200,18 +214,21 @@ mod tests {
     #[test]
     fn stat_lines() {
         let java = "1205 (java) S 1 1205 1205 0 -1 4194560 2345678 0 3456 0 987654 123456 0 0 20 0 87 0 3456 5495128064 263378\n";
-        assert_eq!(parse_stat(java), Ok((b'S', 87)));
+        assert_eq!(parse_stat(java.as_bytes()), Ok((b'S', 87)));
         let odd = "1999 (my (weird) name) R 1 1999 1999 0 -1 4194560 1200 0 3 0 250 75 0 0 25 5 3 0 123096789\n";
-        assert_eq!(parse_stat(odd), Ok((b'R', 3)));
-        let paren = "77 (a) b) Z 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1\n";
+        assert_eq!(parse_stat(odd.as_bytes()), Ok((b'R', 3)));
+        let paren = b"77 (a) b) Z 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1\n";
         assert_eq!(parse_stat(paren), Ok((b'Z', 1)));
-        assert!(parse_stat("").is_err());
+        // prctl(PR_SET_NAME) takes any bytes.
+        let bytes = b"78 (\xff\xfe) S 1 78 78 0 -1 0 0 0 0 0 0 0 0 0 20 0 4 0 1\n";
+        assert_eq!(parse_stat(bytes), Ok((b'S', 4)));
+        assert!(parse_stat(b"").is_err());
         assert_eq!(
-            parse_stat("1 (init) S 0 1").unwrap_err().to_string(),
+            parse_stat(b"1 (init) S 0 1").unwrap_err().to_string(),
             "line 1: expected num_threads (field 20), found the end of the line"
         );
         assert!(
-            parse_stat("1 (init) 7 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1\n")
+            parse_stat(b"1 (init) 7 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1\n")
                 .unwrap_err()
                 .to_string()
                 .contains("one-letter state")
