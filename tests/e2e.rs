@@ -5,19 +5,9 @@
 //! `UPDATE_GOLDEN=1 cargo test --test e2e` and review the diff.
 mod common;
 
-use common::stable_lines;
+use common::{stable_lines, GOLDEN_FLAGS};
 
 use std::fs;
-
-/// The golden output also covers the collectors and options that are off by default.
-const GOLDEN_FLAGS: &[&str] = &[
-    "--collector.processes",
-    "--collector.softirqs",
-    "--collector.cpu.info",
-    "--collector.cpu.info.flags-include=^(aes|avx.*|sse4_2|sha_ni|vmx)$",
-    "--collector.cpu.info.bugs-include=.",
-    "--collector.stat.softirq",
-];
 
 #[test]
 fn golden_output() {

@@ -55,6 +55,17 @@ pub fn fixture_args() -> Vec<String> {
     ]
 }
 
+/// The flags of the golden output (fixtures/e2e-output.txt): it also covers the collectors
+/// and options that are off by default.
+pub const GOLDEN_FLAGS: &[&str] = &[
+    "--collector.processes",
+    "--collector.softirqs",
+    "--collector.cpu.info",
+    "--collector.cpu.info.flags-include=^(aes|avx.*|sse4_2|sha_ni|vmx)$",
+    "--collector.cpu.info.bugs-include=.",
+    "--collector.stat.softirq",
+];
+
 /// `proctap once` against the fixtures with extra flags.
 pub fn once(extra: &[&str]) -> Output {
     Command::new(bin())
