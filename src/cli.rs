@@ -63,6 +63,7 @@ pub struct Config {
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
+    pub udev: PathBuf,
     pub log_json: bool,
     pub log_level: Level,
 }
@@ -87,6 +88,7 @@ impl Default for Config {
             procfs: PathBuf::new(),
             sysfs: PathBuf::new(),
             rootfs: PathBuf::new(),
+            udev: PathBuf::new(),
             log_json: false,
             log_level: Level::Info,
         };
@@ -171,6 +173,7 @@ const FLAGS: &[(Section, Flag)] = &[
     (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")),
     (Section::Paths, Flag::new("path.sysfs", Kind::Str, "DIR", "/sys", "sysfs mount point.")),
     (Section::Paths, Flag::new("path.rootfs", Kind::Str, "DIR", "/", "Root filesystem (for the host's files).")),
+    (Section::Paths, Flag::new("path.udev.data", Kind::Str, "DIR", crate::source::UDEV_DATA, "udev's database (disk model, serial, filesystem and device mapper labels).")),
     (Section::Collectors, Flag::new("collectors", Kind::List, "a,b,c", "", "Enable exactly these collectors.")
         .aliases(&["monitor"]).check(collector_name)),
     (Section::Collectors, Flag::switch("collector.disable-defaults", "Disable every collector; enable some with --collector.NAME.")
@@ -491,6 +494,7 @@ impl Config {
         self.procfs = s.str("path.procfs").into();
         self.sysfs = s.str("path.sysfs").into();
         self.rootfs = s.str("path.rootfs").into();
+        self.udev = s.str("path.udev.data").into();
         self.log_json = s.str("log.format") == "json";
         self.log_level = Level::parse(s.str("log.level")).unwrap_or(Level::Info);
     }
@@ -787,6 +791,12 @@ pub fn help() -> String {
             if !off.is_empty() {
                 help_entry(&mut out, "", "Off by default:", Some(&off.join(",")));
             }
+            help_entry(
+                &mut out,
+                "",
+                "processes is node_exporter's collector of that name (node_processes_*); namedprocess is proctap's process groups (namedprocess_namegroup_*, as process-exporter names them).",
+                None,
+            );
         }
     }
     out.push('\n');
@@ -1097,15 +1107,13 @@ mod tests {
     #[test]
     fn node_exporter_flags_of_the_compat_table_are_accepted() {
         let c = p(&[
-            "--collector.zfs",
+            "--collector.drbd",
             "--no-collector.wifi",
             "--collector.ntp.server=10.0.0.1",
             "--collector.ntp.server",
             "10.0.0.2",
-            "--collector.cpu.info",
+            "--collector.hwmon.chip-include=^coretemp",
             "--no-collector.netdev.netlink",
-            "--path.udev.data",
-            "/host/root/run/udev/data",
         ])
         .unwrap();
         let notes: Vec<(Level, String)> = c.compat.iter().map(Given::note).collect();
@@ -1117,8 +1125,7 @@ mod tests {
                 Level::Info,
                 Level::Warn,
                 Level::Warn,
-                Level::Info,
-                Level::Warn
+                Level::Info
             ],
             "{notes:?}"
         );
@@ -1141,8 +1148,8 @@ mod tests {
                 &["--collector.ntp.server"][..],
                 "flag --collector.ntp.server needs a value",
             ),
-            (&["--collector.zfs=yes"][..], "--collector.zfs"),
-            (&["--collector.zfsx"][..], "unknown flag --collector.zfsx"),
+            (&["--collector.drbd=yes"][..], "--collector.drbd"),
+            (&["--collector.drbdx"][..], "unknown flag --collector.drbdx"),
         ] {
             let e = p(args).unwrap_err().to_string();
             assert!(e.contains(want), "{args:?}: {e}");
@@ -1179,7 +1186,7 @@ mod tests {
     fn compat_flags_in_the_config_file_and_the_printed_config() {
         let path = temp_file(
             "compat",
-            "collector.zfs = true
+            "collector.drbd = true
 collector.systemd.unit-include = \"^ssh\"
 collector.wifi = false
 ",
@@ -1188,7 +1195,7 @@ collector.wifi = false
         let c = p(&["--config", file, "--collector.perf.tracepoint=sched:x"]).unwrap();
         let text = c.to_file();
         assert!(
-            text.contains("\ncollector.zfs = true   # ignored: proctap has no zfs collector\n"),
+            text.contains("\ncollector.drbd = true   # ignored: proctap has no drbd collector\n"),
             "{text}"
         );
         assert!(text.contains("\ncollector.wifi = false   # accepted, no effect here: "));
@@ -1204,10 +1211,10 @@ collector.wifi = false
             .iter()
             .find(|g| g.found.name() == "collector.systemd.unit-include");
         assert_eq!(unit.map(|g| &g.value), Some(&Value::Str("^cron".into())));
-        std::fs::write(&path, "collector.zfs = \"on\"\n").unwrap();
+        std::fs::write(&path, "collector.drbd = \"on\"\n").unwrap();
         let e = p(&["--config", file]).unwrap_err().to_string();
         assert!(
-            e.contains(":1: key collector.zfs: expected true or false"),
+            e.contains(":1: key collector.drbd: expected true or false"),
             "{e}"
         );
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();

@@ -78,8 +78,11 @@ const fn alias(name: &'static str, of: &'static str) -> Row {
 /// ignored with a warning, `--no-collector.NAME` is accepted (it gets what it asks for). With a
 /// note where the name could mislead. Sorted; the collectors issue deletes names as it adds them.
 pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
+    #[cfg(not(feature = "server"))]
+    ("bcache", "this build has no server collectors"),
     ("bcachefs", ""),
-    ("bonding", ""),
+    #[cfg(not(feature = "server"))]
+    ("btrfs", "this build has no server collectors"),
     ("buddyinfo", ""),
     ("cgroups", ""),
     ("cpu_vulnerabilities", ""),
@@ -87,6 +90,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("dmmultipath", ""),
     ("drbd", ""),
     ("drm", ""),
+    #[cfg(not(feature = "server"))]
+    ("edac", "this build has no server collectors"),
     ("ethtool", ""),
     ("fibrechannel", ""),
     ("infiniband", ""),
@@ -95,36 +100,36 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("ksmd", ""),
     ("lnstat", ""),
     ("logind", ""),
-    ("mdadm", ""),
     ("meminfo_numa", ""),
     ("mountstats", ""),
     ("network_route", ""),
+    #[cfg(not(feature = "server"))]
+    ("nfs", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("nfsd", "this build has no server collectors"),
     ("ntp", ""),
     ("nvme", ""),
     ("pcidevice", ""),
     ("perf", ""),
-    ("powersupplyclass", ""),
-    (
-        "processes",
-        "node_processes_*; proctap's process groups are --collector.namedprocess",
-    ),
     ("qdisc", ""),
     ("rapl", ""),
     ("runit", ""),
+    #[cfg(not(feature = "server"))]
+    ("selinux", "this build has no server collectors"),
     ("slabinfo", ""),
-    ("softirqs", ""),
     ("supervisord", ""),
     ("swap", ""),
     ("sysctl", ""),
     ("systemd", ""),
     ("tapestats", ""),
     ("tcpstat", ""),
-    ("timex", ""),
     ("tls", ""),
-    ("udp_queues", ""),
-    ("watchdog", ""),
     ("wifi", ""),
     ("xfrm", ""),
+    #[cfg(not(feature = "server"))]
+    ("xfs", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("zfs", "this build has no server collectors"),
     ("zoneinfo", ""),
 ];
 
@@ -132,10 +137,9 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
 #[rustfmt::skip]
 pub const NODE_EXPORTER: &[Row] = &[
     no_effect("collector.arp.netlink", ON, "proctap reads /proc/net/arp, which has the same entries"),
+    #[cfg(not(feature = "server"))]
+    of("collector.bcache.priorityStats", OFF, "bcache"),
     ignored("collector.cpu.guest", ON, "proctap always exports node_cpu_guest_seconds_total"),
-    ignored("collector.cpu.info", OFF, "proctap's cpu collector has no node_cpu_info yet"),
-    ignored("collector.cpu.info.bugs-include", VALUE, "proctap's cpu collector has no node_cpu_bug_info yet"),
-    ignored("collector.cpu.info.flags-include", VALUE, "proctap's cpu collector has no node_cpu_flag_info yet"),
     ignored("collector.cpufreq.enable-cpufreq-prefix", OFF, "proctap's cpufreq series keep node_exporter's node_cpu_ prefix"),
     alias("collector.diskstats.ignored-devices", "collector.diskstats.device-exclude"),
     of("collector.ethtool.device-exclude", VALUE, "ethtool"),
@@ -177,7 +181,6 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.perf.hardware-profilers", VALUE, "perf"),
     of("collector.perf.software-profilers", VALUE, "perf"),
     of("collector.perf.tracepoint", VALUE, "perf"),
-    of("collector.powersupply.ignored-supplies", VALUE, "powersupplyclass"),
     of("collector.qdisc.device-exclude", VALUE, "qdisc"),
     of("collector.qdisc.device-include", VALUE, "qdisc"),
     of("collector.qdisc.fixtures", VALUE, "qdisc"),
@@ -189,7 +192,6 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.runit.servicedir", VALUE, "runit"),
     of("collector.slabinfo.slabs-exclude", VALUE, "slabinfo"),
     of("collector.slabinfo.slabs-include", VALUE, "slabinfo"),
-    ignored("collector.stat.softirq", OFF, "proctap's stat collector has no node_softirqs_total yet"),
     of("collector.supervisord.url", VALUE, "supervisord"),
     of("collector.sysctl.include", VALUE, "sysctl"),
     of("collector.sysctl.include-info", VALUE, "sysctl"),
@@ -204,7 +206,6 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.systemd.user", OFF, "systemd"),
     of("collector.tapestats.ignored-devices", VALUE, "tapestats"),
     of("collector.wifi.fixtures", VALUE, "wifi"),
-    ignored("path.udev.data", VALUE, "proctap has no udev disk info (node_disk_info and friends) yet"),
     // Branch i10-listen makes this a real flag; delete the row then.
     ignored("web.systemd-socket", OFF, "this proctap cannot take its socket from systemd; it listens on --web.listen-address"),
 ];
@@ -560,7 +561,8 @@ mod tests {
             g(drbd, Value::Bool(false)),
             (
                 Level::Info,
-                "--no-collector.drbd: accepted, no effect here: proctap has no drbd collector".into()
+                "--no-collector.drbd: accepted, no effect here: proctap has no drbd collector"
+                    .into()
             )
         );
         let ntp = find("collector.ntp.server").unwrap();
@@ -583,13 +585,13 @@ mod tests {
         );
         let netlink = find("collector.netdev.netlink").unwrap();
         assert_eq!(g(netlink, Value::Bool(false)).0, Level::Info);
-        let processes = find("collector.processes").unwrap();
+        let mountstats = find("collector.mountstats").unwrap();
         assert!(
-            g(processes, Value::Bool(true))
+            g(mountstats, Value::Bool(true))
                 .1
-                .contains("--collector.namedprocess"),
+                .contains("no mountstats collector"),
             "{:?}",
-            g(processes, Value::Bool(true))
+            g(mountstats, Value::Bool(true))
         );
         let old = find("collector.diskstats.ignored-devices").unwrap();
         assert_eq!(old.alias_of(), Some("collector.diskstats.device-exclude"));
@@ -622,8 +624,10 @@ mod tests {
     }
 
     /// README.md's "Migrating from node_exporter" lists what is accepted and ignored; it must
-    /// be what the table says. `PROCTAP_UPDATE_README=1` rewrites the block.
+    /// be what the table says. `PROCTAP_UPDATE_README=1` rewrites the block. README describes
+    /// the default build.
     #[test]
+    #[cfg(feature = "server")]
     fn readme_lists_the_table() {
         const START: &str = "<!-- compat:begin -->\n";
         const END: &str = "<!-- compat:end -->";

@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use crate::collector::{
-    arp, conntrack, cpu, cpufreq, diskstats, entropy, filefd, filesystem, hwmon, interrupts,
-    loadavg, meminfo, namedprocess, netclass, netdev, netstat, os, pressure, schedstat, selfproc,
-    sockstat, softnet, stat, textfile, thermal_zone, time, vmstat,
+    arp, bonding, conntrack, cpu, cpufreq, cpuinfo, diskstats, entropy, filefd, filesystem, hwmon,
+    interrupts, loadavg, mdadm, meminfo, namedprocess, netclass, netdev, netstat, os,
+    powersupplyclass, pressure, processes, schedstat, selfproc, sockstat, softirqs, softnet, stat,
+    textfile, thermal_zone, time, udev, udp_queues, vmstat, watchdog,
 };
 #[cfg(feature = "server")]
 use crate::collector::{bcache, btrfs, edac, nfs, nfsd, selinux, xfs, zfs};
@@ -99,6 +100,25 @@ pub const ALL: &[(&str, Parser)] = &[
         sink(crate::parse::u64_at(t, 1, "n"));
         sink(crate::parse::i64_at(t, 1, "n"));
         sink(crate::parse::f64_at(t, 1, "n"));
+    }),
+    ("mdstat", |t| mdadm::parse_mdstat(t).for_each(drop)),
+    ("bonding_names", |t| bonding::parse_names(t).for_each(drop)),
+    ("power_supply_value", |t| {
+        sink(powersupplyclass::parse_value(t, "capacity"))
+    }),
+    ("watchdog_value", |t| {
+        sink(watchdog::parse_value(t, "timeout"))
+    }),
+    ("udp_queues", |t| sink(udp_queues::parse_udp(t))),
+    ("cpuinfo", |t| {
+        cpuinfo::parse_cpuinfo(t).for_each(drop);
+        cpuinfo::first_list(t, &["flags", "Features"]).for_each(drop);
+    }),
+    ("stat_softirq", |t| sink(stat::parse_softirq(t))),
+    ("softirqs", |t| softirqs::parse_softirqs(t).for_each(drop)),
+    ("udev_properties", |t| udev::for_each_property(t, |_, _| {})),
+    ("processes_stat", |t| {
+        sink(processes::parse_stat(t.as_bytes()))
     }),
     ("http_head", |t| {
         sink(crate::http::parse_head(t.as_bytes(), 8 << 10, 100))

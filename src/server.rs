@@ -68,7 +68,8 @@ fn install_signal_handlers() {
 
 /// Builds the scraper a configuration asks for.
 pub fn scraper_for(cfg: &Config) -> Result<Scraper, cli::CliError> {
-    let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone());
+    let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone())
+        .with_udev(cfg.udev.clone());
     let mut scraper = Scraper::new(Ctx::new(src), &cfg.settings, cfg.enabled_collectors())?;
     scraper.exporter_metrics = !cfg.settings.switch("web.disable-exporter-metrics");
     Ok(scraper)

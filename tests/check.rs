@@ -15,7 +15,7 @@ fn check_on_fixtures_lists_every_collector_and_exits_0() {
     assert_eq!(out.status.code(), Some(0), "{report}");
     // The collectors of the `server` feature (default on).
     let server = cfg!(feature = "server");
-    let enabled = if server { 35 } else { 27 };
+    let enabled = common::default_collectors();
     let summary = format!("all {enabled} enabled collectors work\n");
     if server {
         for want in [
@@ -39,6 +39,9 @@ fn check_on_fixtures_lists_every_collector_and_exits_0() {
         "namedprocess  ok         198 series\n",
         "/fixtures/proc/[pid]/stat: 15 readable, 0 denied\n",
         &summary,
+        "powersupplyclass ok          19 series\n",
+        "/fixtures/run/udev/data/ (11 entries)\n",
+        "mdadm         ok          26 series\n",
     ] {
         assert!(report.contains(want), "missing {want:?} in\n{report}");
     }

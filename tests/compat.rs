@@ -568,9 +568,9 @@ fn kube_prometheus_daemonset() {
     let collectors = deployment(
         KUBE_PROMETHEUS,
         "127.0.0.1:0",
-        &["--path.udev.data: proctap has no udev disk info (node_disk_info and friends) yet; ignored"],
-        &["--no-collector.wifi", "--no-collector.btrfs"],
-        &["hwmon"],
+        &[],
+        &["--no-collector.wifi"],
+        &["hwmon", "btrfs"],
     );
     assert!(collectors.iter().any(|c| c == "netclass"));
 }
@@ -588,8 +588,7 @@ fn helm_chart(listen: &str) -> Vec<String> {
     ]
 }
 
-const HELM_WARNINGS: &[&str] =
-    &["--path.udev.data: proctap has no udev disk info (node_disk_info and friends) yet; ignored"];
+const HELM_WARNINGS: &[&str] = &[];
 
 #[test]
 fn helm_chart_default_arguments() {

@@ -62,8 +62,8 @@ fn check_filters(server: &Server) {
         .get("/metrics?exclude[]=namedprocess&exclude[]=interrupts")
         .text();
     let names = collectors(&text);
-    // 26 enabled, 34 with the eight of the `server` feature (default on), less 2.
-    let enabled = if cfg!(feature = "server") { 34 } else { 26 };
+    // The default collectors less uname (off in these tests), less the 2 excluded.
+    let enabled = common::default_collectors() - 1;
     assert_eq!(
         names.len(),
         enabled - 2,
@@ -202,8 +202,7 @@ fn a_kernel_without_a_feature_is_not_a_failure() {
         "{report}"
     );
     assert!(report.contains("a kernel with CONFIG_PSI"), "{report}");
-    // 27 collectors, 35 with the eight of the `server` feature (default on).
-    let enabled = if cfg!(feature = "server") { 35 } else { 27 };
+    let enabled = common::default_collectors();
     let summary = format!(
         "{} of {enabled} enabled collectors work; 2 have no source on this kernel",
         enabled - 2

@@ -17,11 +17,13 @@ use crate::source::{Error, NameList, Root, Source};
 pub mod arp;
 #[cfg(feature = "server")]
 pub mod bcache;
+pub mod bonding;
 #[cfg(feature = "server")]
 pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
+pub mod cpuinfo;
 pub mod diskstats;
 #[cfg(feature = "server")]
 pub mod edac;
@@ -31,6 +33,7 @@ pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod namedprocess;
 pub mod netclass;
@@ -41,19 +44,26 @@ pub mod nfs;
 #[cfg(feature = "server")]
 pub mod nfsd;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
+pub mod processes;
 pub mod schedstat;
 pub mod selfproc;
 #[cfg(feature = "server")]
 pub mod selinux;
 pub mod sockstat;
+pub mod softirqs;
 pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
+pub mod udev;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod watchdog;
 #[cfg(feature = "server")]
 pub mod xfs;
 #[cfg(feature = "server")]
@@ -65,6 +75,7 @@ pub const ALL: &[Collector] = &[
     arp::COLLECTOR,
     #[cfg(feature = "server")]
     bcache::COLLECTOR,
+    bonding::COLLECTOR,
     #[cfg(feature = "server")]
     btrfs::COLLECTOR,
     conntrack::COLLECTOR,
@@ -79,6 +90,7 @@ pub const ALL: &[Collector] = &[
     hwmon::COLLECTOR,
     interrupts::COLLECTOR,
     loadavg::COLLECTOR,
+    mdadm::COLLECTOR,
     meminfo::COLLECTOR,
     namedprocess::COLLECTOR,
     netclass::COLLECTOR,
@@ -89,17 +101,23 @@ pub const ALL: &[Collector] = &[
     #[cfg(feature = "server")]
     nfsd::COLLECTOR,
     os::COLLECTOR,
+    powersupplyclass::COLLECTOR,
     pressure::COLLECTOR,
+    processes::COLLECTOR,
     schedstat::COLLECTOR,
     #[cfg(feature = "server")]
     selinux::COLLECTOR,
     sockstat::COLLECTOR,
+    softirqs::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
     thermal_zone::COLLECTOR,
     time::COLLECTOR,
+    timex::COLLECTOR,
+    udp_queues::COLLECTOR,
     uname::COLLECTOR,
     vmstat::COLLECTOR,
+    watchdog::COLLECTOR,
     #[cfg(feature = "server")]
     xfs::COLLECTOR,
     #[cfg(feature = "server")]
@@ -560,11 +578,14 @@ impl Meta<'_> {
 #[cfg(test)]
 pub fn fixture_ctx() -> Ctx {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-    Ctx::new(Source::new(
-        format!("{root}/proc").into(),
-        format!("{root}/sys").into(),
-        root.into(),
-    ))
+    Ctx::new(
+        Source::new(
+            format!("{root}/proc").into(),
+            format!("{root}/sys").into(),
+            root.into(),
+        )
+        .with_udev(format!("{root}/run/udev/data").into()),
+    )
 }
 
 /// Every collector flag at its default, for collector tests.
