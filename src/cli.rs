@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::collector::processes::group;
 use crate::collector::{self, filesystem, Opts};
 use crate::config::{self, ConfigError, Value};
+use crate::listen;
 use crate::log::Level;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,10 @@ pub struct Config {
     pub command: Command,
     /// The `--config` file, if any.
     pub config_file: Option<PathBuf>,
-    pub listen: String,
+    /// `--web.listen-address`, each checked by [`listen::parse`]; empty means [`listen::DEFAULT`].
+    pub listen: Vec<String>,
+    /// `--web.systemd-socket`: serve on the sockets systemd passes instead.
+    pub systemd_socket: bool,
     pub telemetry_path: String,
     /// `--web.config-file`: TLS and basic auth (with the `tls` feature).
     pub web_config_file: Option<PathBuf>,
@@ -78,7 +82,8 @@ impl Default for Config {
         Config {
             command: Command::Serve,
             config_file: None,
-            listen: "0.0.0.0:9100".into(),
+            listen: Vec::new(),
+            systemd_socket: false,
             telemetry_path: "/metrics".into(),
             web_config_file: None,
             interval: Duration::ZERO,
@@ -309,9 +314,28 @@ fn path_str(p: &Path) -> Value {
 #[rustfmt::skip]
 const FLAGS: &[Flag] = &[
     Flag { name: "listen", aliases: &["web.listen-address"], arg: Some("ADDR"), section: Section::Server,
-        help: "Address to listen on.", unset: "",
-        get: |c| Value::Str(c.listen.clone()),
-        set: |c, v| { c.listen = string(v)?; Ok(()) } },
+        help: "Address to listen on, as node_exporter takes it: :PORT is every address (IPv6 and IPv4), IP:PORT, [IPv6]:PORT, [IPv4]:PORT, HOST:PORT (resolved once, at start). Repeat the flag to listen on several; in the config file, a list.", unset: "",
+        get: |c| Value::List(if c.listen.is_empty() { vec![listen::DEFAULT.into()] } else { c.listen.clone() }),
+        set: |c, v| {
+            // From the command line one value per flag, appended (parse() clears the list
+            // first); from the file a string or a list.
+            let (items, from_list) = match v {
+                Value::List(items) if items.is_empty() => return Err("expected at least one address".into()),
+                Value::List(items) => (items, true),
+                other => (vec![string(other)?], false),
+            };
+            if from_list {
+                c.listen.clear();
+            }
+            for a in items {
+                listen::parse(&a).map_err(|why| if from_list { format!("{a:?}: {why}") } else { why })?;
+                c.listen.push(a);
+            }
+            Ok(())
+        } },
+    Flag { name: "web.systemd-socket", aliases: &[], arg: None, section: Section::Server,
+        help: "Serve on the listening sockets systemd passes (LISTEN_FDS; a proctap.socket unit) instead of the listen addresses.", unset: "",
+        get: |c| Value::Bool(c.systemd_socket), set: |c, v| { c.systemd_socket = boolean(v)?; Ok(()) } },
     Flag { name: "web.telemetry-path", aliases: &[], arg: Some("PATH"), section: Section::Server,
         help: "Path under which metrics are served.", unset: "",
         get: |c| Value::Str(c.telemetry_path.clone()),
@@ -665,6 +689,10 @@ where
     if let Some(path) = cfg.config_file.clone() {
         apply_file(&mut cfg, &path)?;
     }
+    // A repeated --web.listen-address listens on each; the command line's replace the file's.
+    if settings.iter().any(|s| canonical(&s.target) == "listen") {
+        cfg.listen.clear();
+    }
     let mut set_here: Vec<String> = Vec::new();
     for s in settings {
         let key = canonical(&s.target);
@@ -932,7 +960,8 @@ mod tests {
     fn defaults() {
         let c = p(&[]).unwrap();
         assert_eq!(c.command, Command::Serve);
-        assert_eq!(c.listen, "0.0.0.0:9100");
+        assert!(c.listen.is_empty(), "the default, {}", listen::DEFAULT);
+        assert!(!c.systemd_socket);
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.procfs, PathBuf::from("/proc"));
         assert_eq!(
@@ -972,7 +1001,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.command, Command::Once);
-        assert_eq!(c.listen, "127.0.0.1:9999");
+        assert_eq!(c.listen, ["127.0.0.1:9999"]);
         assert_eq!(c.procfs, PathBuf::from("fixtures/proc"));
         assert_eq!(enabled_names(&c), ["loadavg", "meminfo"]);
         assert!(c.log_json);
@@ -1037,7 +1066,7 @@ mod tests {
         );
         let file = path.to_str().unwrap();
         let c = p(&["--config", file]).unwrap();
-        assert_eq!(c.listen, "127.0.0.1:9200");
+        assert_eq!(c.listen, ["127.0.0.1:9200"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats"]);
         assert_eq!(c.diskstats_exclude.as_deref(), Some("^loop"));
         assert_eq!(c.log_level, Level::Warn);
@@ -1051,7 +1080,7 @@ mod tests {
             "--log-level=debug",
         ])
         .unwrap();
-        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.listen, ["127.0.0.1:1"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats", "meminfo"]);
         assert_eq!(c.log_level, Level::Debug);
         // An include on the command line replaces the file's exclude instead of conflicting.
@@ -1103,7 +1132,7 @@ mod tests {
         ])
         .unwrap();
         let text = c.to_file();
-        assert!(text.contains("\nlisten = \"127.0.0.1:9300\"\n"), "{text}");
+        assert!(text.contains("\nlisten = [\"127.0.0.1:9300\"]\n"), "{text}");
         assert!(
             text.contains("\ncollectors = [\"cpu\", \"netdev\"]\n"),
             "{text}"
@@ -1183,7 +1212,45 @@ mod tests {
         ] {
             assert!(h.contains(flag), "{flag} missing from --help");
         }
-        assert!(h.contains("[default: 0.0.0.0:9100]"));
+        assert!(h.contains("[default: :9100]"));
         assert!(h.contains(collector::DISKSTATS_EXCLUDE_DEFAULT));
+    }
+
+    #[test]
+    fn listen_addresses_repeat_and_are_checked_at_parse_time() {
+        let c = p(&["--web.listen-address=[::1]:1", "--listen", "127.0.0.1:2"]).unwrap();
+        assert_eq!(c.listen, ["[::1]:1", "127.0.0.1:2"]);
+        let path = temp_file("listen", "listen = [\":9100\", \"[127.0.0.1]:9101\"]\n");
+        let file = path.to_str().unwrap();
+        assert_eq!(
+            p(&["--config", file]).unwrap().listen,
+            [":9100", "[127.0.0.1]:9101"]
+        );
+        // The command line's addresses replace the file's.
+        let c = p(&["--config", file, "--listen=:1", "--listen=:2"]).unwrap();
+        assert_eq!(c.listen, [":1", ":2"]);
+        assert!(c.to_file().contains("\nlisten = [\":1\", \":2\"]\n"));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        for (args, want) in [
+            (&["--web.listen-address=9105"][..], "flag --web.listen-address: invalid value \"9105\": missing the ':' before the port; :9105 listens on every address"),
+            (&["--listen=:1", "--listen=[::1"][..], "flag --listen: invalid value \"[::1\": missing ']'"),
+            (&["--listen=:70000"][..], "out of range"),
+            (&["--listen="][..], "flag --listen: invalid value \"\": empty"),
+        ] {
+            let e = p(args).unwrap_err().to_string();
+            assert!(e.starts_with(want) || e.contains(want), "{args:?}: {e}");
+        }
+        let path = temp_file("listen-bad", "listen = [\":1\", \"x\"]\n");
+        let e = p(&["--config", path.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with(":1: key listen: \"x\": missing :PORT"), "{e}");
+        std::fs::write(&path, "listen = []\n").unwrap();
+        let e = p(&["--config", path.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected at least one address"), "{e}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert!(p(&["--web.systemd-socket"]).unwrap().systemd_socket);
     }
 }

@@ -11,7 +11,9 @@ mod config;
 #[cfg(test)]
 mod corrupt;
 mod expo;
+mod gzip;
 mod http;
+mod listen;
 mod log;
 mod parse;
 #[cfg(test)]

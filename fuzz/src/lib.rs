@@ -13,6 +13,8 @@ mod config;
 mod expo;
 #[path = "../../src/http.rs"]
 mod http;
+#[path = "../../src/listen.rs"]
+mod listen;
 #[path = "../../src/log.rs"]
 mod log;
 #[path = "../../src/parse.rs"]
