@@ -73,8 +73,9 @@ $(TARGET_DIR)/$(MUSL_ARM)/release/proctap: FORCE
 	$(CARGO) build --release --locked --target $(MUSL_ARM)
 FORCE:
 
-# Binary, man page, systemd unit (ExecStart pointing at the installed binary), the capability
-# drop-in as a doc example, and the example config unless one is already there.
+# Binary, man page, systemd unit (ExecStart pointing at the installed binary) and socket unit,
+# the capability and socket-activation drop-ins as doc examples, and the example config unless
+# one is already there.
 install: $(BIN)
 	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/proctap
 	install -Dm644 man/proctap.1 $(DESTDIR)$(PREFIX)/share/man/man1/proctap.1
@@ -82,8 +83,12 @@ install: $(BIN)
 	sed -e 's|/usr/local/bin/proctap|$(PREFIX)/bin/proctap|' -e 's|/etc/proctap.conf|$(SYSCONFDIR)/proctap.conf|' \
 		contrib/systemd/proctap.service > $(DESTDIR)$(UNITDIR)/proctap.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/proctap.service
+	install -m644 contrib/systemd/proctap.socket $(DESTDIR)$(UNITDIR)/proctap.socket
 	install -Dm644 contrib/systemd/proctap-process-details.conf \
 		$(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-process-details.conf
+	sed -e 's|/usr/local/bin/proctap|$(PREFIX)/bin/proctap|' -e 's|/etc/proctap.conf|$(SYSCONFDIR)/proctap.conf|' \
+		contrib/systemd/proctap-socket.conf > $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-socket.conf
+	chmod 644 $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-socket.conf
 	install -Dm644 examples/proctap.conf $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap.conf
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/proctap.conf ]; then \
 		echo "keeping $(DESTDIR)$(SYSCONFDIR)/proctap.conf"; \
@@ -134,7 +139,8 @@ man:
 	@echo "rendered man/proctap.1 to $(TARGET_DIR)/proctap.1.txt"
 
 # Installs what the tests need, only where it is missing: Debian's promtool and node_exporter,
-# the rustup components for fmt/clippy and the musl target for `make static`.
+# python3 and gzip (to decompress gzip bodies), unshare and ip (a private network namespace for
+# the listen tests), the rustup components for fmt/clippy and the musl target for `make static`.
 deps:
 	@missing=""; \
 	{ command -v promtool && command -v prometheus; } >/dev/null || missing="$$missing prometheus"; \
@@ -149,6 +155,10 @@ deps:
 	command -v busybox >/dev/null || missing="$$missing busybox"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
+	command -v gzip >/dev/null || missing="$$missing gzip"; \
+	command -v unshare >/dev/null || missing="$$missing util-linux"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \

@@ -314,7 +314,7 @@ fn path_str(p: &Path) -> Value {
 #[rustfmt::skip]
 const FLAGS: &[Flag] = &[
     Flag { name: "listen", aliases: &["web.listen-address"], arg: Some("ADDR"), section: Section::Server,
-        help: "Address to listen on, as node_exporter takes it: :PORT is every address (IPv6 and IPv4), IP:PORT, [IPv6]:PORT, [IPv4]:PORT, HOST:PORT (resolved once, at start). Repeat the flag to listen on several; in the config file, a list.", unset: "",
+        help: "Address to listen on, as node_exporter takes it: :PORT (and 0.0.0.0:PORT, [::]:PORT) is every address, IPv6 and IPv4 on one socket; IP:PORT; [IPv6]:PORT; [IPv4]:PORT; HOST:PORT, resolved once at start to its first IPv4 address (else its first). Repeat the flag to listen on several; in the config file, a list.", unset: "",
         get: |c| Value::List(if c.listen.is_empty() { vec![listen::DEFAULT.into()] } else { c.listen.clone() }),
         set: |c, v| {
             // From the command line one value per flag, appended (parse() clears the list
@@ -337,7 +337,7 @@ const FLAGS: &[Flag] = &[
         help: "Serve on the listening sockets systemd passes (LISTEN_FDS; a proctap.socket unit) instead of the listen addresses.", unset: "",
         get: |c| Value::Bool(c.systemd_socket), set: |c, v| { c.systemd_socket = boolean(v)?; Ok(()) } },
     Flag { name: "web.telemetry-path", aliases: &[], arg: Some("PATH"), section: Section::Server,
-        help: "Path under which metrics are served.", unset: "",
+        help: "Path under which metrics are served; gzipped when the request's Accept-Encoding takes gzip (Prometheus's does).", unset: "",
         get: |c| Value::Str(c.telemetry_path.clone()),
         set: |c, v| {
             let s = string(v)?;

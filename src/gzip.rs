@@ -64,26 +64,8 @@ impl<const N: usize> Code<N> {
         }
     }
 
-    /// Codes for `lens` (RFC 1951 3.2.2).
     fn assign(&mut self) {
-        let mut count = [0u16; 16];
-        for &l in &self.lens {
-            count[usize::from(l & 15)] += 1;
-        }
-        count[0] = 0;
-        let mut next = [0u16; 16];
-        let mut code = 0u16;
-        for bits in 1..16 {
-            code = (code + count[bits - 1]) << 1;
-            next[bits] = code;
-        }
-        for (l, c) in self.lens.iter().zip(self.codes.iter_mut()) {
-            let l = usize::from(l & 15);
-            if l > 0 {
-                *c = next[l].reverse_bits() >> (16 - l);
-                next[l] += 1;
-            }
-        }
+        assign_codes(&self.lens, &mut self.codes);
     }
 
     /// Huffman code lengths for `freq`, none longer than `max_bits` (≤ 15).
@@ -94,35 +76,89 @@ impl<const N: usize> Code<N> {
 
     /// Bits to send the symbols counted in `freq` with this code.
     fn cost(&self, freq: &[u32; N]) -> u64 {
-        freq.iter()
-            .zip(&self.lens)
-            .map(|(&f, &l)| u64::from(f) * u64::from(l))
-            .sum()
+        cost(freq, &self.lens)
+    }
+}
+
+// The functions below take slices, not arrays, so that the three alphabets share one copy of
+// the code in the binary.
+
+#[inline(never)]
+fn cost(freq: &[u32], lens: &[u8]) -> u64 {
+    freq.iter()
+        .zip(lens)
+        .map(|(&f, &l)| u64::from(f) * u64::from(l))
+        .sum()
+}
+
+/// Codes for `lens` (RFC 1951 3.2.2).
+#[inline(never)]
+fn assign_codes(lens: &[u8], codes: &mut [u16]) {
+    let mut count = [0u16; 16];
+    for &l in lens {
+        count[usize::from(l & 15)] += 1;
+    }
+    count[0] = 0;
+    let mut next = [0u16; 16];
+    let mut code = 0u16;
+    for bits in 1..16 {
+        code = (code + count[bits - 1]) << 1;
+        next[bits] = code;
+    }
+    for (l, c) in lens.iter().zip(codes.iter_mut()) {
+        let l = usize::from(l & 15);
+        if l > 0 {
+            *c = next[l].reverse_bits() >> (16 - l);
+            next[l] += 1;
+        }
+    }
+}
+
+/// Sorts symbols by (frequency, symbol): a shell sort, a few hundred bytes of code where the
+/// standard sort would be kilobytes, and quick enough for 286 symbols per block.
+fn sort_by_freq(syms: &mut [u16], freq: &[u32]) {
+    let key = |s: u16| (freq.get(usize::from(s)).copied().unwrap_or(0), s);
+    for gap in [132, 57, 23, 10, 4, 1] {
+        for i in gap..syms.len() {
+            let v = syms[i];
+            let kv = key(v);
+            let mut j = i;
+            while j >= gap && key(syms[j - gap]) > kv {
+                syms[j] = syms[j - gap];
+                j -= gap;
+            }
+            syms[j] = v;
+        }
     }
 }
 
 /// Writes `lens` for `freq` (the zero-frequency symbols get 0). The tree is built on the
 /// symbols sorted by frequency with two queues, then lengths over `max_bits` are folded back
 /// by moving leaves up while keeping the Kraft sum at exactly one.
-fn huffman_lengths<const N: usize>(freq: &[u32; N], max_bits: usize, lens: &mut [u8; N]) {
-    *lens = [0; N];
-    let mut syms = [0u16; N];
+#[inline(never)]
+fn huffman_lengths(freq: &[u32], max_bits: usize, lens: &mut [u8]) {
+    let max_bits = max_bits.clamp(1, 15);
+    lens.fill(0);
+    let mut syms = [0u16; 288];
     let mut n = 0;
     for (i, &f) in freq.iter().enumerate() {
-        if f > 0 {
-            syms[n] = i as u16;
+        if let (true, Some(slot)) = (f > 0, syms.get_mut(n)) {
+            *slot = i as u16;
             n += 1;
         }
     }
     // Decoders want a complete code; with fewer than two symbols, give two symbols one bit.
     if n < 2 {
         let first = if n == 1 { usize::from(syms[0]) } else { 0 };
-        lens[first] = 1;
-        lens[usize::from(first == 0)] = 1;
+        for i in [first, usize::from(first == 0)] {
+            if let Some(l) = lens.get_mut(i) {
+                *l = 1;
+            }
+        }
         return;
     }
     let syms = &mut syms[..n];
-    syms.sort_unstable_by_key(|&s| (freq[usize::from(s)], s));
+    sort_by_freq(syms, freq);
     // Leaves 0..n (ascending weight), then internal nodes in the order they are made; a
     // node's parent always comes later.
     let mut weight = [0u64; 2 * 288];
@@ -131,7 +167,7 @@ fn huffman_lengths<const N: usize>(freq: &[u32; N], max_bits: usize, lens: &mut 
         return;
     }
     for (w, &s) in weight.iter_mut().zip(syms.iter()) {
-        *w = u64::from(freq[usize::from(s)]);
+        *w = u64::from(freq.get(usize::from(s)).copied().unwrap_or(0));
     }
     let (mut leaf, mut inner) = (0, n);
     for node in n..2 * n - 1 {
@@ -179,8 +215,8 @@ fn huffman_lengths<const N: usize>(freq: &[u32; N], max_bits: usize, lens: &mut 
     let mut it = syms.iter();
     for l in (1..=max_bits).rev() {
         for _ in 0..count[l] {
-            if let Some(&s) = it.next() {
-                lens[usize::from(s)] = l as u8;
+            if let Some(len) = it.next().and_then(|&s| lens.get_mut(usize::from(s))) {
+                *len = l as u8;
             }
         }
     }

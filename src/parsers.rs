@@ -101,6 +101,7 @@ pub const ALL: &[(&str, Parser)] = &[
     ("http_head", |t| {
         sink(crate::http::parse_head(t.as_bytes(), 8 << 10, 100))
     }),
+    ("listen_addr", |t| sink(crate::listen::parse(t))),
 ];
 
 /// The entry of the fuzz targets.
