@@ -8,14 +8,14 @@
 //! capacity, so compressing the same-sized body again does not touch the heap.
 
 /// Deflate's largest distance; also the size of the chain table.
-const WINDOW: usize = 1 << 15;
-const HASH_BITS: u32 = 14;
+const WINDOW: usize = 1 << 14;
+const HASH_BITS: u32 = 12;
 const HASH_SIZE: usize = 1 << HASH_BITS;
 /// Matches are found through a hash of 4 bytes: a 3-byte match saves too little in text.
 const MIN_MATCH: usize = 4;
 const MAX_MATCH: usize = 258;
 /// Tokens per block: the Huffman codes adapt this often.
-const BLOCK_TOKENS: usize = 1 << 13;
+const BLOCK_TOKENS: usize = 1 << 12;
 /// A token with this bit is a match: `(len - 3) << 16 | (dist - 1)`; else a literal byte.
 const MATCH: u32 = 1 << 31;
 const END_OF_BLOCK: usize = 256;
