@@ -12,7 +12,6 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::cli::Config;
 use crate::collector::{self, Scraper};
 use crate::server::scraper_for;
 
@@ -186,7 +185,7 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
     if let Some((_, cs, p)) = proc_file.iter().find(|(f, _, _)| *f == rel) {
         return (cs, *p);
     }
-    // The processes collector: a per-PID file that is gone (the process exited) or unreadable
+    // The namedprocess collector: a per-PID file that is gone (the process exited) or unreadable
     // (EACCES, EISDIR, ELOOP) is skipped and counted in proctap_process_read_errors_total; one
     // that reads but does not parse fails the collector. Whether damage parses depends on the
     // file (comm and cmdline take any bytes), so these may go either way; every other collector
@@ -200,7 +199,7 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
         || rel.starts_with("proc/net/tcp")
         || rel.starts_with("proc/net/udp")
     {
-        return (&["processes"], Tolerant);
+        return (&["namedprocess"], Tolerant);
     }
     let prefixes: &[(&str, &[&str])] = &[
         ("sys/class/net/", &["netclass"]),
@@ -515,13 +514,14 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 pub fn scraper_on(root: &Path) -> Scraper {
-    let cfg = Config {
-        procfs: root.join("proc"),
-        sysfs: root.join("sys"),
-        rootfs: root.to_path_buf(),
-        textfile_directory: Some(root.join("textfile")),
-        ..Config::default()
-    };
+    let arg = |flag: &str, p: &Path| format!("--{flag}={}", p.display());
+    let cfg = crate::cli::parse([
+        arg("path.procfs", &root.join("proc")),
+        arg("path.sysfs", &root.join("sys")),
+        arg("path.rootfs", root),
+        arg("collector.textfile.directory", &root.join("textfile")),
+    ])
+    .unwrap();
     scraper_for(&cfg).unwrap()
 }
 

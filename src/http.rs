@@ -180,6 +180,20 @@ impl Server {
         self.conns.iter().flatten().count()
     }
 
+    /// Requests waiting for their response, the one being answered included.
+    pub fn waiting(&self) -> usize {
+        self.conns
+            .iter()
+            .flatten()
+            .filter(|c| c.state == State::Handling)
+            .count()
+    }
+
+    /// The client's address of the request behind `token` (a system call: for logging).
+    pub fn peer(&self, token: Token) -> Option<SocketAddr> {
+        self.conn(token)?.stream.peer_addr().ok()
+    }
+
     /// Waits at most `timeout` for a complete request. `None` on timeout or when a signal
     /// interrupted the wait, so the caller can look at its flags.
     pub fn next_request(&mut self, timeout: Duration) -> Option<Token> {

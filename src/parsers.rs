@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::collector::{
     arp, conntrack, cpu, cpufreq, diskstats, entropy, filefd, filesystem, hwmon, interrupts,
-    loadavg, meminfo, netclass, netdev, netstat, os, pressure, processes, schedstat, selfproc,
+    loadavg, meminfo, namedprocess, netclass, netdev, netstat, os, pressure, schedstat, selfproc,
     sockstat, softnet, stat, textfile, thermal_zone, time, vmstat,
 };
 
@@ -70,25 +70,25 @@ pub const ALL: &[(&str, Parser)] = &[
     ("thermal_int", |t| sink(thermal_zone::parse_int(t, "temp"))),
     ("clocksources", |t| time::parse_available(t).for_each(drop)),
     ("vmstat", |t| vmstat::parse_vmstat(t).for_each(drop)),
-    ("pid_stat", |t| sink(processes::parse::parse_stat(t))),
-    ("pid_status", |t| sink(processes::parse::parse_status(t))),
-    ("pid_io", |t| sink(processes::parse::parse_io(t))),
-    ("pid_sched", |t| sink(processes::parse::parse_sched(t))),
+    ("pid_stat", |t| sink(namedprocess::parse::parse_stat(t))),
+    ("pid_status", |t| sink(namedprocess::parse::parse_status(t))),
+    ("pid_io", |t| sink(namedprocess::parse::parse_io(t))),
+    ("pid_sched", |t| sink(namedprocess::parse::parse_sched(t))),
     ("pid_smaps_rollup", |t| {
-        sink(processes::parse::parse_smaps_rollup(t))
+        sink(namedprocess::parse::parse_smaps_rollup(t))
     }),
     ("pid_limits", |t| {
-        sink(processes::parse::parse_limits_max_open_files(t))
+        sink(namedprocess::parse::parse_limits_max_open_files(t))
     }),
     ("net_sockets", |t| {
-        processes::parse::parse_net_sockets(t, processes::parse::Proto::Tcp6).for_each(drop)
+        namedprocess::parse::parse_net_sockets(t, namedprocess::parse::Proto::Tcp6).for_each(drop)
     }),
     ("passwd", |t| {
-        processes::parse::parse_passwd(t).for_each(drop)
+        namedprocess::parse::parse_passwd(t).for_each(drop)
     }),
-    ("comm", |t| sink(processes::parse::parse_comm(t))),
+    ("comm", |t| sink(namedprocess::parse::parse_comm(t))),
     ("proc_rules", |t| {
-        sink(processes::classify::parse_rules(Path::new("rules"), t))
+        sink(namedprocess::classify::parse_rules(Path::new("rules"), t))
     }),
     ("config", |t| {
         sink(crate::config::parse(Path::new("proctap.conf"), t))

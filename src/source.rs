@@ -96,9 +96,25 @@ impl fmt::Display for ParseError {
 /// Why a collector failed. `Display` gives one line an operator can act on.
 #[derive(Debug)]
 pub enum Error {
-    Io { path: PathBuf, err: io::Error },
-    TooLarge { path: PathBuf, cap: u64 },
-    Parse { path: PathBuf, err: ParseError },
+    Io {
+        path: PathBuf,
+        err: io::Error,
+    },
+    TooLarge {
+        path: PathBuf,
+        cap: u64,
+    },
+    Parse {
+        path: PathBuf,
+        err: ParseError,
+    },
+    /// The source is not there because the kernel lacks the feature (no CONFIG_SCHEDSTATS, PSI
+    /// off, nf_conntrack not loaded). node_exporter's "no data": the collector reports
+    /// success 0, but this is the host's configuration, not a failure.
+    Unavailable {
+        path: PathBuf,
+        err: io::Error,
+    },
 }
 
 impl fmt::Display for Error {
@@ -115,6 +131,14 @@ impl fmt::Display for Error {
                 write!(f, "{}:{}: {}", path.display(), err.line, err.msg)
             }
             Error::Parse { path, err } => write!(f, "{}: {}", path.display(), err.msg),
+            Error::Unavailable { path, err } => {
+                write!(
+                    f,
+                    "{}: {} (the kernel lacks the feature)",
+                    path.display(),
+                    err
+                )
+            }
         }
     }
 }
@@ -122,6 +146,21 @@ impl fmt::Display for Error {
 impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Io { err, .. } if err.kind() == io::ErrorKind::NotFound)
+    }
+
+    /// For a collector's defining source: a file that does not exist (or that the kernel refuses
+    /// with EOPNOTSUPP, as /proc/pressure does when booted with psi=0) means the kernel lacks the
+    /// feature.
+    pub fn absent_feature(self) -> Error {
+        match self {
+            Error::Io { path, err }
+                if err.kind() == io::ErrorKind::NotFound
+                    || err.raw_os_error() == Some(libc::EOPNOTSUPP) =>
+            {
+                Error::Unavailable { path, err }
+            }
+            other => other,
+        }
     }
 }
 

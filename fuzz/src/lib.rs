@@ -11,6 +11,8 @@ mod collector;
 mod config;
 #[path = "../../src/expo.rs"]
 mod expo;
+#[path = "../../src/flag.rs"]
+mod flag;
 #[path = "../../src/http.rs"]
 mod http;
 #[path = "../../src/listen.rs"]

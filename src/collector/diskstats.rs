@@ -3,8 +3,9 @@
 //! Each line is `major minor name` followed by 11 counters (kernels before 4.18), 15 (4.18+,
 //! adds discards) or 17 (5.5+, adds flushes). A family is written only for the columns the
 //! kernel prints, as node_exporter does.
-use crate::collector::Ctx;
+use crate::collector::{Build, Collect, Collector, Ctx, Filter, Sources, What, ROOT_ONLY};
 use crate::expo::{u64_str, Encoder, Kind};
+use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
 
@@ -131,9 +132,63 @@ fn write_value(out: &mut Encoder, device: &str, unit: Unit, v: u64) {
     }
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+/// node_exporter's default: partitions, RAM disks, loop and floppy devices.
+pub const DEVICE_EXCLUDE_DEFAULT: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+
+pub const COLLECTOR: Collector = Collector {
+    name: "diskstats",
+    enabled_by_default: true,
+    flags: &[
+        Flag::new(
+            "collector.diskstats.device-include",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Only these disks.",
+        )
+        .unset("none")
+        .partner("collector.diskstats.device-exclude"),
+        Flag::new(
+            "collector.diskstats.device-exclude",
+            FlagKind::OptRegex,
+            "RE",
+            DEVICE_EXCLUDE_DEFAULT,
+            "Disks to skip (mutually exclusive with -include).",
+        ),
+    ],
+    help_section: None,
+    sources: Sources {
+        reads: &[What::File(Root::Proc, "diskstats")],
+        hint: ROOT_ONLY,
+    },
+    build: Build::New(|s| Ok(Box::new(Diskstats::new(s)?))),
+};
+
+pub struct Diskstats {
+    opt: Filter,
+}
+
+impl Diskstats {
+    pub fn new(s: &Settings) -> Result<Diskstats, CliError> {
+        Ok(Diskstats {
+            opt: Filter::from_settings(
+                s,
+                "collector.diskstats.device-include",
+                "collector.diskstats.device-exclude",
+            )?,
+        })
+    }
+}
+
+impl Collect for Diskstats {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(&mut self.opt, ctx, out)
+    }
+}
+
+fn collect(opt: &mut Filter, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["diskstats"], &mut ctx.buf)?;
-    let filter = &mut ctx.opts.diskstats;
+    let filter = opt;
 
     // node_exporter reads model, serial, … from /run/udev/data (not under any of our roots);
     // without it, as in containers and on our fixtures, those labels are empty. We always
@@ -294,14 +349,17 @@ mod tests {
             format!("{root}/sys").into(),
             root.into(),
         );
-        Ctx::new(src, crate::cli::Config::default().opts().unwrap())
+        Ctx::new(src)
     }
 
     #[test]
     fn collect_fixtures() {
         let mut ctx = fixture_ctx();
+        let mut opt: Filter = Diskstats::new(&crate::collector::default_settings())
+            .unwrap()
+            .opt;
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        collect(&mut opt, &mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
         for line in [
             "node_disk_info{device=\"nvme0n1\",major=\"259\",minor=\"0\",model=\"\",path=\"\",revision=\"\",serial=\"\",wwn=\"\"} 1\n",
@@ -331,11 +389,11 @@ mod tests {
             "8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n8 1 sda1 1 2\n",
         )
         .unwrap();
-        let mut ctx = Ctx::new(
-            Source::new(dir.clone(), dir.clone(), dir.clone()),
-            crate::cli::Config::default().opts().unwrap(),
-        );
-        let err = collect(&mut ctx, &mut Encoder::new()).unwrap_err();
+        let mut ctx = Ctx::new(Source::new(dir.clone(), dir.clone(), dir.clone()));
+        let mut opt: Filter = Diskstats::new(&crate::collector::default_settings())
+            .unwrap()
+            .opt;
+        let err = collect(&mut opt, &mut ctx, &mut Encoder::new()).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(

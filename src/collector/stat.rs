@@ -1,6 +1,6 @@
 //! `stat`: /proc/stat → node_boot_time_seconds, node_context_switches_total, node_forks_total,
 //! node_intr_total, node_procs_running, node_procs_blocked.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
@@ -39,6 +39,15 @@ pub fn parse_stat(text: &str) -> Result<Stat, ParseError> {
     }
     Ok(stat)
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "stat",
+    collect,
+    Sources {
+        reads: &[What::File(Root::Proc, "stat")],
+        hint: ROOT_ONLY,
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["stat"], &mut ctx.buf)?;

@@ -357,6 +357,8 @@ const VOLATILE: &[&str] = &[
     "node_time_seconds",
     "node_time_zone_offset_seconds",
     "node_uname_info",
+    // The revision.
+    "node_exporter_build_info",
     "proctap_build_info",
 ];
 

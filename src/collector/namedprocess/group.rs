@@ -1,4 +1,4 @@
-//! The pure logic of the processes collector, tested on numbers instead of /proc: group names,
+//! The pure logic of the namedprocess collector, tested on numbers instead of /proc: group names,
 //! per-group sums with the totals of exited members, and top-N selection.
 use std::fmt;
 

@@ -16,15 +16,15 @@ use std::os::fd::AsRawFd;
 
 use regex_lite::Regex;
 
-use super::Ctx;
-use crate::cli::{self, CliError, Config};
+use super::{Build, Collect, Collector, Ctx, Sources, What};
 use crate::expo::{u64_str, Encoder, Kind, Label};
+use crate::flag::{self, CliError, Flag, Kind as FlagKind, Settings};
 use crate::source::{self, for_each_dir_entry, open_dir, Error, ParseError, Root, Source};
 use classify::{truncate_comm, Classifier};
 use group::{Counters, GroupBy, Groups, Identity, Member, STATES};
 use parse::{Proto, Sched};
 
-/// Options of the processes collector, compiled once at start-up.
+/// Options of the namedprocess collector, compiled once at start-up.
 #[derive(Debug, Clone)]
 pub struct ProcOpts {
     pub group_by: Vec<GroupBy>,
@@ -41,20 +41,123 @@ pub struct ProcOpts {
     pub classifier: Classifier,
 }
 
+pub const COLLECTOR: Collector = Collector {
+    name: "namedprocess",
+    enabled_by_default: true,
+    flags: &[
+        Flag::new(
+            "group-by",
+            FlagKind::List,
+            "PARTS",
+            "name",
+            "What makes a namedprocess_namegroup group: name (comm), user, cmdline (basename of argv[0]) or class (group/subgroup of the classification), combined with commas; the groupname joins the parts with /.",
+        )
+        .check(|p| match GroupBy::parse(p) {
+            Some(_) => Ok(()),
+            None => Err(format!("unknown part {p:?}: expected name, user, cmdline or class")),
+        }),
+        Flag::new(
+            "proc-include",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Look only at processes whose name (comm) matches.",
+        )
+        .unset("all"),
+        Flag::new(
+            "proc-exclude",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Skip processes whose name (comm) matches; checked before --proc-include.",
+        )
+        .unset("none"),
+        Flag::switch(
+            "proc-kernel-threads",
+            "Include kernel threads (excluded by default).",
+        ),
+        Flag::new(
+            "proc-name",
+            FlagKind::Append,
+            "NAME",
+            "",
+            "Export proctap_process_* series for every process whose comm equals NAME; repeatable. Linux truncates comm to 15 bytes, so NAME is compared truncated to 15 bytes too.",
+        )
+        .unset("none"),
+        Flag::new(
+            "proc-pattern",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Export proctap_process_* series for every process whose comm or command line (arguments joined by spaces) matches.",
+        )
+        .unset("none"),
+        Flag::new(
+            "top-n",
+            FlagKind::Count,
+            "N",
+            "0",
+            "Also export proctap_process_* series for the top N processes by CPU percent, by resident memory and by I/O bytes per second, each list chosen separately (0: none).",
+        ),
+        Flag::new(
+            "proc-rules",
+            FlagKind::Str,
+            "FILE",
+            "",
+            "Classification rules that add to or override the built-in table, one `comm = \"group/subgroup\"` per line (see proctap subgroups).",
+        )
+        .unset("none"),
+        Flag::switch(
+            "proc-smaps",
+            "Read /proc/<pid>/smaps_rollup for proportional (pss) and unique (uss) memory; costly on big hosts.",
+        ),
+    ],
+    help_section: Some("Process groups and selected processes (the namedprocess collector)"),
+    sources: Sources {
+        reads: &[
+            What::Dir(Root::Proc, ""),
+            What::PerProcess("stat"),
+            What::PerProcess("status"),
+            What::PerProcess("io"),
+            What::PerProcess("fd"),
+            What::PerProcess("limits"),
+        ],
+        hint: "other users' io and fd need CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (root, or the \
+               systemd drop-in contrib/systemd/proctap-process-details.conf)",
+    },
+    build: Build::New(|s| Ok(Box::new(Processes::new(s)?))),
+};
+
+/// The namedprocess collector: its options and what it keeps between scrapes.
+pub struct Processes {
+    pub opts: ProcOpts,
+    pub st: State,
+}
+
+impl Processes {
+    pub fn new(s: &Settings) -> Result<Processes, CliError> {
+        Ok(Processes {
+            opts: ProcOpts::new(s)?,
+            st: State::default(),
+        })
+    }
+}
+
+impl Collect for Processes {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(&self.opts, &mut self.st, ctx, out)
+    }
+}
+
 impl ProcOpts {
-    pub fn new(cfg: &Config) -> Result<ProcOpts, CliError> {
-        let re = |flag: &str, p: &Option<String>| {
-            p.as_deref()
-                .filter(|p| !p.is_empty())
-                .map(|p| Regex::new(p).map_err(|e| cli::bad(flag, p, e)))
-                .transpose()
-        };
+    pub fn new(s: &Settings) -> Result<ProcOpts, CliError> {
+        let parts = s.list("group-by");
         let mut group_by = Vec::new();
-        for part in &cfg.group_by {
+        for part in parts {
             let g = GroupBy::parse(part).ok_or_else(|| {
-                cli::bad(
+                flag::bad(
                     "--group-by",
-                    &cfg.group_by.join(","),
+                    &parts.join(","),
                     format!("unknown part {part:?}: expected name, user, cmdline or class"),
                 )
             })?;
@@ -63,20 +166,21 @@ impl ProcOpts {
         if group_by.is_empty() {
             group_by.push(GroupBy::Name);
         }
-        let classifier = Classifier::new(cfg.proc_rules.as_deref()).map_err(CliError::Config)?;
+        let rules = s.path("proc-rules");
+        let classifier = Classifier::new(rules.as_deref()).map_err(CliError::Config)?;
         Ok(ProcOpts {
             group_by,
-            include: re("--proc-include", &cfg.proc_include)?,
-            exclude: re("--proc-exclude", &cfg.proc_exclude)?,
-            names: cfg
-                .proc_names
+            include: s.opt_regex("proc-include")?,
+            exclude: s.opt_regex("proc-exclude")?,
+            names: s
+                .list("proc-name")
                 .iter()
                 .map(|n| truncate_comm(n).to_string())
                 .collect(),
-            pattern: re("--proc-pattern", &cfg.proc_pattern)?,
-            top_n: cfg.top_n,
-            smaps: cfg.proc_smaps,
-            kernel_threads: cfg.proc_kernel_threads,
+            pattern: s.opt_regex("proc-pattern")?,
+            top_n: s.count("top-n"),
+            smaps: s.switch("proc-smaps"),
+            kernel_threads: s.switch("proc-kernel-threads"),
             classifier,
         })
     }
@@ -182,10 +286,8 @@ struct Clock {
     page_size: u64,
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-    let st = &mut ctx.processes;
+fn collect(opts: &ProcOpts, st: &mut State, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     let src = &mut ctx.src;
-    let opts = &ctx.opts.processes;
     if st.btime.is_none() {
         src.read(Root::Proc, &["stat"], &mut ctx.buf)?;
         st.btime = Some(parse_btime(&ctx.buf).map_err(|e| src.parse_error(e))?);
@@ -1198,20 +1300,31 @@ fn write_sched(st: &State, out: &mut Encoder) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::{fixture_ctx, Opts};
+    use crate::collector::fixture_ctx;
+    use crate::config::Value;
     use std::path::{Path, PathBuf};
 
-    fn ctx_with(f: impl FnOnce(&mut Config)) -> Ctx {
-        let mut ctx = fixture_ctx();
-        let mut cfg = Config::default();
-        f(&mut cfg);
-        ctx.opts = Opts::new(&cfg).unwrap();
-        ctx
+    /// The fixture tree and a namedprocess collector with these flags set.
+    struct Fx {
+        ctx: Ctx,
+        p: Processes,
     }
 
-    fn scrape(ctx: &mut Ctx) -> String {
+    fn fx(flags: &[(&str, &str)]) -> Fx {
+        let mut s = crate::collector::default_settings();
+        for (name, v) in flags {
+            let f = COLLECTOR.flags.iter().find(|f| f.name == *name).unwrap();
+            s.set(f, Value::Str(v.to_string())).unwrap();
+        }
+        Fx {
+            ctx: fixture_ctx(),
+            p: Processes::new(&s).unwrap(),
+        }
+    }
+
+    fn scrape(t: &mut Fx) -> String {
         let mut out = Encoder::new();
-        collect(ctx, &mut out).unwrap();
+        t.p.collect(&mut t.ctx, &mut out).unwrap();
         String::from_utf8(out.as_bytes().to_vec()).unwrap()
     }
 
@@ -1235,7 +1348,7 @@ mod tests {
 
     #[test]
     fn groups_by_comm_without_kernel_threads() {
-        let out = scrape(&mut ctx_with(|_| {}));
+        let out = scrape(&mut fx(&[]));
         let n = |g: &str| {
             value(
                 &out,
@@ -1270,17 +1383,17 @@ mod tests {
             !out.contains("proctap_process_threads"),
             "nothing selected by default"
         );
-        let out = scrape(&mut ctx_with(|c| c.proc_kernel_threads = true));
+        let out = scrape(&mut fx(&[("proc-kernel-threads", "true")]));
         assert!(out.contains("{groupname=\"kworker/1:1H-kblockd\"} 1\n"));
     }
 
     #[test]
     fn include_exclude_and_group_by() {
-        let out = scrape(&mut ctx_with(|c| {
-            c.proc_include = Some("^(postgres|nginx|java)$".into());
-            c.proc_exclude = Some("^nginx$".into());
-            c.group_by = vec!["class".into(), "user".into()];
-        }));
+        let out = scrape(&mut fx(&[
+            ("proc-include", "^(postgres|nginx|java)$"),
+            ("proc-exclude", "^nginx$"),
+            ("group-by", "class,user"),
+        ]));
         let groups: Vec<&str> = out
             .lines()
             .filter_map(|l| l.strip_prefix("namedprocess_namegroup_num_procs{groupname=\""))
@@ -1290,7 +1403,7 @@ mod tests {
             ["db/postgres/postgres\"} 4", "messaging/kafka/kafka\"} 1"],
             "exclude wins over include; class and user joined with /"
         );
-        let out = scrape(&mut ctx_with(|c| c.group_by = vec!["cmdline".into()]));
+        let out = scrape(&mut fx(&[("group-by", "cmdline")]));
         // argv[0]'s basename as process-exporter's ExeBase takes it: a rewritten title without
         // NULs is one argv[0].
         for (g, n) in [
@@ -1305,33 +1418,32 @@ mod tests {
 
     #[test]
     fn selection_by_name_pattern_and_top_n() {
-        let out = scrape(&mut ctx_with(|c| {
-            c.proc_names = vec!["redis-server".into(), "systemd-resolved".into()];
-        }));
+        let out = scrape(&mut fx(&[
+            ("proc-name", "redis-server"),
+            ("proc-name", "systemd-resolved"),
+        ]));
         assert_eq!(
             selected_pids(&out),
             [1500, 1600],
             "systemd-resolved is compared as its 15-byte comm systemd-resolve"
         );
         assert!(out.contains("proctap_process_threads{pid=\"1500\",name=\"redis-server\",user=\"999\",group=\"db\",subgroup=\"redis\",container_id=\"8a1f3c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a\"} 5\n"), "{out}");
-        let out = scrape(&mut ctx_with(|c| {
-            c.proc_pattern = Some("-Dkafka|weird".into())
-        }));
+        let out = scrape(&mut fx(&[("proc-pattern", "-Dkafka|weird")]));
         assert_eq!(selected_pids(&out), [1205, 1999]);
         // Top 1 by CPU and by RSS is java; by I/O the checkpointer (4.5e16 bytes written).
-        let out = scrape(&mut ctx_with(|c| c.top_n = 1));
+        let out = scrape(&mut fx(&[("top-n", "1")]));
         assert_eq!(selected_pids(&out), [815, 1205]);
-        let out = scrape(&mut ctx_with(|c| c.top_n = 2));
+        let out = scrape(&mut fx(&[("top-n", "2")]));
         assert!(selected_pids(&out).len() >= 2 && selected_pids(&out).len() <= 6);
         assert!(selected_pids(&out).contains(&1205));
     }
 
     #[test]
     fn selected_process_series_have_fixture_values() {
-        let out = scrape(&mut ctx_with(|c| {
-            c.proc_names = vec!["postgres".into()];
-            c.proc_smaps = true;
-        }));
+        let out = scrape(&mut fx(&[
+            ("proc-name", "postgres"),
+            ("proc-smaps", "true"),
+        ]));
         let l = "{pid=\"812\",name=\"postgres\",user=\"postgres\",group=\"db\",subgroup=\"postgres\",container_id=\"\"";
         let v = |fam: &str, extra: &str| value(&out, &format!("{fam}{l}{extra}}}"));
         assert_eq!(
@@ -1391,8 +1503,8 @@ mod tests {
         let tmp = std::env::temp_dir().join(format!("proctap-procs-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         copy_tree(&fixtures, &tmp);
-        let mut ctx = ctx_with(|c| c.proc_names = vec!["postgres".into()]);
-        ctx.src.procfs = tmp.clone();
+        let mut ctx = fx(&[("proc-name", "postgres")]);
+        ctx.ctx.src.procfs = tmp.clone();
         let user = |out: &str| {
             value(
                 out,
