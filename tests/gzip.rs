@@ -10,11 +10,15 @@ use std::time::Duration;
 
 use common::{Response, Server};
 
-/// One request with extra header lines, `Connection: close`, read to EOF.
+/// One request for /metrics with extra header lines, `Connection: close`, read to EOF.
 fn request(addr: &str, method: &str, headers: &[&str]) -> Response {
+    request_path(addr, method, "/metrics", headers)
+}
+
+fn request_path(addr: &str, method: &str, path: &str, headers: &[&str]) -> Response {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("{method} /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for h in headers {
         req.push_str(h);
         req.push_str("\r\n");
@@ -211,6 +215,17 @@ fn only_clients_that_accept_gzip_get_it() {
         head.header("Content-Length"),
         Some(absent.body.len().to_string().as_str())
     );
+    // collect[] and exclude[]: the filtered body, gzipped; the full one's gzip is still right.
+    for query in ["collect[]=loadavg", "exclude[]=loadavg"] {
+        let path = format!("/metrics?{query}");
+        let plain = request_path(&server.addr, "GET", &path, &[]);
+        assert_plain(&plain);
+        let gz = request_path(&server.addr, "GET", &path, &["Accept-Encoding: gzip"]);
+        assert_gzip(&gz);
+        assert!(gzip_d(&gz.body) == plain.body, "{query}");
+        assert!(plain.body != absent.body, "{query} filters");
+    }
+    assert!(gzip_d(&request(&server.addr, "GET", &["Accept-Encoding: gzip"]).body) == absent.body);
     // Other pages stay plain, as node_exporter's.
     let mut s = TcpStream::connect(&server.addr).unwrap();
     s.write_all(b"GET /health HTTP/1.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
