@@ -10,6 +10,7 @@ use crate::compat::{self, Found, Given, Takes};
 use crate::config::{self, ConfigError, Value};
 pub use crate::flag::{bad, CliError};
 use crate::flag::{boolean, Flag, Kind, Settings};
+use crate::listen;
 use crate::log::{self, Level};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,10 @@ pub struct Config {
     pub repeated: Vec<&'static str>,
     /// One entry per [`collector::ALL`].
     pub enabled: Vec<bool>,
-    pub listen: String,
+    /// `--web.listen-address`, each checked by [`listen::parse`]; [`listen::DEFAULT`] when none.
+    pub listen: Vec<String>,
+    /// `--web.systemd-socket`: serve on the sockets systemd passes instead.
+    pub systemd_socket: bool,
     pub telemetry_path: String,
     /// `--web.config-file`: TLS and basic auth (with the `tls` feature).
     pub web_config_file: Option<PathBuf>,
@@ -81,7 +85,8 @@ impl Default for Config {
                 .iter()
                 .map(|c| c.enabled_by_default)
                 .collect(),
-            listen: String::new(),
+            listen: Vec::new(),
+            systemd_socket: false,
             telemetry_path: String::new(),
             web_config_file: None,
             interval: Duration::ZERO,
@@ -140,6 +145,10 @@ fn log_format(s: &str) -> Result<(), String> {
     }
 }
 
+fn listen_address(s: &str) -> Result<(), String> {
+    listen::parse(s).map(drop)
+}
+
 fn log_level(s: &str) -> Result<(), String> {
     Level::parse(s)
         .map(drop)
@@ -155,9 +164,13 @@ fn collector_name(s: &str) -> Result<(), String> {
 /// The program's own flags, by section.
 #[rustfmt::skip]
 const FLAGS: &[(Section, Flag)] = &[
-    (Section::Server, Flag::new("listen", Kind::Str, "ADDR", "0.0.0.0:9100", "Address to listen on.")
-        .aliases(&["web.listen-address"])),
-    (Section::Server, Flag::new("web.telemetry-path", Kind::Str, "PATH", "/metrics", "Path under which metrics are served.")
+    (Section::Server, Flag::new("listen", Kind::Repeat, "ADDR", listen::DEFAULT,
+        "Address to listen on, as node_exporter takes it: :PORT (and 0.0.0.0:PORT, [::]:PORT) is every address, IPv6 and IPv4 on one socket; IP:PORT; [IPv6]:PORT; [IPv4]:PORT; HOST:PORT, resolved once at start to its first IPv4 address (else its first). Repeat the flag to listen on several; in the config file, a list.")
+        .aliases(&["web.listen-address"]).check(listen_address)),
+    (Section::Server, Flag::switch("web.systemd-socket",
+        "Serve on the listening sockets systemd passes (LISTEN_FDS; a proctap.socket unit) instead of the listen addresses.")),
+    (Section::Server, Flag::new("web.telemetry-path", Kind::Str, "PATH", "/metrics",
+        "Path under which metrics are served; gzipped when the request's Accept-Encoding takes gzip (Prometheus's does).")
         .check(telemetry_path)),
     (Section::Server, Flag::new("web.config.file", Kind::Str, "FILE", "",
         "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.")
@@ -405,6 +418,12 @@ where
             cfg.compat.retain(|g| g.found != found);
         }
     }
+    // A repeatable flag given here replaces the file's list (and the default); each use adds.
+    for f in settings.iter().filter_map(|s| s.target.flag()) {
+        if f.kind == Kind::Repeat {
+            cfg.settings.clear(f);
+        }
+    }
     let mut set_here: Vec<&'static str> = Vec::new();
     for s in settings {
         if let Some(f) = s.target.flag() {
@@ -471,6 +490,10 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
         if let (Some(f), false) = (target.flag(), is_empty(&e.value)) {
             names.push(f.name);
         }
+        // The file's list replaces the default of a repeatable flag.
+        if let Some(f) = target.flag().filter(|f| f.kind == Kind::Repeat) {
+            cfg.settings.clear(f);
+        }
         apply(cfg, &target, e.value).map_err(|why| file_err(e.line, Some(&e.key), why))?;
     }
     if let Err((a, b)) = check_exclusive(&names) {
@@ -487,7 +510,11 @@ impl Config {
     /// The typed fields from the settings.
     fn derive(&mut self) {
         let s = &self.settings;
-        self.listen = s.str("listen").to_string();
+        self.listen = match s.list("listen") {
+            [] => vec![listen::DEFAULT.to_string()],
+            given => given.to_vec(),
+        };
+        self.systemd_socket = s.switch("web.systemd-socket");
         self.telemetry_path = s.str("web.telemetry-path").to_string();
         self.web_config_file = s.path("web.config.file");
         self.interval = s.duration("interval");
@@ -865,7 +892,8 @@ mod tests {
     fn defaults() {
         let c = p(&[]).unwrap();
         assert_eq!(c.command, Command::Serve);
-        assert_eq!(c.listen, "0.0.0.0:9100");
+        assert_eq!(c.listen, [listen::DEFAULT]);
+        assert!(!c.systemd_socket);
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.procfs, PathBuf::from("/proc"));
         assert_eq!(
@@ -905,7 +933,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.command, Command::Once);
-        assert_eq!(c.listen, "127.0.0.1:9999");
+        assert_eq!(c.listen, ["127.0.0.1:9999"]);
         assert_eq!(c.procfs, PathBuf::from("fixtures/proc"));
         assert_eq!(enabled_names(&c), ["loadavg", "meminfo"]);
         assert!(c.log_json);
@@ -970,7 +998,7 @@ mod tests {
         );
         let file = path.to_str().unwrap();
         let c = p(&["--config", file]).unwrap();
-        assert_eq!(c.listen, "127.0.0.1:9200");
+        assert_eq!(c.listen, ["127.0.0.1:9200"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats"]);
         assert_eq!(
             c.settings.str("collector.diskstats.device-exclude"),
@@ -987,7 +1015,7 @@ mod tests {
             "--log-level=debug",
         ])
         .unwrap();
-        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.listen, ["127.0.0.1:1"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats", "meminfo"]);
         assert_eq!(c.log_level, Level::Debug);
         // An include on the command line replaces the file's exclude instead of conflicting.
@@ -1001,7 +1029,7 @@ mod tests {
     fn config_file_errors_name_file_line_and_key() {
         let cases = [
             ("unknown", "listen = \"x:1\"\nno.such.key = 1\n", ":2: key no.such.key: unknown key"),
-            ("badvalue", "\nlisten = 5\n", ":2: key listen: expected a string, found an integer"),
+            ("badvalue", "\nlisten = 5\n", ":2: key listen: expected a string or a list of strings, found an integer"),
             ("badregex", "collector.vmstat.fields = \"(\"\n", ":1: key collector.vmstat.fields: "),
             ("badcollector", "collectors = [\"cpu\", \"gpu\"]\n", ":1: key collectors: unknown collector \"gpu\""),
             ("badbool", "collector.cpu = \"maybe\"\n", ":1: key collector.cpu: expected true or false"),
@@ -1035,7 +1063,7 @@ mod tests {
         ])
         .unwrap();
         let text = c.to_file();
-        assert!(text.contains("\nlisten = \"127.0.0.1:9300\"\n"), "{text}");
+        assert!(text.contains("\nlisten = [\"127.0.0.1:9300\"]\n"), "{text}");
         assert!(
             text.contains("\ncollectors = [\"cpu\", \"netdev\"]\n"),
             "{text}"
@@ -1279,7 +1307,41 @@ collector.wifi = false
         ] {
             assert!(h.contains(flag), "{flag} missing from --help");
         }
-        assert!(h.contains("[default: 0.0.0.0:9100]"));
+        assert!(h.contains("[default: :9100]"));
         assert!(h.contains(collector::diskstats::DEVICE_EXCLUDE_DEFAULT));
+    }
+
+    #[test]
+    fn listen_addresses_repeat_and_are_checked_at_parse_time() {
+        let c = p(&["--web.listen-address=[::1]:1", "--listen", "127.0.0.1:2"]).unwrap();
+        assert_eq!(c.listen, ["[::1]:1", "127.0.0.1:2"]);
+        let path = temp_file("listen", "listen = [\":9100\", \"[127.0.0.1]:9101\"]\n");
+        let file = path.to_str().unwrap();
+        assert_eq!(
+            p(&["--config", file]).unwrap().listen,
+            [":9100", "[127.0.0.1]:9101"]
+        );
+        // The command line's addresses replace the file's.
+        let c = p(&["--config", file, "--listen=:1", "--listen=:2"]).unwrap();
+        assert_eq!(c.listen, [":1", ":2"]);
+        assert!(c.to_file().contains("\nlisten = [\":1\", \":2\"]\n"));
+        // One string in the file is one address, and replaces the default.
+        std::fs::write(&path, "listen = \"127.0.0.1:3\"\n").unwrap();
+        assert_eq!(p(&["--config", file]).unwrap().listen, ["127.0.0.1:3"]);
+        for (args, want) in [
+            (&["--web.listen-address=9105"][..], "flag --web.listen-address: invalid value \"9105\": missing the ':' before the port; :9105 listens on every address"),
+            (&["--listen=:1", "--listen=[::1"][..], "flag --listen: invalid value \"[::1\": missing ']'"),
+            (&["--listen=:70000"][..], "out of range"),
+            (&["--listen="][..], "flag --listen: invalid value \"\": empty"),
+            (&["--listen=:1,:2"][..], "needs brackets"),
+        ] {
+            let e = p(args).unwrap_err().to_string();
+            assert!(e.starts_with(want) || e.contains(want), "{args:?}: {e}");
+        }
+        std::fs::write(&path, "listen = [\":1\", \"x\"]\n").unwrap();
+        let e = p(&["--config", file]).unwrap_err().to_string();
+        assert!(e.ends_with(":1: key listen: \"x\": missing :PORT"), "{e}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert!(p(&["--web.systemd-socket"]).unwrap().systemd_socket);
     }
 }

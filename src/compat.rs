@@ -206,8 +206,6 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.systemd.user", OFF, "systemd"),
     of("collector.tapestats.ignored-devices", VALUE, "tapestats"),
     of("collector.wifi.fixtures", VALUE, "wifi"),
-    // Branch i10-listen makes this a real flag; delete the row then.
-    ignored("web.systemd-socket", OFF, "this proctap cannot take its socket from systemd; it listens on --web.listen-address"),
 ];
 
 /// process-exporter's flags, for issue 13: they are single-dash Go flags (`-config.path`),
@@ -395,7 +393,8 @@ pub fn completion_script(zsh: bool, words: &[String]) -> String {
 
 /// The README's list of what is accepted and ignored, generated from the table (the compat
 /// tests compare it with README.md).
-#[cfg(test)]
+// The README describes the default build (feature server).
+#[cfg(all(test, feature = "server"))]
 fn readme_block() -> String {
     let flags = |pick: fn(&Row) -> bool| -> Vec<String> {
         rows()
@@ -456,7 +455,8 @@ fn readme_block() -> String {
 }
 
 /// Appends `text` as a markdown bullet wrapped at 100 columns.
-#[cfg(test)]
+// The README describes the default build (feature server).
+#[cfg(all(test, feature = "server"))]
 fn wrap_bullet(out: &mut String, text: &str) {
     let mut width = 0;
     for word in text.split(' ') {

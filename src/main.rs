@@ -13,7 +13,9 @@ mod config;
 mod corrupt;
 mod expo;
 mod flag;
+mod gzip;
 mod http;
+mod listen;
 mod log;
 mod parse;
 #[cfg(test)]

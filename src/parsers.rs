@@ -158,6 +158,7 @@ pub const ALL: &[(&str, Parser)] = &[
     ("selinux_hash_stats", |t| sink(selinux::parse_hash_stats(t))),
     #[cfg(feature = "server")]
     ("selinux_config", |t| sink(selinux::parse_config_mode(t))),
+    ("listen_addr", |t| sink(crate::listen::parse(t))),
 ];
 
 /// The entry of the fuzz targets.
