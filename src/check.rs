@@ -85,12 +85,13 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
     let src = &mut scraper.ctx.src;
     let _ = writeln!(
         out,
-        "proctap check: --path.procfs={} --path.sysfs={} --path.rootfs={}",
+        "proctap check: --path.procfs={} --path.sysfs={} --path.rootfs={} --path.udev.data={}",
         src.procfs.display(),
         src.sysfs.display(),
-        src.rootfs.display()
+        src.rootfs.display(),
+        src.udev.display()
     );
-    let mut failed = 0;
+    let (mut failed, mut absent) = (0, 0);
     for (outcome, &i) in scraper.outcomes.iter().zip(&scraper.enabled) {
         let Some(c) = ALL.get(i) else { continue };
         let series = text
@@ -99,13 +100,15 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
             .count();
-        failed += usize::from(!outcome.ok);
-        let _ = writeln!(
-            out,
-            "{:<14}{:<8}{series:>6} series",
-            c.name,
-            if outcome.ok { "ok" } else { "FAILED" }
-        );
+        failed += usize::from(!outcome.ok && !outcome.unavailable);
+        absent += usize::from(outcome.unavailable);
+        let status = match (outcome.ok, outcome.unavailable) {
+            (true, _) => "ok",
+            // The kernel lacks the feature: reported, but not a failure.
+            (false, true) => "absent",
+            (false, false) => "FAILED",
+        };
+        let _ = writeln!(out, "{:<13} {status:<8}{series:>6} series", c.name);
         let sources = &c.sources;
         let mut need_hint = false;
         for what in sources.reads {
@@ -180,8 +183,15 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
         }
     }
     let n = scraper.enabled.len();
-    if failed == 0 {
+    if failed == 0 && absent == 0 {
         let _ = writeln!(out, "all {n} enabled collectors work");
+    } else if failed == 0 {
+        let _ = writeln!(
+            out,
+            "{} of {n} enabled collectors work; {absent} {} no source on this kernel (see \"to enable\")",
+            n - absent,
+            if absent == 1 { "has" } else { "have" }
+        );
     } else {
         let _ = writeln!(out, "{failed} of {n} enabled collectors failed");
     }

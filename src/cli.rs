@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::collector;
+use crate::compat::{self, Found, Given, Takes};
 use crate::config::{self, ConfigError, Value};
 pub use crate::flag::{bad, CliError};
 use crate::flag::{boolean, Flag, Kind, Settings};
-use crate::log::Level;
+use crate::listen;
+use crate::log::{self, Level};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -24,6 +26,16 @@ pub enum Command {
     Version,
     /// Print the process classification table (`proctap subgroups [--group G]`).
     Subgroups,
+    /// kingpin's `--completion-script-bash` / `-zsh`, and `--completion-bash` (the words).
+    Completion(Shell),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    /// One word per line, as kingpin's `--completion-bash` answers its scripts.
+    Words,
 }
 
 /// The parsed command line and config file: every flag's value in `settings`, and the ones the
@@ -36,9 +48,17 @@ pub struct Config {
     /// `proctap subgroups --group G`.
     pub subgroups_group: Option<String>,
     pub settings: Settings,
+    /// node_exporter flags of the compat table that were given (src/compat.rs), each logged once
+    /// at start and kept by `proctap config`.
+    pub compat: Vec<Given>,
+    /// Flags of [`compat::SINGLE`] given more than once on the command line.
+    pub repeated: Vec<&'static str>,
     /// One entry per [`collector::ALL`].
     pub enabled: Vec<bool>,
-    pub listen: String,
+    /// `--web.listen-address`, each checked by [`listen::parse`]; [`listen::DEFAULT`] when none.
+    pub listen: Vec<String>,
+    /// `--web.systemd-socket`: serve on the sockets systemd passes instead.
+    pub systemd_socket: bool,
     pub telemetry_path: String,
     /// `--web.config-file`: TLS and basic auth (with the `tls` feature).
     pub web_config_file: Option<PathBuf>,
@@ -49,6 +69,7 @@ pub struct Config {
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
+    pub udev: PathBuf,
     pub log_json: bool,
     pub log_level: Level,
 }
@@ -60,11 +81,14 @@ impl Default for Config {
             config_file: None,
             subgroups_group: None,
             settings: Settings::new(all_flags()),
+            compat: Vec::new(),
+            repeated: Vec::new(),
             enabled: collector::ALL
                 .iter()
                 .map(|c| c.enabled_by_default)
                 .collect(),
-            listen: String::new(),
+            listen: Vec::new(),
+            systemd_socket: false,
             telemetry_path: String::new(),
             web_config_file: None,
             interval: Duration::ZERO,
@@ -72,6 +96,7 @@ impl Default for Config {
             procfs: PathBuf::new(),
             sysfs: PathBuf::new(),
             rootfs: PathBuf::new(),
+            udev: PathBuf::new(),
             log_json: false,
             log_level: Level::Info,
         };
@@ -123,6 +148,10 @@ fn log_format(s: &str) -> Result<(), String> {
     }
 }
 
+fn listen_address(s: &str) -> Result<(), String> {
+    listen::parse(s).map(drop)
+}
+
 fn log_level(s: &str) -> Result<(), String> {
     Level::parse(s)
         .map(drop)
@@ -138,15 +167,25 @@ fn collector_name(s: &str) -> Result<(), String> {
 /// The program's own flags, by section.
 #[rustfmt::skip]
 const FLAGS: &[(Section, Flag)] = &[
-    (Section::Server, Flag::new("listen", Kind::Str, "ADDR", "0.0.0.0:9100", "Address to listen on.")
-        .aliases(&["web.listen-address"])),
-    (Section::Server, Flag::new("web.telemetry-path", Kind::Str, "PATH", "/metrics", "Path under which metrics are served.")
+    (Section::Server, Flag::new("listen", Kind::Repeat, "ADDR", listen::DEFAULT,
+        "Address to listen on, as node_exporter takes it: :PORT (and 0.0.0.0:PORT, [::]:PORT) is every address, IPv6 and IPv4 on one socket; IP:PORT; [IPv6]:PORT; [IPv4]:PORT; HOST:PORT, resolved once at start to its first IPv4 address (else its first). Repeat the flag to listen on several; in the config file, a list.")
+        .aliases(&["web.listen-address"]).check(listen_address)),
+    (Section::Server, Flag::switch("web.systemd-socket",
+        "Serve on the listening sockets systemd passes (LISTEN_FDS; a proctap.socket unit) instead of the listen addresses.")),
+    (Section::Server, Flag::new("web.telemetry-path", Kind::Str, "PATH", "/metrics",
+        "Path under which metrics are served; gzipped when the request's Accept-Encoding takes gzip (Prometheus's does).")
         .check(telemetry_path)),
-    (Section::Server, Flag::new("web.config-file", Kind::Str, "FILE", "",
+    (Section::Server, Flag::new("web.config.file", Kind::Str, "FILE", "",
         "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.")
-        .unset("none").check(web_config_file).aliases(&["web.config.file"])),
+        .aliases(&["web.config-file"]).unset("none").check(web_config_file)),
     (Section::Server, Flag::new("interval", Kind::Duration, "DURATION", "0s",
         "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.")),
+    (Section::Server, Flag::switch("web.disable-exporter-metrics",
+        "Leave out the exporter's own process_* metrics (node_exporter leaves out its process_*, go_* and promhttp_*).")),
+    (Section::Server, Flag::new("web.max-requests", Kind::Count, "N", "40",
+        "proctap answers one scrape at a time; when more than N scrape requests are waiting for their turn, the newest gets 503 (node_exporter: the maximum number of parallel scrapes). 0: no limit.")),
+    (Section::Server, Flag::new("runtime.gomaxprocs", Kind::Count, "N", "1",
+        "Accepted for node_exporter compatibility, no effect: proctap does its work on one thread.")),
     (Section::Server, Flag::new("once-to-stdout-delay", Kind::Duration, "DURATION", "0s",
         "Do not serve: collect, wait DURATION, collect again and print that to stdout, as process-exporter's flag does (so rates between the two collections are meaningful). 0s: serve.")
         .action()),
@@ -154,19 +193,26 @@ const FLAGS: &[(Section, Flag)] = &[
         .aliases(&["procfs"])),
     (Section::Paths, Flag::new("path.sysfs", Kind::Str, "DIR", "/sys", "sysfs mount point.")),
     (Section::Paths, Flag::new("path.rootfs", Kind::Str, "DIR", "/", "Root filesystem (for the host's files).")),
+    (Section::Paths, Flag::new("path.udev.data", Kind::Str, "DIR", crate::source::UDEV_DATA, "udev's database (disk model, serial, filesystem and device mapper labels).")),
     (Section::Collectors, Flag::new("collectors", Kind::List, "a,b,c", "", "Enable exactly these collectors.")
         .aliases(&["monitor"]).check(collector_name)),
     (Section::Collectors, Flag::switch("collector.disable-defaults", "Disable every collector; enable some with --collector.NAME.")
         .action()),
-    (Section::Logging, Flag::new("log-format", Kind::Str, "text|json", "text", "Log line format.")
-        .aliases(&["log.format"]).check(log_format)),
-    (Section::Logging, Flag::new("log-level", Kind::Str, "LEVEL", "info", "debug, info, warn or error.")
-        .aliases(&["log.level"]).check(log_level)),
+    (Section::Logging, Flag::new("log.format", Kind::Str, "text|json", "text", "Log line format (logfmt is text).")
+        .aliases(&["log-format"]).check(log_format)),
+    (Section::Logging, Flag::new("log.level", Kind::Str, "LEVEL", "info", "debug, info, warn or error.")
+        .aliases(&["log-level"]).check(log_level)),
 ];
 
 /// Every flag: the program's own, then each collector's.
 fn all_flags() -> impl Iterator<Item = &'static Flag> {
     FLAGS.iter().map(|(_, f)| f).chain(collector::flags())
+}
+
+/// Every real flag (not the compat table's rows).
+#[cfg(test)]
+pub fn flags() -> impl Iterator<Item = &'static Flag> {
+    all_flags()
 }
 
 fn flag_named(name: &str) -> Option<&'static Flag> {
@@ -181,18 +227,45 @@ fn partner_of(f: &Flag) -> Option<&'static Flag> {
     }
 }
 
-/// Which setting a key names: a flag of the table, or a collector's on/off switch.
+/// Which setting a key names: a flag of the table, a collector's on/off switch, or a
+/// node_exporter flag of the compat table.
 enum Target {
     Flag(&'static Flag),
     Collector(usize),
+    Compat(Found),
 }
 
+impl Target {
+    /// The real flag this sets: itself, or the one a compat alias names.
+    fn flag(&self) -> Option<&'static Flag> {
+        match self {
+            Target::Flag(f) => Some(f),
+            Target::Compat(found) => found.alias_of().and_then(flag_named),
+            Target::Collector(_) => None,
+        }
+    }
+
+    fn is_switch(&self) -> bool {
+        match self {
+            Target::Flag(f) => f.is_switch(),
+            Target::Collector(_) => true,
+            Target::Compat(found) => match self.flag() {
+                Some(f) => f.is_switch(),
+                None => matches!(found.takes(), Takes::Switch { .. }),
+            },
+        }
+    }
+}
+
+/// A real flag wins over the compat table, so a row turns into a working flag by declaring it.
 fn lookup(key: &str) -> Option<Target> {
     if let Some(f) = all_flags().find(|f| f.known_as(key)) {
         return Some(Target::Flag(f));
     }
-    let name = key.strip_prefix("collector.")?;
-    collector::by_name(name).map(Target::Collector)
+    if let Some(i) = key.strip_prefix("collector.").and_then(collector::by_name) {
+        return Some(Target::Collector(i));
+    }
+    compat::find(key).map(Target::Compat)
 }
 
 /// Applies one setting. `key` is canonical or an alias, without dashes.
@@ -224,6 +297,14 @@ fn apply(cfg: &mut Config, target: &Target, value: Value) -> Result<(), String> 
             if let Some(e) = cfg.enabled.get_mut(*i) {
                 *e = on;
             }
+            Ok(())
+        }
+        Target::Compat(found) => {
+            if let Some(f) = target.flag() {
+                apply(cfg, &Target::Flag(f), value.clone())?;
+            }
+            let value = found.accept(value)?;
+            Given::record(&mut cfg.compat, *found, value);
             Ok(())
         }
     }
@@ -265,7 +346,17 @@ where
             }
         };
         match flag.as_str() {
-            "-h" | "--help" => cfg.command = Command::Help,
+            // kingpin's own: node_exporter has --help-long and --help-man besides --help.
+            "-h" | "--help" | "--help-long" | "--help-man" => cfg.command = Command::Help,
+            "--completion-script-bash" => cfg.command = Command::Completion(Shell::Bash),
+            "--completion-script-zsh" => cfg.command = Command::Completion(Shell::Zsh),
+            // kingpin's scripts pass the words typed so far; the answer is every word anyway.
+            "--completion-bash" => {
+                return Ok(Config {
+                    command: Command::Completion(Shell::Words),
+                    ..cfg
+                })
+            }
             "-V" | "--version" => cfg.command = Command::Version,
             "--group" if cfg.command == Command::Subgroups => {
                 let v = parser
@@ -289,11 +380,7 @@ where
                     ),
                     (None, None) => return Err(CliError::UnknownFlag(flag)),
                 };
-                let switch = match &target {
-                    Target::Flag(f) => f.is_switch(),
-                    Target::Collector(_) => true,
-                };
-                let value = if switch {
+                let value = if target.is_switch() {
                     Value::Bool(!negated)
                 } else if negated {
                     return Err(CliError::UnknownFlag(flag));
@@ -314,15 +401,40 @@ where
             }
         }
     }
-    if matches!(cfg.command, Command::Help | Command::Version) {
+    if matches!(
+        cfg.command,
+        Command::Help | Command::Version | Command::Completion(_)
+    ) {
         return Ok(cfg);
     }
     if let Some(path) = cfg.config_file.clone() {
         apply_file(&mut cfg, &path)?;
     }
+    cfg.repeated = compat::SINGLE
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| {
+            let given = settings
+                .iter()
+                .filter(|s| s.target.flag().is_some_and(|f| f.name == *name));
+            given.count() > 1
+        })
+        .collect();
+    // A compat flag on the command line replaces the file's value, as real flags do.
+    for s in &settings {
+        if let Target::Compat(found) = s.target {
+            cfg.compat.retain(|g| g.found != found);
+        }
+    }
+    // A repeatable flag given here replaces the file's list (and the default); each use adds.
+    for f in settings.iter().filter_map(|s| s.target.flag()) {
+        if f.kind == Kind::Repeat {
+            cfg.settings.clear(f);
+        }
+    }
     let mut set_here: Vec<&'static str> = Vec::new();
     for s in settings {
-        if let Target::Flag(f) = &s.target {
+        if let Some(f) = s.target.flag() {
             if !is_empty(&s.value) {
                 set_here.push(f.name);
             }
@@ -383,8 +495,12 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
                 "unknown key (see proctap config for the known keys)".into(),
             )
         })?;
-        if let (Target::Flag(f), false) = (&target, is_empty(&e.value)) {
+        if let (Some(f), false) = (target.flag(), is_empty(&e.value)) {
             names.push(f.name);
+        }
+        // The file's list replaces the default of a repeatable flag.
+        if let Some(f) = target.flag().filter(|f| f.kind == Kind::Repeat) {
+            cfg.settings.clear(f);
         }
         apply(cfg, &target, e.value).map_err(|why| file_err(e.line, Some(&e.key), why))?;
     }
@@ -402,16 +518,21 @@ impl Config {
     /// The typed fields from the settings.
     fn derive(&mut self) {
         let s = &self.settings;
-        self.listen = s.str("listen").to_string();
+        self.listen = match s.list("listen") {
+            [] => vec![listen::DEFAULT.to_string()],
+            given => given.to_vec(),
+        };
+        self.systemd_socket = s.switch("web.systemd-socket");
         self.telemetry_path = s.str("web.telemetry-path").to_string();
-        self.web_config_file = s.path("web.config-file");
+        self.web_config_file = s.path("web.config.file");
         self.interval = s.duration("interval");
         self.once_delay = s.duration("once-to-stdout-delay");
         self.procfs = s.str("path.procfs").into();
         self.sysfs = s.str("path.sysfs").into();
         self.rootfs = s.str("path.rootfs").into();
-        self.log_json = s.str("log-format") == "json";
-        self.log_level = Level::parse(s.str("log-level")).unwrap_or(Level::Info);
+        self.udev = s.str("path.udev.data").into();
+        self.log_json = s.str("log.format") == "json";
+        self.log_level = Level::parse(s.str("log.level")).unwrap_or(Level::Info);
     }
 
     /// Indexes into [`collector::ALL`] of the enabled collectors, in table order.
@@ -449,8 +570,67 @@ impl Config {
                 out.push_str(&format!("{} = {}\n", f.name, self.shown(f).to_toml()));
             }
         }
+        // Kept as keys, so that the file starts proctap as the flags did and reads back the same.
+        let kept: Vec<&Given> = self
+            .compat
+            .iter()
+            .filter(|g| g.found.alias_of().is_none())
+            .collect();
+        if !kept.is_empty() {
+            out.push_str("\n# node_exporter flags given that proctap accepts and does not use (see the log)\n");
+            for g in kept {
+                out.push_str(&format!(
+                    "{} = {}   # {}\n",
+                    g.found.name(),
+                    g.value.to_toml(),
+                    g.comment()
+                ));
+            }
+        }
         out
     }
+
+    /// Logs one line per node_exporter flag of the compat table that was given: a warning when
+    /// proctap does not do what it asks for, info otherwise.
+    pub fn log_compat(&self) {
+        for g in &self.compat {
+            let (level, line) = g.note();
+            log::log(level, &line, &[]);
+        }
+        for name in &self.repeated {
+            if let Some((_, why)) = compat::SINGLE.iter().find(|(n, _)| n == name) {
+                log::warn(&format!("--{name} given more than once: {why}"), &[]);
+            }
+        }
+    }
+}
+
+/// Every word a shell may complete: the commands, every flag (switches also as `--no-`), and
+/// `--collector.NAME` / `--no-collector.NAME` for every collector.
+pub fn completion_words() -> Vec<String> {
+    let mut words: Vec<String> = [
+        "once",
+        "check",
+        "config",
+        "subgroups",
+        "--config",
+        "--help",
+        "--version",
+    ]
+    .iter()
+    .map(|w| w.to_string())
+    .collect();
+    for f in all_flags() {
+        words.push(format!("--{}", f.name));
+        if f.is_switch() {
+            words.push(format!("--no-{}", f.name));
+        }
+    }
+    for c in collector::ALL {
+        words.push(format!("--collector.{}", c.name));
+        words.push(format!("--no-collector.{}", c.name));
+    }
+    words
 }
 
 /// The flags by `--help` section, in order: the program's own sections, with the collectors'
@@ -504,12 +684,25 @@ fn lexopt_error(e: lexopt::Error) -> CliError {
     }
 }
 
+/// `--version` in node_exporter's layout (Prometheus' common version package), which scripts
+/// grep: `proctap, version V (branch: B, revision: R)`, then the build details.
 pub fn version() -> String {
+    // Go's names for the architectures, as node_exporter prints them.
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "mips" if cfg!(target_endian = "little") => "mipsle",
+        other => other,
+    };
     format!(
-        "proctap {} (revision {}, rustc {})\n",
+        "proctap, version {} (branch: {}, revision: {})\n  build user:       {}\n  build date:       {}\n  rustc version:    {}\n  platform:         {}/{arch}\n",
         env!("CARGO_PKG_VERSION"),
+        env!("PROCTAP_BRANCH"),
         env!("PROCTAP_REVISION"),
-        env!("PROCTAP_RUSTC")
+        env!("PROCTAP_BUILD_USER"),
+        env!("PROCTAP_BUILD_DATE"),
+        env!("PROCTAP_RUSTC"),
+        std::env::consts::OS,
     )
 }
 
@@ -543,6 +736,23 @@ fn help_entry(out: &mut String, flag: &str, text: &str, default: Option<&str>) {
         out.push_str(&" ".repeat(COL));
         out.push_str(&format!("[default: {d}]\n"));
     }
+}
+
+/// Appends `text` wrapped at 100 columns.
+fn paragraph(out: &mut String, text: &str) {
+    let mut width = 0;
+    for word in text.split(' ') {
+        if width > 0 && width + 1 + word.len() > 100 {
+            out.push('\n');
+            width = 0;
+        } else if width > 0 {
+            out.push(' ');
+            width += 1;
+        }
+        out.push_str(word);
+        width += word.len();
+    }
+    out.push('\n');
 }
 
 pub fn help() -> String {
@@ -617,18 +827,45 @@ pub fn help() -> String {
             if !off.is_empty() {
                 help_entry(&mut out, "", "Off by default:", Some(&off.join(",")));
             }
+            help_entry(
+                &mut out,
+                "",
+                "processes is node_exporter's collector of that name (node_processes_*); namedprocess is proctap's process groups (namedprocess_namegroup_*, as process-exporter names them).",
+                None,
+            );
         }
     }
     out.push('\n');
     help_entry(&mut out, "--config FILE", "Read settings from FILE: one `key = value` per line, keys are the long flag names; flags given here win.", None);
-    help_entry(&mut out, "-h, --help", "Print this help.", None);
+    help_entry(
+        &mut out,
+        "-h, --help",
+        "Print this help (also --help-long and --help-man, as node_exporter has them).",
+        None,
+    );
+    help_entry(
+        &mut out,
+        "--completion-script-bash",
+        "Print a bash completion script (--completion-script-zsh: for zsh).",
+        None,
+    );
     help_entry(
         &mut out,
         "-V, --version",
         "Print version, git revision and rustc version.",
         None,
     );
-    out.push_str("\nBad flags, values or config files exit with status 2.\n");
+    out.push_str("\nEvery scrape ends with node_scrape_collector_duration_seconds and _success per collector,\nproctap_build_info and node_exporter_build_info (the same labels, under node_exporter's name\nbecause dashboards such as node_exporter's mixin list instances from it), and the exporter's\nprocess_* unless --web.disable-exporter-metrics. GET /metrics?collect[]=NAME runs only NAME,\n?exclude[]=NAME all but NAME, as in node_exporter.\n");
+    out.push('\n');
+    paragraph(
+        &mut out,
+        "node_exporter's flags work here: every flag of node_exporter 1.5 and later is accepted, \
+         under node_exporter's spelling (proctap's own spellings are aliases). One for a collector or \
+         option proctap does not have (e.g. --collector.zfs, --collector.ntp.server) is named in one \
+         warning at start and ignored; older spellings (e.g. --collector.diskstats.ignored-devices) \
+         set today's flag. Only a flag no node_exporter knows, a bad value or a bad config file exits \
+         with status 2.",
+    );
     out
 }
 
@@ -664,7 +901,8 @@ mod tests {
     fn defaults() {
         let c = p(&[]).unwrap();
         assert_eq!(c.command, Command::Serve);
-        assert_eq!(c.listen, "0.0.0.0:9100");
+        assert_eq!(c.listen, [listen::DEFAULT]);
+        assert!(!c.systemd_socket);
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.procfs, PathBuf::from("/proc"));
         assert_eq!(
@@ -704,7 +942,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.command, Command::Once);
-        assert_eq!(c.listen, "127.0.0.1:9999");
+        assert_eq!(c.listen, ["127.0.0.1:9999"]);
         assert_eq!(c.procfs, PathBuf::from("fixtures/proc"));
         assert_eq!(enabled_names(&c), ["loadavg", "meminfo"]);
         assert!(c.log_json);
@@ -769,7 +1007,7 @@ mod tests {
         );
         let file = path.to_str().unwrap();
         let c = p(&["--config", file]).unwrap();
-        assert_eq!(c.listen, "127.0.0.1:9200");
+        assert_eq!(c.listen, ["127.0.0.1:9200"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats"]);
         assert_eq!(
             c.settings.str("collector.diskstats.device-exclude"),
@@ -786,7 +1024,7 @@ mod tests {
             "--log-level=debug",
         ])
         .unwrap();
-        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.listen, ["127.0.0.1:1"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats", "meminfo"]);
         assert_eq!(c.log_level, Level::Debug);
         // An include on the command line replaces the file's exclude instead of conflicting.
@@ -800,7 +1038,7 @@ mod tests {
     fn config_file_errors_name_file_line_and_key() {
         let cases = [
             ("unknown", "listen = \"x:1\"\nno.such.key = 1\n", ":2: key no.such.key: unknown key"),
-            ("badvalue", "\nlisten = 5\n", ":2: key listen: expected a string, found an integer"),
+            ("badvalue", "\nlisten = 5\n", ":2: key listen: expected a string or a list of strings, found an integer"),
             ("badregex", "collector.vmstat.fields = \"(\"\n", ":1: key collector.vmstat.fields: "),
             ("badcollector", "collectors = [\"cpu\", \"gpu\"]\n", ":1: key collectors: unknown collector \"gpu\""),
             ("badbool", "collector.cpu = \"maybe\"\n", ":1: key collector.cpu: expected true or false"),
@@ -834,7 +1072,7 @@ mod tests {
         ])
         .unwrap();
         let text = c.to_file();
-        assert!(text.contains("\nlisten = \"127.0.0.1:9300\"\n"), "{text}");
+        assert!(text.contains("\nlisten = [\"127.0.0.1:9300\"]\n"), "{text}");
         assert!(
             text.contains("\ncollectors = [\"cpu\", \"netdev\"]\n"),
             "{text}"
@@ -904,6 +1142,162 @@ mod tests {
     }
 
     #[test]
+    fn node_exporter_flags_of_the_compat_table_are_accepted() {
+        let c = p(&[
+            "--collector.drbd",
+            "--no-collector.wifi",
+            "--collector.ntp.server=10.0.0.1",
+            "--collector.ntp.server",
+            "10.0.0.2",
+            "--collector.hwmon.chip-include=^coretemp",
+            "--no-collector.netdev.netlink",
+        ])
+        .unwrap();
+        let notes: Vec<(Level, String)> = c.compat.iter().map(Given::note).collect();
+        let levels: Vec<Level> = notes.iter().map(|n| n.0).collect();
+        assert_eq!(
+            levels,
+            [
+                Level::Warn,
+                Level::Info,
+                Level::Warn,
+                Level::Warn,
+                Level::Info
+            ],
+            "{notes:?}"
+        );
+        assert_eq!(
+            notes[2].1,
+            "--collector.ntp.server: proctap has no ntp collector; ignored"
+        );
+        assert_eq!(
+            c.compat[2].value,
+            Value::List(vec!["10.0.0.1".into(), "10.0.0.2".into()])
+        );
+        // Nothing else changed: the collectors proctap has are on as by default.
+        assert_eq!(c.enabled, Config::default().enabled);
+        for (args, want) in [
+            (
+                &["--no-collector.ntp.server"][..],
+                "unknown flag --no-collector.ntp.server",
+            ),
+            (
+                &["--collector.ntp.server"][..],
+                "flag --collector.ntp.server needs a value",
+            ),
+            (&["--collector.drbd=yes"][..], "--collector.drbd"),
+            (&["--collector.drbdx"][..], "unknown flag --collector.drbdx"),
+        ] {
+            let e = p(args).unwrap_err().to_string();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn older_spellings_set_todays_flag() {
+        let c = p(&[
+            "--collector.diskstats.ignored-devices=^loop",
+            "--collector.netdev.device-whitelist=^eth",
+            "--web.config-file=",
+            "--log-level=warn",
+        ])
+        .unwrap();
+        assert!(!filter(&c, "diskstats").allows("loop0"));
+        assert!(filter(&c, "diskstats").allows("sda"));
+        assert!(!filter(&c, "netdev").allows("wlan0"));
+        assert_eq!(c.log_level, Level::Warn);
+        assert_eq!(c.compat.len(), 2);
+        assert!(c.compat.iter().all(|g| g.note().0 == Level::Info));
+        // Both spellings of one flag conflict with its partner as node_exporter's do.
+        let e = p(&[
+            "--collector.netdev.device-blacklist=^lo$",
+            "--collector.netdev.device-include=^eth",
+        ])
+        .unwrap_err();
+        assert!(matches!(e, CliError::Conflict(..)), "{e}");
+        // The old spelling of a flag never shows up under its own name in `proctap config`.
+        assert!(!c.to_file().contains("diskstats.ignored-devices"));
+    }
+
+    #[test]
+    fn compat_flags_in_the_config_file_and_the_printed_config() {
+        let path = temp_file(
+            "compat",
+            "collector.drbd = true
+collector.systemd.unit-include = \"^ssh\"
+collector.wifi = false
+",
+        );
+        let file = path.to_str().unwrap();
+        let c = p(&["--config", file, "--collector.perf.tracepoint=sched:x"]).unwrap();
+        let text = c.to_file();
+        assert!(
+            text.contains("\ncollector.drbd = true   # ignored: proctap has no drbd collector\n"),
+            "{text}"
+        );
+        assert!(text.contains("\ncollector.wifi = false   # accepted, no effect here: "));
+        assert!(text.contains("\ncollector.perf.tracepoint = \"sched:x\""));
+        // The printed file starts proctap as the flags did and prints itself again.
+        std::fs::write(&path, &text).unwrap();
+        let back = p(&["--config", file]).unwrap();
+        assert_eq!(back.to_file(), text);
+        assert_eq!(back.compat.len(), 4);
+        let c = p(&["--config", file, "--collector.systemd.unit-include=^cron"]).unwrap();
+        let unit = c
+            .compat
+            .iter()
+            .find(|g| g.found.name() == "collector.systemd.unit-include");
+        assert_eq!(unit.map(|g| &g.value), Some(&Value::Str("^cron".into())));
+        std::fs::write(&path, "collector.drbd = \"on\"\n").unwrap();
+        let e = p(&["--config", file]).unwrap_err().to_string();
+        assert!(
+            e.contains(":1: key collector.drbd: expected true or false"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn kingpins_own_flags() {
+        assert_eq!(p(&["--help-long"]).unwrap().command, Command::Help);
+        assert_eq!(p(&["--help-man"]).unwrap().command, Command::Help);
+        assert_eq!(
+            p(&["--completion-script-zsh"]).unwrap().command,
+            Command::Completion(Shell::Zsh)
+        );
+        assert_eq!(
+            p(&["--completion-bash", "--collector.", "x"])
+                .unwrap()
+                .command,
+            Command::Completion(Shell::Words)
+        );
+        let words = completion_words();
+        for w in [
+            "--no-collector.cpu",
+            "--collector.textfile.directory",
+            "--no-proc-smaps",
+            "once",
+        ] {
+            assert!(words.iter().any(|x| x == w), "{w} missing");
+        }
+    }
+
+    #[test]
+    fn a_repeated_single_flag_is_named() {
+        let c = p(&[
+            "--collector.textfile.directory=a",
+            "--collector.textfile.directory=b",
+        ])
+        .unwrap();
+        assert_eq!(c.repeated, ["collector.textfile.directory"]);
+        assert_eq!(c.settings.str("collector.textfile.directory"), "b");
+        assert!(p(&["--collector.textfile.directory=a"])
+            .unwrap()
+            .repeated
+            .is_empty());
+    }
+
+    #[test]
     fn help_lists_every_flag_with_defaults() {
         let h = help();
         for f in all_flags() {
@@ -922,7 +1316,41 @@ mod tests {
         ] {
             assert!(h.contains(flag), "{flag} missing from --help");
         }
-        assert!(h.contains("[default: 0.0.0.0:9100]"));
+        assert!(h.contains("[default: :9100]"));
         assert!(h.contains(collector::diskstats::DEVICE_EXCLUDE_DEFAULT));
+    }
+
+    #[test]
+    fn listen_addresses_repeat_and_are_checked_at_parse_time() {
+        let c = p(&["--web.listen-address=[::1]:1", "--listen", "127.0.0.1:2"]).unwrap();
+        assert_eq!(c.listen, ["[::1]:1", "127.0.0.1:2"]);
+        let path = temp_file("listen", "listen = [\":9100\", \"[127.0.0.1]:9101\"]\n");
+        let file = path.to_str().unwrap();
+        assert_eq!(
+            p(&["--config", file]).unwrap().listen,
+            [":9100", "[127.0.0.1]:9101"]
+        );
+        // The command line's addresses replace the file's.
+        let c = p(&["--config", file, "--listen=:1", "--listen=:2"]).unwrap();
+        assert_eq!(c.listen, [":1", ":2"]);
+        assert!(c.to_file().contains("\nlisten = [\":1\", \":2\"]\n"));
+        // One string in the file is one address, and replaces the default.
+        std::fs::write(&path, "listen = \"127.0.0.1:3\"\n").unwrap();
+        assert_eq!(p(&["--config", file]).unwrap().listen, ["127.0.0.1:3"]);
+        for (args, want) in [
+            (&["--web.listen-address=9105"][..], "flag --web.listen-address: invalid value \"9105\": missing the ':' before the port; :9105 listens on every address"),
+            (&["--listen=:1", "--listen=[::1"][..], "flag --listen: invalid value \"[::1\": missing ']'"),
+            (&["--listen=:70000"][..], "out of range"),
+            (&["--listen="][..], "flag --listen: invalid value \"\": empty"),
+            (&["--listen=:1,:2"][..], "needs brackets"),
+        ] {
+            let e = p(args).unwrap_err().to_string();
+            assert!(e.starts_with(want) || e.contains(want), "{args:?}: {e}");
+        }
+        std::fs::write(&path, "listen = [\":1\", \"x\"]\n").unwrap();
+        let e = p(&["--config", file]).unwrap_err().to_string();
+        assert!(e.ends_with(":1: key listen: \"x\": missing :PORT"), "{e}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert!(p(&["--web.systemd-socket"]).unwrap().systemd_socket);
     }
 }

@@ -134,6 +134,27 @@ mod tests {
     }
 
     #[test]
+    fn every_name_is_a_real_flag_and_no_compat_row() {
+        for &(name, boolean) in PROCESS_EXPORTER {
+            if matches!(name, "debug" | "man" | "version") {
+                continue;
+            }
+            let flag = crate::cli::flags()
+                .find(|f| f.name == name || f.aliases.contains(&name))
+                .unwrap_or_else(|| panic!("-{name} is not a proctap flag"));
+            assert_eq!(
+                flag.kind == crate::flag::Kind::Switch,
+                boolean,
+                "-{name}: a Go boolean must be a switch here and only then"
+            );
+            assert!(
+                crate::compat::find(name).is_none(),
+                "-{name} is a real flag: it must not also be a row of src/compat.rs"
+            );
+        }
+    }
+
+    #[test]
     fn everything_else_is_left_alone() {
         assert_eq!(
             r(&["-h", "-V", "once", "--top-n", "5"]),

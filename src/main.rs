@@ -7,13 +7,16 @@ mod alloc_count;
 mod check;
 mod cli;
 mod collector;
+mod compat;
 mod config;
 #[cfg(test)]
 mod corrupt;
 mod expo;
 mod flag;
 mod goflags;
+mod gzip;
 mod http;
+mod listen;
 mod log;
 mod parse;
 #[cfg(test)]
@@ -43,6 +46,17 @@ fn main() -> ExitCode {
         }
         Command::Version => {
             print!("{}", cli::version());
+            return ExitCode::SUCCESS;
+        }
+        Command::Completion(shell) => {
+            let words = cli::completion_words();
+            match shell {
+                cli::Shell::Words => println!("{}", words.join("\n")),
+                cli::Shell::Bash | cli::Shell::Zsh => print!(
+                    "{}",
+                    compat::completion_script(shell == cli::Shell::Zsh, &words)
+                ),
+            }
             return ExitCode::SUCCESS;
         }
         Command::PrintConfig => {
@@ -75,6 +89,7 @@ fn main() -> ExitCode {
         Command::Serve | Command::Once | Command::Check => {}
     }
     log::init(cfg.log_level, cfg.log_json);
+    cfg.log_compat();
     let mut scraper = match server::scraper_for(&cfg) {
         Ok(s) => s,
         Err(e) => {

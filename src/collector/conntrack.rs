@@ -142,8 +142,10 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         ),
     ];
     for (file, name, help) in counts {
+        // Without the nf_conntrack module there is no sys/net/netfilter/nf_conntrack_*.
         ctx.src
-            .read(Root::Proc, &["sys/net/netfilter/", file], &mut ctx.buf)?;
+            .read(Root::Proc, &["sys/net/netfilter/", file], &mut ctx.buf)
+            .map_err(Error::absent_feature)?;
         let v = parse_count(&ctx.buf, file).map_err(|e| ctx.src.parse_error(e))?;
         out.family(name, help, Kind::Gauge);
         out.u64(&[], v);
@@ -242,11 +244,11 @@ mod tests {
     }
 
     #[test]
-    fn collect_without_module_fails_naming_the_file() {
+    fn collect_without_module_is_unavailable_naming_the_file() {
         let mut ctx = crate::collector::fixture_ctx();
         ctx.src.procfs = "/nonexistent-proctap".into();
         let e = collect(&mut ctx, &mut Encoder::new()).unwrap_err();
-        assert!(e.is_not_found());
+        assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
         assert!(e
             .to_string()
             .starts_with("/nonexistent-proctap/sys/net/netfilter/nf_conntrack_count: "));

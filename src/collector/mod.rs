@@ -15,63 +15,113 @@ use crate::log;
 use crate::source::{Error, NameList, Root, Source};
 
 pub mod arp;
+#[cfg(feature = "server")]
+pub mod bcache;
+pub mod bonding;
+#[cfg(feature = "server")]
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
+pub mod cpuinfo;
 pub mod diskstats;
+#[cfg(feature = "server")]
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+#[cfg(feature = "server")]
+pub mod nfs;
+#[cfg(feature = "server")]
+pub mod nfsd;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
+pub mod processes;
 pub mod schedstat;
 pub mod selfproc;
+#[cfg(feature = "server")]
+pub mod selinux;
 pub mod sockstat;
+pub mod softirqs;
 pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
+pub mod udev;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod watchdog;
+#[cfg(feature = "server")]
+pub mod xfs;
+#[cfg(feature = "server")]
+pub mod zfs;
 
 /// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
 /// entry: name, default, flags, sources, how it is built) and one line here.
 pub const ALL: &[Collector] = &[
     arp::COLLECTOR,
+    #[cfg(feature = "server")]
+    bcache::COLLECTOR,
+    bonding::COLLECTOR,
+    #[cfg(feature = "server")]
+    btrfs::COLLECTOR,
     conntrack::COLLECTOR,
     cpu::COLLECTOR,
     cpufreq::COLLECTOR,
     diskstats::COLLECTOR,
+    #[cfg(feature = "server")]
+    edac::COLLECTOR,
     entropy::COLLECTOR,
     filefd::COLLECTOR,
     filesystem::COLLECTOR,
     hwmon::COLLECTOR,
     interrupts::COLLECTOR,
     loadavg::COLLECTOR,
+    mdadm::COLLECTOR,
     meminfo::COLLECTOR,
     namedprocess::COLLECTOR,
     netclass::COLLECTOR,
     netdev::COLLECTOR,
     netstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfsd::COLLECTOR,
     os::COLLECTOR,
+    powersupplyclass::COLLECTOR,
     pressure::COLLECTOR,
+    processes::COLLECTOR,
     schedstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    selinux::COLLECTOR,
     sockstat::COLLECTOR,
+    softirqs::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
     thermal_zone::COLLECTOR,
     time::COLLECTOR,
+    timex::COLLECTOR,
+    udp_queues::COLLECTOR,
     uname::COLLECTOR,
     vmstat::COLLECTOR,
+    watchdog::COLLECTOR,
+    #[cfg(feature = "server")]
+    xfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    zfs::COLLECTOR,
     // Out of alphabetical order on purpose: textfile must run after every other collector so
     // that it can refuse families they already wrote (Encoder::has_family).
     textfile::COLLECTOR,
@@ -298,11 +348,15 @@ fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
 pub struct Outcome {
     pub seconds: f64,
     pub ok: bool,
+    /// Its source is absent because the kernel lacks the feature ([`Error::Unavailable`]):
+    /// `ok` is false, as in node_exporter, but this is not a failure.
+    pub unavailable: bool,
     /// The last error, kept so that a collector failing the same way on every scrape is
     /// logged once, not every 15 seconds.
     pub error: Option<String>,
     /// Where this collector's samples are in the output of the last scrape (empty when it
-    /// failed), so `proctap check` can count them.
+    /// failed or did not run), so `proctap check` can count them and a filtered request can
+    /// be answered from them.
     pub span: std::ops::Range<usize>,
 }
 
@@ -314,7 +368,11 @@ pub struct Scraper {
     instances: Vec<Instance>,
     pub outcomes: Vec<Outcome>,
     pub out: Encoder,
+    /// A `collect[]`/`exclude[]` answer assembled from the last scrape ([`Scraper::filter_last`]).
+    pub filtered: Encoder,
     pub selfproc: selfproc::State,
+    /// The exporter's own `process_*` series (off with `--web.disable-exporter-metrics`).
+    pub exporter_metrics: bool,
 }
 
 impl Scraper {
@@ -332,18 +390,31 @@ impl Scraper {
             instances,
             outcomes,
             out: Encoder::new(),
+            filtered: Encoder::new(),
             selfproc: selfproc::State::new(),
+            exporter_metrics: true,
         })
     }
 
-    /// Collects everything into `self.out`; true when every enabled collector succeeded.
+    /// Collects everything into `self.out`; true when no enabled collector failed (one whose
+    /// source the kernel lacks does not count).
     pub fn scrape(&mut self) -> bool {
+        self.scrape_some(None)
+    }
+
+    /// Collects the enabled collectors that `only` marks (indexed as `enabled`; all of them
+    /// when `None`) into `self.out`, with the meta-metrics of those.
+    pub fn scrape_some(&mut self, only: Option<&[bool]>) -> bool {
         self.out.clear();
         let mut all_ok = true;
         let running = self.outcomes.iter_mut().zip(&mut self.instances);
-        for ((slot, instance), &i) in running.zip(&self.enabled) {
+        for (k, ((slot, instance), &i)) in running.zip(&self.enabled).enumerate() {
             let Some(c) = ALL.get(i) else { continue };
             let mark = self.out.mark();
+            if !selected(only, k) {
+                slot.span = mark..mark;
+                continue;
+            }
             let start = Instant::now();
             let result = instance.collect(&mut self.ctx, &mut self.out);
             let seconds = start.elapsed().as_secs_f64();
@@ -353,7 +424,33 @@ impl Scraper {
                 self.out.rollback(mark);
             }
             slot.span = mark..self.out.mark();
+            log::log(
+                log::Level::Debug,
+                "collector",
+                &[
+                    ("collector", &c.name),
+                    ("duration_seconds", &seconds),
+                    ("success", &slot.ok),
+                ],
+            );
+            let was_unavailable = std::mem::replace(
+                &mut slot.unavailable,
+                matches!(result, Err(Error::Unavailable { .. })),
+            );
             match result {
+                Err(Error::Unavailable { path, .. }) => {
+                    if !was_unavailable {
+                        log::info(
+                            "collector has no source on this kernel",
+                            &[
+                                ("collector", &c.name),
+                                ("path", &path.display()),
+                                ("enable", &c.sources.hint),
+                            ],
+                        );
+                    }
+                    slot.error = None;
+                }
                 Err(e) => {
                     all_ok = false;
                     let msg = e.to_string();
@@ -363,7 +460,7 @@ impl Scraper {
                     }
                 }
                 Ok(()) => {
-                    if slot.error.take().is_some() {
+                    if slot.error.take().is_some() || was_unavailable {
                         log::info("collector recovered", &[("collector", &c.name)]);
                     }
                 }
@@ -371,46 +468,109 @@ impl Scraper {
         }
         let ctx = &mut self.ctx;
         ctx.src.trim(&mut [&mut ctx.buf, &mut ctx.buf2]);
-        self.meta();
+        let meta = Meta {
+            outcomes: &self.outcomes,
+            enabled: &self.enabled,
+            only,
+            exporter_metrics: self.exporter_metrics,
+        };
+        meta.write(&mut self.selfproc, &mut self.ctx, &mut self.out);
         all_ok
     }
 
-    fn meta(&mut self) {
-        let out = &mut self.out;
+    /// Answers a filtered request from the last scrape: the families of the collectors `only`
+    /// marks, then their meta-metrics, into `self.filtered`. The last scrape must have run
+    /// them (a full scrape did).
+    pub fn filter_last(&mut self, only: &[bool]) {
+        self.filtered.clear();
+        for (k, o) in self.outcomes.iter().enumerate() {
+            if selected(Some(only), k) {
+                self.filtered
+                    .raw(self.out.as_bytes().get(o.span.clone()).unwrap_or(&[]));
+            }
+        }
+        let meta = Meta {
+            outcomes: &self.outcomes,
+            enabled: &self.enabled,
+            only: Some(only),
+            exporter_metrics: self.exporter_metrics,
+        };
+        meta.write(&mut self.selfproc, &mut self.ctx, &mut self.filtered);
+    }
+}
+
+fn selected(only: Option<&[bool]>, k: usize) -> bool {
+    only.map_or(true, |o| o.get(k).copied().unwrap_or(false))
+}
+
+/// The series every scrape ends with: per collector its duration, success and (when the kernel
+/// lacks its source) unavailability; the build info; the exporter's own process metrics.
+struct Meta<'a> {
+    outcomes: &'a [Outcome],
+    enabled: &'a [usize],
+    only: Option<&'a [bool]>,
+    exporter_metrics: bool,
+}
+
+impl Meta<'_> {
+    fn collectors(&self) -> impl Iterator<Item = (&Outcome, &'static Collector)> + '_ {
+        self.outcomes
+            .iter()
+            .zip(self.enabled)
+            .enumerate()
+            .filter(|(k, _)| selected(self.only, *k))
+            .filter_map(|(_, (o, &i))| ALL.get(i).map(|c| (o, c)))
+    }
+
+    fn write(&self, selfproc: &mut selfproc::State, ctx: &mut Ctx, out: &mut Encoder) {
         out.family(
             "node_scrape_collector_duration_seconds",
             "node_exporter: Duration of a collector scrape.",
             Kind::Gauge,
         );
-        for (o, &i) in self.outcomes.iter().zip(&self.enabled) {
-            if let Some(c) = ALL.get(i) {
-                out.f64(&[("collector", c.name)], o.seconds);
-            }
+        for (o, c) in self.collectors() {
+            out.f64(&[("collector", c.name)], o.seconds);
         }
         out.family(
             "node_scrape_collector_success",
             "node_exporter: Whether a collector succeeded.",
             Kind::Gauge,
         );
-        for (o, &i) in self.outcomes.iter().zip(&self.enabled) {
-            if let Some(c) = ALL.get(i) {
-                out.u64(&[("collector", c.name)], u64::from(o.ok));
+        for (o, c) in self.collectors() {
+            out.u64(&[("collector", c.name)], u64::from(o.ok));
+        }
+        if self.collectors().any(|(o, _)| o.unavailable) {
+            out.family(
+                "proctap_scrape_collector_unavailable",
+                "1 when the collector's source is absent because the kernel lacks the feature (its node_scrape_collector_success is 0, as in node_exporter); `proctap check` says what enables it.",
+                Kind::Gauge,
+            );
+            for (_, c) in self.collectors().filter(|(o, _)| o.unavailable) {
+                out.u64(&[("collector", c.name)], 1);
             }
         }
+        let build = [
+            ("revision", env!("PROCTAP_REVISION")),
+            ("rustc", env!("PROCTAP_RUSTC")),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ];
         out.family(
             "proctap_build_info",
             "A metric with a constant '1' value labeled by version, revision, and rustc version from which proctap was built.",
             Kind::Gauge,
         );
-        out.u64(
-            &[
-                ("revision", env!("PROCTAP_REVISION")),
-                ("rustc", env!("PROCTAP_RUSTC")),
-                ("version", env!("CARGO_PKG_VERSION")),
-            ],
-            1,
+        out.u64(&build, 1);
+        // Dashboards fill their instance variable from node_exporter_build_info (the node-mixin's
+        // "USE Method / Node" among them).
+        out.family(
+            "node_exporter_build_info",
+            "proctap's build info under node_exporter's name, for dashboards that look for it: a constant '1' labeled by version, revision, and rustc version from which proctap was built.",
+            Kind::Gauge,
         );
-        self.selfproc.collect(&mut self.ctx, out);
+        out.u64(&build, 1);
+        if self.exporter_metrics {
+            selfproc.collect(ctx, out);
+        }
     }
 }
 
@@ -418,11 +578,14 @@ impl Scraper {
 #[cfg(test)]
 pub fn fixture_ctx() -> Ctx {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-    Ctx::new(Source::new(
-        format!("{root}/proc").into(),
-        format!("{root}/sys").into(),
-        root.into(),
-    ))
+    Ctx::new(
+        Source::new(
+            format!("{root}/proc").into(),
+            format!("{root}/sys").into(),
+            root.into(),
+        )
+        .with_udev(format!("{root}/run/udev/data").into()),
+    )
 }
 
 /// Every collector flag at its default, for collector tests.

@@ -234,13 +234,19 @@ const OPERSTATE: usize = 4;
 pub const COLLECTOR: Collector = Collector {
     name: "netclass",
     enabled_by_default: true,
-    flags: &[Flag::new(
-        "collector.netclass.ignored-devices",
-        FlagKind::Regex,
-        "RE",
-        "^$",
-        "Interfaces the netclass collector ignores.",
-    )],
+    flags: &[
+        Flag::new(
+            "collector.netclass.ignored-devices",
+            FlagKind::Regex,
+            "RE",
+            "^$",
+            "Interfaces the netclass collector ignores.",
+        ),
+        Flag::switch(
+            "collector.netclass.ignore-invalid-speed",
+            "Leave out node_network_speed_bytes of interfaces whose speed is invalid (-1: unknown), as node_exporter 2.x will by default.",
+        ),
+    ],
     help_section: None,
     sources: Sources {
         reads: &[What::Dir(Root::Sys, "class/net")],
@@ -251,6 +257,7 @@ pub const COLLECTOR: Collector = Collector {
 
 pub struct Netclass {
     ignored: Pattern,
+    ignore_invalid_speed: bool,
     st: State,
 }
 
@@ -258,6 +265,7 @@ impl Netclass {
     pub fn new(s: &Settings) -> Result<Netclass, CliError> {
         Ok(Netclass {
             ignored: Pattern::new(s.regex("collector.netclass.ignored-devices")?),
+            ignore_invalid_speed: s.switch("collector.netclass.ignore-invalid-speed"),
             st: State::default(),
         })
     }
@@ -362,6 +370,10 @@ impl Collect for Netclass {
                 let Some(&Some(v)) = st.values.get(k * NUMERIC.len() + a) else {
                     continue;
                 };
+                // The kernel reports -1 (SPEED_UNKNOWN) for a link whose speed it does not know.
+                if attr.file == SPEED && v < 0 && self.ignore_invalid_speed {
+                    continue;
+                }
                 if !opened {
                     out.family(attr.metric, attr.help, attr.kind);
                     opened = true;
@@ -457,6 +469,7 @@ mod tests {
     fn netclass(ignored: &str) -> Netclass {
         Netclass {
             ignored: Pattern::new(regex_lite::Regex::new(ignored).unwrap()),
+            ignore_invalid_speed: false,
             st: State::default(),
         }
     }
@@ -495,6 +508,12 @@ mod tests {
         assert!(!text.contains("node_network_carrier{device=\"wlan0\"}"));
         assert!(!text.contains("node_network_speed_bytes{device=\"lo\"}"));
         assert_eq!(text.matches("# TYPE ").count(), 19);
+        // --collector.netclass.ignore-invalid-speed drops br-lan's -1 (unknown) only.
+        let mut nc = netclass("^$");
+        nc.ignore_invalid_speed = true;
+        let text = scrape_with(&mut nc, &mut ctx_at(root)).unwrap();
+        assert!(!text.contains("node_network_speed_bytes{device=\"br-lan\"}"));
+        assert!(text.contains("node_network_speed_bytes{device=\"eth0\"} 125000000\n"));
     }
 
     #[test]

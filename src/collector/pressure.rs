@@ -110,10 +110,11 @@ pub const COLLECTOR: Collector = Collector::plain(
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     for (resource, families) in RESOURCES {
-        // A kernel without CONFIG_PSI has no /proc/pressure: node_exporter reports that as a
-        // failed scrape of this collector too.
+        // A kernel without CONFIG_PSI has no /proc/pressure; with psi=0 reads fail with
+        // EOPNOTSUPP.
         ctx.src
-            .read(Root::Proc, &["pressure/", resource], &mut ctx.buf)?;
+            .read(Root::Proc, &["pressure/", resource], &mut ctx.buf)
+            .map_err(Error::absent_feature)?;
         let psi = parse_psi(&ctx.buf).map_err(|e| ctx.src.parse_error(e))?;
         for f in families {
             let (line, total) = if f.full {

@@ -72,7 +72,10 @@ pub const COLLECTOR: Collector = Collector::plain(
 );
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-    ctx.src.read(Root::Proc, &["schedstat"], &mut ctx.buf)?;
+    // A kernel without CONFIG_SCHEDSTATS has no /proc/schedstat.
+    ctx.src
+        .read(Root::Proc, &["schedstat"], &mut ctx.buf)
+        .map_err(Error::absent_feature)?;
     out.family(
         "node_schedstat_running_seconds_total",
         "Number of seconds CPU spent running a process.",
