@@ -807,3 +807,82 @@ fn a_malformed_process_exporter_config_stops_proctap() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// README's "process-exporter's config, unchanged": its YAML block, written to a file as it
+/// stands, and the command line shown with it (process-exporter's one-dash flags) give on the
+/// fixture tree the series the README shows; so does Debian's package config for the Java lines.
+#[test]
+fn readme_process_exporter_config_is_used_unchanged() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("### process-exporter's config, unchanged")
+        .expect("the README section");
+    let end = start + readme[start..].find("\n### ").expect("the next section");
+    // The fenced blocks of the section, with their language tags.
+    let blocks: Vec<(&str, &str)> = readme[start..end]
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|b| b.split_once('\n').unwrap_or((b, "")))
+        .collect();
+    let [("yaml", yaml), ("sh", command), ("", postgres), ("", java)] = blocks[..] else {
+        panic!("expected a yaml, a sh and two output blocks, found {blocks:?}");
+    };
+    let dir = std::env::temp_dir().join(format!("proctap-pereadme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let readme_yml = dir.join("config.yml");
+    std::fs::write(&readme_yml, yaml).unwrap();
+    let debian_yml = dir.join("debian.yml");
+    std::fs::write(
+        &debian_yml,
+        "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline:\n    - '.+'\n",
+    )
+    .unwrap();
+    // The README's command line, with the fixture tree for /host/proc and its threads left on
+    // (the thread families are what the Java lines show).
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "proctap",
+            "-config.path",
+            "/etc/process-exporter/config.yml",
+            "-procfs",
+            "/host/proc",
+            "-threads=false"
+        ]
+    );
+    let proc = common::fixtures().join("proc").display().to_string();
+    for (config, threads, want) in [
+        (&readme_yml, "-threads=false", postgres),
+        (&debian_yml, "-threads=true", java),
+    ] {
+        let out = Command::new(common::bin())
+            .args(["once", "--collectors", "namedprocess"])
+            .args(["-config.path", &config.display().to_string()])
+            .args(["-procfs", &proc, threads])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: BTreeSet<&str> = text.lines().collect();
+        for line in want.lines() {
+            assert!(
+                lines.contains(line),
+                "{config:?}: README shows {line:?}, proctap wrote:\n{text}"
+            );
+        }
+        if threads == "-threads=false" {
+            assert!(
+                !text.contains("namedprocess_namegroup_thread_count"),
+                "{text}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
