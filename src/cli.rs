@@ -475,7 +475,7 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
             msg,
         })
     };
-    let text = std::fs::read_to_string(path)
+    let text = crate::source::read_user_file(path, 1 << 20)
         .map_err(|e| file_err(0, None, format!("cannot read: {e}")))?;
     let entries = config::parse(path, &text).map_err(CliError::Config)?;
     let mut names = Vec::new();

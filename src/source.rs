@@ -327,6 +327,76 @@ impl Source {
     }
 }
 
+/// What a file is, for a message saying why it is not read: "a FIFO", "a socket"...
+fn file_kind(mode: libc::mode_t) -> &'static str {
+    match mode & libc::S_IFMT {
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFLNK => "a symbolic link",
+        _ => "not a regular file",
+    }
+}
+
+/// Opens a file a user names or writes (a textfile, `--config`, `--proc-rules`,
+/// `--web.config-file` and the certificate and key it names, a process-exporter config) only
+/// if it is a regular file, symbolic links followed.
+///
+/// Opening a FIFO blocks until a writer comes, and reading a device may never end (or, for
+/// some drivers, has side effects on open), so the path is checked with `stat` before it is
+/// opened, opened with `O_NONBLOCK | O_CLOEXEC | O_NOCTTY` (a FIFO swapped in after the
+/// check then opens at once instead of blocking), and the descriptor is checked again with
+/// `fstat`. Anything else is `InvalidInput` saying what it is: "a FIFO: expected a regular
+/// file".
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let not_regular = |mode: u32| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: expected a regular file",
+                file_kind(mode as libc::mode_t)
+            ),
+        )
+    };
+    let before = std::fs::metadata(path)?;
+    if !before.is_file() {
+        return Err(not_regular(before.mode()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)?;
+    let opened = file.metadata()?;
+    if !opened.is_file() {
+        return Err(not_regular(opened.mode()));
+    }
+    Ok(file)
+}
+
+/// Reads a user-supplied file (see [`open_regular`]) of at most `cap` bytes. The error is
+/// what an operator reads after the file's name.
+pub fn read_user_bytes(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    let n = file.take(cap + 1).read_to_end(&mut bytes)?;
+    if n as u64 > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {cap} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_user_bytes`] as UTF-8 text.
+pub fn read_user_file(path: &Path, cap: u64) -> io::Result<String> {
+    String::from_utf8(read_user_bytes(path, cap)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "expected UTF-8 text"))
+}
+
 /// Opens a directory for [`for_each_dir_entry`].
 pub fn open_dir(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -671,6 +741,50 @@ mod tests {
         assert_eq!(kind("temp2_input"), io::ErrorKind::NotFound);
         assert_eq!(kind("../temp1_input"), io::ErrorKind::InvalidInput);
         assert_eq!(kind(&"x".repeat(256)), io::ErrorKind::InvalidInput);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_regular_files_are_opened_for_users() {
+        let dir = std::env::temp_dir().join(format!("proctap-regular-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ok.conf"), "a = 1\n").unwrap();
+        let fifo =
+            std::ffi::CString::new(dir.join("fifo").into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let _sock = std::os::unix::net::UnixListener::bind(dir.join("sock")).unwrap();
+        std::os::unix::fs::symlink(dir.join("ok.conf"), dir.join("link-ok")).unwrap();
+        std::os::unix::fs::symlink(dir.join("fifo"), dir.join("link-fifo")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("link-zero")).unwrap();
+        let read = |name: &str| read_user_file(&dir.join(name), 1 << 20);
+        assert_eq!(read("ok.conf").unwrap(), "a = 1\n");
+        assert_eq!(
+            read("link-ok").unwrap(),
+            "a = 1\n",
+            "symlinks to files are followed"
+        );
+        let refused = |name: &str| {
+            let e = read(name).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{name}: {e}");
+            e.to_string()
+        };
+        assert_eq!(refused("fifo"), "a FIFO: expected a regular file");
+        assert_eq!(refused("link-fifo"), "a FIFO: expected a regular file");
+        assert_eq!(refused("sock"), "a socket: expected a regular file");
+        assert_eq!(
+            refused("link-zero"),
+            "a character device: expected a regular file"
+        );
+        assert_eq!(refused(""), "a directory: expected a regular file");
+        let e = read_user_file(&dir.join("ok.conf"), 3).unwrap_err();
+        assert_eq!(e.to_string(), "larger than 3 bytes");
+        std::fs::write(dir.join("latin1"), b"\xe9\n").unwrap();
+        assert_eq!(
+            read("latin1").unwrap_err().to_string(),
+            "expected UTF-8 text"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
