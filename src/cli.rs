@@ -177,6 +177,8 @@ const FLAGS: &[(Section, Flag)] = &[
         .aliases(&["web.config-file"]).unset("none").check(web_config_file)),
     (Section::Server, Flag::new("interval", Kind::Duration, "DURATION", "0s",
         "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.")),
+    (Section::Server, Flag::new("web.scrape-timeout", Kind::Duration, "DURATION", "10s",
+        "A scrape answers within the X-Prometheus-Scrape-Timeout-Seconds its request carries (less 0.5 s, at most this), or within DURATION; a collector that can block in the kernel (textfile, hwmon, thermal_zone, powersupplyclass, namedprocess) and has not finished by then reports node_scrape_collector_success 0 and is skipped until its read returns.")),
     (Section::Server, Flag::switch("web.disable-exporter-metrics",
         "Leave out the exporter's own process_* metrics (node_exporter leaves out its process_*, go_* and promhttp_*).")),
     (Section::Server, Flag::new("web.max-requests", Kind::Count, "N", "40",

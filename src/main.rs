@@ -13,6 +13,7 @@ mod config;
 mod corrupt;
 mod expo;
 mod flag;
+mod guard;
 mod gzip;
 mod http;
 mod listen;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The cap on one textfile (`*.prom`), which users write and which may be large by design.
 pub const MAX_FILE_BYTES: u64 = 8 << 20;
@@ -184,6 +185,9 @@ pub struct Source {
     dirents: Vec<u8>,
     /// The longest file read since the last [`Source::trim`].
     largest_read: usize,
+    /// Where a collector running on a helper thread says which file it is reading, so that
+    /// a read that never returns can be named (see [`Source::publish_to`]).
+    published: Option<Arc<Mutex<PathBuf>>>,
 }
 
 impl Source {
@@ -196,12 +200,31 @@ impl Source {
             scratch: PathBuf::with_capacity(256),
             dirents: Vec::new(),
             largest_read: 0,
+            published: None,
         }
     }
 
     /// The same roots with udev's database at `udev` (`--path.udev.data`).
     pub fn with_udev(self, udev: PathBuf) -> Self {
         Source { udev, ..self }
+    }
+
+    /// From now on every path built here is also copied to `slot` (one uncontended lock and a
+    /// copy into a reused buffer per file), for the scraper to name when a read does not return.
+    pub fn publish_to(&mut self, slot: Arc<Mutex<PathBuf>>) {
+        self.published = Some(slot);
+    }
+
+    /// Says that `path` is being read, for a collector that builds its own paths (textfile).
+    pub fn publish(&self, path: &Path) {
+        if let Some(slot) = &self.published {
+            if let Ok(mut p) = slot.try_lock() {
+                let mut s = std::mem::take(&mut *p).into_os_string();
+                s.clear();
+                s.push(path);
+                *p = PathBuf::from(s);
+            }
+        }
     }
 
     /// Called once per scrape with the reused read buffers: one whose capacity is above
@@ -239,6 +262,7 @@ impl Source {
             s.push(part);
         }
         self.scratch = PathBuf::from(s);
+        self.publish(&self.scratch);
         &self.scratch
     }
 

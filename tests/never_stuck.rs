@@ -151,3 +151,237 @@ fn server_scrape_skips_fifos_sockets_and_devices_within_a_second() {
     check_output(&text, &log, &dir, &bad);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The FUSE file system of tests/support/stuckfs.py, mounted for one test; released,
+/// unmounted and stopped on drop, whatever the test did.
+struct StuckFs {
+    child: std::process::Child,
+    dir: PathBuf,
+    mnt: PathBuf,
+}
+
+impl StuckFs {
+    /// `None` (after saying why) where FUSE cannot be mounted here.
+    fn mount(test: &str) -> Option<StuckFs> {
+        if !Path::new("/dev/fuse").exists() {
+            eprintln!("SKIPPED: no /dev/fuse on this machine; the FUSE parts of issue 16's tests did not run");
+            return None;
+        }
+        let ok = Command::new("/usr/bin/python3")
+            .args(["-c", "import fusepy"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "python3-fusepy is missing: run `make deps` (make test does)"
+        );
+        let dir = std::env::temp_dir().join(format!("proctap-fuse-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mnt = dir.join("mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/stuckfs.py");
+        let child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(&mnt)
+            .arg(dir.join("release"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut fs = StuckFs { child, dir, mnt };
+        let start = Instant::now();
+        loop {
+            if std::fs::read_to_string(fs.mnt.join("name")).is_ok_and(|t| t == "stuck\n") {
+                return Some(fs);
+            }
+            if fs.child.try_wait().unwrap().is_some() || start.elapsed() > Duration::from_secs(20) {
+                eprintln!("SKIPPED: mounting a FUSE file system is not permitted here; the FUSE parts of issue 16's tests did not run");
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn release(&self) {
+        std::fs::write(self.dir.join("release"), "").unwrap();
+    }
+}
+
+struct Release<'a>(&'a StuckFs);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.dir.join("release"), "");
+    }
+}
+
+impl Drop for StuckFs {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.dir.join("release"), "");
+        let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// GET /metrics as Prometheus sends it (with its scrape timeout); the body and how long it took.
+fn scrape(addr: &str, timeout_header: &str) -> (String, Duration) {
+    use std::io::{Read, Write};
+    let start = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.0\r\nHost: {addr}\r\nX-Prometheus-Scrape-Timeout-Seconds: {timeout_header}\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let took = start.elapsed();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{head}"
+    );
+    (body.to_string(), took)
+}
+
+fn success(text: &str, collector: &str) -> &'static str {
+    let line = format!("node_scrape_collector_success{{collector=\"{collector}\"}} ");
+    match text.lines().find_map(|l| l.strip_prefix(line.as_str())) {
+        Some("1") => "1",
+        Some("0") => "0",
+        other => panic!("{collector}: {other:?}"),
+    }
+}
+
+fn count_entries(path: String) -> usize {
+    std::fs::read_dir(path).unwrap().count()
+}
+
+#[test]
+fn a_fuse_mount_whose_reads_never_return_does_not_stop_the_exporter() {
+    let Some(fs) = StuckFs::mount("server") else {
+        return;
+    };
+    // A sysfs whose only hwmon device is the FUSE mount; the textfile directory is it too.
+    let sys = fs.dir.join("sys");
+    std::fs::create_dir_all(sys.join("class/hwmon")).unwrap();
+    symlink(&fs.mnt, sys.join("class/hwmon/hwmon0")).unwrap();
+    let mut args = args_with_textfile(&fs.mnt);
+    args.retain(|a| !a.starts_with("--path.sysfs="));
+    args.push(format!("--path.sysfs={}", sys.display()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = common::Server::start(&args);
+    // Dropped before the server, so that a failing assertion releases the stuck reads first
+    // (a process with a thread in a FUSE read cannot be reaped until it returns).
+    let _release = Release(&fs);
+    let addr = server.addr.clone();
+    let pid = server.child.id();
+
+    // The first scrape waits for the stuck reads until the deadline: 3 s less the 0.5 s margin.
+    let first = std::thread::spawn({
+        let addr = addr.clone();
+        move || scrape(&addr, "3")
+    });
+    let mut health = Vec::new();
+    while !first.is_finished() {
+        let start = Instant::now();
+        let (status, body) = common::get(&addr, "/health").unwrap();
+        health.push(start.elapsed());
+        assert_eq!(status, 200, "{body}");
+        let (status, _) = common::get(&addr, "/").unwrap();
+        assert_eq!(status, 200);
+    }
+    let (text, took) = first.join().unwrap();
+    let slowest = health.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "stuck scrape: {took:?}; /health during it: {} answers, slowest {slowest:?}",
+        health.len()
+    );
+    assert!(
+        health.len() >= 2,
+        "/health answered while the collection ran"
+    );
+    assert!(slowest < Duration::from_secs(1), "/health took {slowest:?}");
+    assert!(
+        took >= Duration::from_millis(2000),
+        "it waited for the stuck reads: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "answered within the scrape timeout: {took:?}"
+    );
+    assert_eq!(success(&text, "hwmon"), "0");
+    assert_eq!(success(&text, "textfile"), "0");
+    assert_eq!(success(&text, "cpu"), "1", "the rest of the scrape goes on");
+    assert!(text.contains("\nnode_cpu_seconds_total{"));
+
+    // Later scrapes skip the stuck collectors at once; no threads or descriptors pile up.
+    let (text, took) = scrape(&addr, "3");
+    eprintln!("scrape while the source is stuck: {took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert_eq!(success(&text, "hwmon"), "0");
+    let threads = count_entries(format!("/proc/{pid}/task"));
+    let fds = count_entries(format!("/proc/{pid}/fd"));
+    let mut slowest = Duration::ZERO;
+    for _ in 0..50 {
+        let (text, took) = scrape(&addr, "3");
+        slowest = slowest.max(took);
+        assert_eq!(success(&text, "textfile"), "0");
+    }
+    eprintln!("50 scrapes while stuck: slowest {slowest:?}; {threads} threads, {fds} fds");
+    assert_eq!(
+        count_entries(format!("/proc/{pid}/task")),
+        threads,
+        "threads flat"
+    );
+    assert_eq!(
+        count_entries(format!("/proc/{pid}/fd")),
+        fds,
+        "descriptors flat"
+    );
+
+    // Released, the collectors come back on a following scrape.
+    fs.release();
+    let start = Instant::now();
+    let text = loop {
+        let (text, _) = scrape(&addr, "3");
+        if success(&text, "hwmon") == "1" && success(&text, "textfile") == "1" {
+            break text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no recovery: {text}"
+        );
+    };
+    assert!(text.contains("\nstuck_ok 1\n"), "the textfile is merged");
+    assert!(
+        text.contains("node_hwmon_temp_celsius{chip=\""),
+        "hwmon reads again"
+    );
+    let log = server.stop_and_log().join("\n");
+    let stuck_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("did not return within the scrape deadline"))
+        .collect();
+    assert_eq!(
+        stuck_lines.len(),
+        2,
+        "one line per stuck collector: {stuck_lines:?}"
+    );
+    let mnt = fs.mnt.display().to_string();
+    assert!(
+        stuck_lines
+            .iter()
+            .any(|l| l.contains("collector=hwmon") && l.contains("/class/hwmon/hwmon0:")),
+        "{stuck_lines:?}"
+    );
+    assert!(
+        stuck_lines
+            .iter()
+            .any(|l| l.contains("collector=textfile") && l.contains(&format!("{mnt}/stuck.prom"))),
+        "{stuck_lines:?}"
+    );
+}

@@ -98,12 +98,14 @@ fn collect(dir: Option<&Path>, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
     let mut errored = false;
     let dir = dir.filter(|d| !d.as_os_str().is_empty());
     if let Some(dir) = dir {
+        ctx.src.publish(dir);
         errored |= !list_prom_files(dir, &mut ctx.names);
         let dir_str = dir.to_string_lossy();
         let mut files: Vec<TextFile> = Vec::new();
         let mut total = 0u64;
         for name in ctx.names.iter() {
             let path = clean_join(&dir_str, name);
+            ctx.src.publish(Path::new(&path));
             match read_file(&path, MAX_TOTAL_BYTES.saturating_sub(total)) {
                 Ok(f) => {
                     total += f.text.len() as u64;
