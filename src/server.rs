@@ -814,6 +814,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_scrape_deadline_is_prometheus_timeout_less_a_margin_at_most_the_flag() {
+        let now = Instant::now();
+        let flag = Duration::from_secs(10);
+        let after = |h: Option<f64>| scrape_deadline(h, flag, now) - now;
+        assert_eq!(after(None), flag);
+        assert_eq!(after(Some(3.0)), Duration::from_millis(2500));
+        assert_eq!(after(Some(1.0)), Duration::from_millis(500));
+        assert_eq!(after(Some(60.0)), flag, "at most --web.scrape-timeout");
+    }
+
+    #[test]
     fn routes() {
         let m = "/metrics";
         assert_eq!(route(Method::Get, "/metrics", m), Route::Metrics);
