@@ -228,7 +228,8 @@ man:
 # Python packages of PIP_PKGS in a virtualenv of the project's own, the rustup components for
 # fmt/clippy and the musl target for `make static`.
 # podman, lintian and the rest below, gzip (to decompress gzip bodies), unshare and ip (a private
-# network namespace for the listen tests), the Python packages of PIP_PKGS in a virtualenv of the
+# network namespace for the listen tests), fuse3 and python3-fusepy (tests/never_stuck's FUSE
+# file system whose reads never return), the Python packages of PIP_PKGS in a virtualenv of the
 # project's own, the rustup components for fmt/clippy and the musl target for `make static`.
 deps:
 	@missing=""; \
@@ -255,6 +256,8 @@ deps:
 	command -v gzip >/dev/null || missing="$$missing gzip"; \
 	command -v unshare >/dev/null || missing="$$missing util-linux"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v fusermount3 >/dev/null || missing="$$missing fuse3"; \
+	/usr/bin/python3 -c 'import fusepy' 2>/dev/null || missing="$$missing python3-fusepy"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \

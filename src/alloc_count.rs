@@ -54,6 +54,14 @@ pub fn allocations<T>(f: impl FnOnce() -> T) -> (u64, T) {
     (COUNT.with(Cell::get), out)
 }
 
+/// Counts `n` allocations made for this thread elsewhere (a guarded collector's helper thread
+/// reports its own with [`allocations`]), when this thread is counting.
+pub fn add(n: u64) {
+    if COUNTING.with(Cell::get) {
+        COUNT.with(|c| c.set(c.get() + n));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

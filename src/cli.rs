@@ -180,12 +180,14 @@ const FLAGS: &[(Section, Flag)] = &[
         .aliases(&["web.config-file"]).unset("none").check(web_config_file)),
     (Section::Server, Flag::new("interval", Kind::Duration, "DURATION", "0s",
         "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.")),
+    (Section::Server, Flag::new("web.scrape-timeout", Kind::Duration, "DURATION", "10s",
+        "A scrape answers within the X-Prometheus-Scrape-Timeout-Seconds its request carries (less 0.5 s, at most this), or within DURATION; a collector that can block in the kernel (textfile, hwmon, thermal_zone, powersupplyclass, namedprocess) and has not finished by then reports node_scrape_collector_success 0 and is skipped until its read returns.")),
     (Section::Server, Flag::switch("web.disable-exporter-metrics",
         "Leave out the exporter's own process_* metrics (node_exporter leaves out its process_*, go_* and promhttp_*).")),
     (Section::Server, Flag::new("web.max-requests", Kind::Count, "N", "40",
         "proctap answers one scrape at a time; when more than N scrape requests are waiting for their turn, the newest gets 503 (node_exporter: the maximum number of parallel scrapes). 0: no limit.")),
     (Section::Server, Flag::new("runtime.gomaxprocs", Kind::Count, "N", "1",
-        "Accepted for node_exporter compatibility, no effect: proctap does its work on one thread.")),
+        "Accepted for node_exporter compatibility, no effect: proctap runs one collection at a time.")),
     (Section::Server, Flag::new("once-to-stdout-delay", Kind::Duration, "DURATION", "0s",
         "Do not serve: collect, wait DURATION, collect again and print that to stdout, as process-exporter's flag does (so rates between the two collections are meaningful). 0s: serve.")
         .action()),
@@ -483,7 +485,7 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
             msg,
         })
     };
-    let text = std::fs::read_to_string(path)
+    let text = crate::source::read_user_file(path, 1 << 20)
         .map_err(|e| file_err(0, None, format!("cannot read: {e}")))?;
     let entries = config::parse(path, &text).map_err(CliError::Config)?;
     let mut names = Vec::new();

@@ -76,6 +76,30 @@ impl Encoder {
         }
     }
 
+    /// Clears this encoder and gives it `other`'s family names only (not their output), so
+    /// that [`Encoder::has_family`] answers here as it would there. What is written after
+    /// [`Encoder::mark`] is then copied back with [`Encoder::append_from`]. This is how a
+    /// collector running on a helper thread (see `collector::Guarded`) writes its own buffer.
+    pub fn seed_families(&mut self, other: &Encoder) {
+        self.clear();
+        for &(start, len) in &other.families {
+            if let Some(name) = other.buf.get(start..start + len) {
+                self.families.push((self.buf.len(), len));
+                self.buf.extend_from_slice(name);
+            }
+        }
+    }
+
+    /// Appends what `other` wrote from its `from` mark on, with its families.
+    pub fn append_from(&mut self, other: &Encoder, from: usize) {
+        let base = self.buf.len();
+        self.buf
+            .extend_from_slice(other.buf.get(from..).unwrap_or_default());
+        for &(start, len) in other.families.iter().filter(|&&(s, _)| s >= from) {
+            self.families.push((start - from + base, len));
+        }
+    }
+
     /// Whether a family called `name` was started in this output (it has a `# TYPE name ` line).
     pub fn has_family(&self, name: &str) -> bool {
         self.families

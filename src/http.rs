@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::Range;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 #[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,6 +69,8 @@ pub(crate) struct Head {
     authorization: Option<Range<usize>>,
     /// Whether Accept-Encoding accepts gzip.
     gzip: bool,
+    /// X-Prometheus-Scrape-Timeout-Seconds, when it is a positive number.
+    scrape_timeout: Option<f64>,
     keep_alive: bool,
     /// Bytes of the buffer this request used.
     len: usize,
@@ -82,6 +84,15 @@ enum State {
     Handling,
     /// A response is being written.
     Writing,
+    /// The caller answers later ([`Server::park`]): neither polled nor handed out again.
+    Parked,
+}
+
+impl State {
+    /// A request waiting for the caller's answer, handed out or parked.
+    fn awaits_answer(self) -> bool {
+        matches!(self, State::Handling | State::Parked)
+    }
 }
 
 struct Conn {
@@ -118,6 +129,8 @@ pub struct RequestView<'a> {
     pub authorization: Option<&'a str>,
     /// Whether the client takes a gzip body (Accept-Encoding, q-values honoured).
     pub accepts_gzip: bool,
+    /// The X-Prometheus-Scrape-Timeout-Seconds Prometheus sends (its scrape_timeout).
+    pub scrape_timeout: Option<f64>,
 }
 
 pub struct Server {
@@ -133,6 +146,9 @@ pub struct Server {
     /// out, instead of the kernel queue and `poll` spinning on it.
     reserve_fd: Option<File>,
     last_accept_warning: Option<Instant>,
+    /// Polled with the connections: readable means the caller has work done elsewhere.
+    wake: Option<RawFd>,
+    woken: bool,
     /// New connections speak TLS with this configuration.
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -158,6 +174,8 @@ impl Server {
             next_generation: 1,
             reserve_fd: File::open("/dev/null").ok(),
             last_accept_warning: None,
+            wake: None,
+            woken: false,
             #[cfg(feature = "tls")]
             tls: None,
         })
@@ -168,6 +186,26 @@ impl Server {
     #[cfg(feature = "tls")]
     pub fn set_tls(&mut self, config: Option<Arc<rustls::ServerConfig>>) {
         self.tls = config;
+    }
+
+    /// Polls `fd` too: [`Server::next_request`] returns when it is readable, and
+    /// [`Server::take_woken`] says so. The caller drains it.
+    pub fn watch(&mut self, fd: RawFd) {
+        self.wake = Some(fd);
+    }
+
+    /// Whether the watched descriptor was readable since the last call.
+    pub fn take_woken(&mut self) -> bool {
+        std::mem::take(&mut self.woken)
+    }
+
+    /// Keeps `token`'s request for an answer later (a collection on another thread): it is
+    /// not handed out by [`Server::next_request`] again; [`Server::request`] and
+    /// [`Server::respond`] still take it.
+    pub fn park(&mut self, token: Token) {
+        if let Some(c) = self.conn_mut(token) {
+            c.state = State::Parked;
+        }
     }
 
     /// The address of each listener, in order.
@@ -185,7 +223,7 @@ impl Server {
         self.conns
             .iter()
             .flatten()
-            .filter(|c| c.state == State::Handling)
+            .filter(|c| c.state.awaits_answer())
             .count()
     }
 
@@ -218,6 +256,9 @@ impl Server {
             return None;
         }
         let first_conn = self.listeners.len();
+        if self.wake.is_some() {
+            self.woken |= self.pollfds.last().is_some_and(|p| p.revents != 0);
+        }
         for l in 0..first_conn {
             if self.pollfds.get(l).is_some_and(|p| p.revents != 0) {
                 self.accept_all(l);
@@ -260,6 +301,7 @@ impl Server {
             target: text(&head.target).unwrap_or(""),
             authorization: head.authorization.as_ref().and_then(text),
             accepts_gzip: head.gzip,
+            scrape_timeout: head.scrape_timeout,
         })
     }
 
@@ -322,14 +364,14 @@ impl Server {
         self.conns
             .get(t.slot)?
             .as_ref()
-            .filter(|c| c.generation == t.generation && c.state == State::Handling)
+            .filter(|c| c.generation == t.generation && c.state.awaits_answer())
     }
 
     fn conn_mut(&mut self, t: Token) -> Option<&mut Conn> {
         self.conns
             .get_mut(t.slot)?
             .as_mut()
-            .filter(|c| c.generation == t.generation && c.state == State::Handling)
+            .filter(|c| c.generation == t.generation && c.state.awaits_answer())
     }
 
     fn ready(&self) -> Option<Token> {
@@ -388,8 +430,8 @@ impl Server {
             State::Reading if c.partial => self.limits.head_timeout,
             State::Reading => self.limits.idle_timeout,
             State::Writing => self.limits.write_timeout,
-            // The caller answers before it polls again.
-            State::Handling => Duration::from_secs(3600),
+            // The caller answers before it polls again, or by the scrape deadline.
+            State::Handling | State::Parked => Duration::from_secs(3600),
         }
     }
 
@@ -410,7 +452,7 @@ impl Server {
                 State::Reading if c.tls_wants_write() => libc::POLLIN | libc::POLLOUT,
                 State::Reading => libc::POLLIN,
                 State::Writing => libc::POLLOUT,
-                State::Handling => continue,
+                State::Handling | State::Parked => continue,
             };
             self.pollfds.push(libc::pollfd {
                 fd: c.stream.as_raw_fd(),
@@ -418,6 +460,13 @@ impl Server {
                 revents: 0,
             });
             self.polled.push(slot);
+        }
+        if let Some(fd) = self.wake {
+            self.pollfds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
         }
     }
 
@@ -932,6 +981,7 @@ pub(crate) fn parse_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Pa
     };
     let mut keep_alive = http11;
     let mut authorization = None;
+    let mut scrape_timeout = None;
     let mut accept = AcceptGzip::default();
     let mut has_body = false;
     let mut count = 0;
@@ -971,6 +1021,11 @@ pub(crate) fn parse_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Pa
             has_body = true;
         } else if name.eq_ignore_ascii_case(b"accept-encoding") {
             accept.add(value_trimmed);
+        } else if name.eq_ignore_ascii_case(b"x-prometheus-scrape-timeout-seconds") {
+            scrape_timeout = std::str::from_utf8(value_trimmed)
+                .ok()
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v > 0.0);
         } else if name.eq_ignore_ascii_case(b"authorization") {
             let lead = value.len() - value.iter().skip_while(|b| b.is_ascii_whitespace()).count();
             let v_start = line_start + colon + 1 + lead;
@@ -987,6 +1042,7 @@ pub(crate) fn parse_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Pa
         target: target_start + t_off..target_start + t_off + t_len,
         authorization,
         gzip: accept.accepts(),
+        scrape_timeout,
         // A body is never read: the connection closes after the answer instead.
         keep_alive: keep_alive && !has_body,
         len: end,

@@ -14,6 +14,7 @@ mod corrupt;
 mod expo;
 mod flag;
 mod goflags;
+mod guard;
 mod gzip;
 mod http;
 mod listen;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{self, Config};
 use crate::collector::{Ctx, Scraper, ALL};
+use crate::guard::Guard;
 use crate::gzip::{self, Gzip};
 use crate::http::{self, Method, Token};
 use crate::listen;
@@ -85,13 +86,59 @@ pub fn scraper_for(cfg: &Config) -> Result<Scraper, cli::CliError> {
         .with_udev(cfg.udev.clone());
     let mut scraper = Scraper::new(Ctx::new(src), &cfg.settings, cfg.enabled_collectors())?;
     scraper.exporter_metrics = !cfg.settings.switch("web.disable-exporter-metrics");
+    scraper.timeout = cfg.settings.duration("web.scrape-timeout");
     Ok(scraper)
+}
+
+/// A collection on its way to the collection thread and back.
+struct Run {
+    scraper: Scraper,
+    /// Which enabled collectors to run (`Loop::only`, lent), or all.
+    only: Vec<bool>,
+    filtered: bool,
+    deadline: Instant,
+    ok: bool,
+}
+
+fn run_collection(r: &mut Run) {
+    let only = r.filtered.then_some(&r.only[..]);
+    r.ok = r.scraper.scrape_within(only, r.deadline);
+}
+
+/// A request waiting for its collection.
+struct InFlight {
+    token: Token,
+    /// Answer from the full collection (cached, gzipped once) or from `collect[]`/`exclude[]`.
+    filtered: bool,
+    /// A filtered request with `--interval` is answered from the full collection.
+    filter_after: bool,
+    gzip: bool,
+    deadline: Instant,
+}
+
+/// The deadline of a scrape: Prometheus's X-Prometheus-Scrape-Timeout-Seconds less a margin
+/// for the answer to travel (0.5 s, or half of a timeout of 1 s or less), at most
+/// `--web.scrape-timeout`.
+pub fn scrape_deadline(header: Option<f64>, flag: Duration, now: Instant) -> Instant {
+    let asked = header.map(|t| if t > 1.0 { t - 0.5 } else { t / 2.0 });
+    let secs = asked.map_or(flag.as_secs_f64(), |a| a.min(flag.as_secs_f64()));
+    now + Duration::from_secs_f64(secs.max(0.0))
 }
 
 /// What the loop keeps between requests.
 struct Loop {
     cfg: Config,
-    scraper: Scraper,
+    /// The scraper, while it is not on the collection thread.
+    scraper: Option<Scraper>,
+    /// Runs collections so that the poll loop keeps answering /health and / meanwhile.
+    collection: Guard<Run>,
+    /// The request a running collection is for.
+    in_flight: Option<InFlight>,
+    /// /metrics requests that came while a collection ran: answered (or collected for) when
+    /// it is back, or 503 past their deadline.
+    queued: Vec<(Token, Instant)>,
+    /// The read end of the pipe the collection thread writes to when it is done.
+    wake: Option<std::fs::File>,
     /// When the output in `scraper.out` was collected, and whether every collector succeeded.
     last: Option<(Instant, bool)>,
     /// Made on the first request that takes gzip.
@@ -147,9 +194,17 @@ pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>)
     let (sockets, given): (Vec<TcpListener>, Vec<String>) = listeners(&cfg)?.into_iter().unzip();
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut server = http::Server::new(sockets, http::Limits::default())?;
+    let (wake, wake_tx) = wake_pipe()?;
+    let mut collection = Guard::new("proctap-collect", run_collection);
+    collection.wake_on(wake_tx);
+    server.watch(std::os::fd::AsRawFd::as_raw_fd(&wake));
     let mut lp = Loop {
         cfg,
-        scraper,
+        scraper: Some(scraper),
+        collection,
+        in_flight: None,
+        queued: Vec::new(),
+        wake: Some(wake),
         last: None,
         gzip: None,
         gzipped: Vec::new(),
@@ -174,12 +229,19 @@ pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>)
         );
     }
     while !STOP.load(Ordering::SeqCst) {
-        if RELOAD.swap(false, Ordering::SeqCst) {
+        // A reload waits for a running collection to come back.
+        if lp.scraper.is_some() && RELOAD.swap(false, Ordering::SeqCst) {
             lp.reload(&mut server, &args);
         }
-        if let Some(token) = server.next_request(Duration::from_millis(200)) {
+        let poll = if lp.in_flight.is_some() { 50 } else { 200 };
+        if let Some(token) = server.next_request(Duration::from_millis(poll)) {
             lp.handle(&mut server, token);
         }
+        if server.take_woken() {
+            lp.drain_wake();
+        }
+        lp.collected(&mut server);
+        lp.expire_waiting(&mut server);
     }
     log::info("shutting down", &[]);
     // The request in flight was answered above; let its bytes reach the client.
@@ -187,7 +249,127 @@ pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>)
     Ok(())
 }
 
+/// A non-blocking pipe: (read end, write end). The write end lives as long as the program.
+fn wake_pipe() -> io::Result<(std::fs::File, libc::c_int)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 just returned this descriptor and nothing else owns it.
+    Ok((unsafe { std::fs::File::from_raw_fd(fds[0]) }, fds[1]))
+}
+
+const BUSY: &[u8] = b"503 the collection did not finish within the scrape deadline\n";
+
 impl Loop {
+    fn drain_wake(&mut self) {
+        use std::io::Read;
+        let mut buf = [0u8; 64];
+        if let Some(mut w) = self.wake.as_ref() {
+            while w.read(&mut buf).is_ok_and(|n| n > 0) {}
+        }
+    }
+
+    /// Sends the scraper to the collection thread for `req`.
+    fn start_collection(&mut self, req: InFlight) {
+        let Some(scraper) = self.scraper.take() else {
+            return;
+        };
+        let run = Run {
+            scraper,
+            only: std::mem::take(&mut self.only),
+            filtered: req.filtered && !req.filter_after,
+            deadline: req.deadline,
+            ok: false,
+        };
+        match self.collection.send(run) {
+            Ok(()) => self.in_flight = Some(req),
+            Err((e, run)) => {
+                // No thread: collect here, as before.
+                log::warn(
+                    "cannot start the collection thread; collecting on the main thread",
+                    &[("err", &format_args!("{e:?}"))],
+                );
+                let mut run = run;
+                run_collection(&mut run);
+                self.finish(run);
+                self.in_flight = Some(req);
+            }
+        }
+    }
+
+    fn finish(&mut self, run: Run) {
+        self.last = Some((Instant::now(), run.ok));
+        self.gzipped_fresh = false;
+        self.only = run.only;
+        self.scraper = Some(run.scraper);
+    }
+
+    /// When the collection is back: answers its request, then the ones queued meanwhile.
+    fn collected(&mut self, server: &mut http::Server) {
+        if self.scraper.is_none() {
+            match self.collection.take_back() {
+                Some(run) => self.finish(run),
+                None => return,
+            }
+        }
+        if let Some(req) = self.in_flight.take() {
+            self.answer_collected(server, &req);
+        }
+        while self.scraper.is_some() && self.in_flight.is_none() && !self.queued.is_empty() {
+            let (token, _) = self.queued.remove(0);
+            self.handle(server, token);
+        }
+    }
+
+    /// Answers 503 to the requests whose deadline passed while the collection ran.
+    fn expire_waiting(&mut self, server: &mut http::Server) {
+        let now = Instant::now();
+        // A second of grace: the guarded collectors give up at the deadline themselves.
+        let late = |d: Instant| now > d + Duration::from_secs(1);
+        if self.scraper.is_none() && self.in_flight.as_ref().is_some_and(|r| late(r.deadline)) {
+            if let Some(r) = self.in_flight.take() {
+                respond(server, r.token, 503, &[("Content-Type", TEXT)], BUSY);
+            }
+        }
+        let mut i = 0;
+        while let Some(&(token, deadline)) = self.queued.get(i) {
+            if late(deadline) {
+                self.queued.remove(i);
+                respond(server, token, 503, &[("Content-Type", TEXT)], BUSY);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// The answer to a /metrics request from the collection in `self.scraper`.
+    fn answer_collected(&mut self, server: &mut http::Server, req: &InFlight) -> (u16, usize) {
+        let Some(scraper) = self.scraper.as_mut() else {
+            return (0, 0);
+        };
+        let (body, full) = if req.filtered && !req.filter_after {
+            (scraper.out.as_bytes(), false)
+        } else if req.filtered {
+            scraper.filter_last(&self.only);
+            (scraper.filtered.as_bytes(), false)
+        } else {
+            (scraper.out.as_bytes(), true)
+        };
+        if req.gzip {
+            let g = self.gzip.get_or_insert_with(|| Gzip::new(gzip::LEVEL));
+            // A full collection is compressed once for every scrape it answers.
+            let ready = full && self.gzipped_fresh;
+            if ready || g.compress(body, &mut self.gzipped) {
+                self.gzipped_fresh = full;
+                return respond(server, req.token, 200, METRICS_GZIP, &self.gzipped);
+            }
+        }
+        respond(server, req.token, 200, METRICS_PLAIN, body)
+    }
+
     /// Applies a loaded web config: TLS for new connections, users for every request.
     #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
     fn set_web(&mut self, server: &mut http::Server, web: Option<Web>) {
@@ -252,7 +434,7 @@ impl Loop {
                     systemd_socket: self.cfg.systemd_socket,
                     ..cfg
                 };
-                self.scraper = scraper;
+                self.scraper = Some(scraper);
                 self.last = None;
                 self.gzipped_fresh = false;
                 self.set_web(server, web);
@@ -323,7 +505,28 @@ impl Loop {
         }
         match route {
             Route::Metrics => {
-                let filtered = match selection(req.target, &self.scraper.enabled, &mut self.only) {
+                let deadline = scrape_deadline(
+                    req.scrape_timeout,
+                    self.cfg.settings.duration("web.scrape-timeout"),
+                    Instant::now(),
+                );
+                let max = self.cfg.settings.count("web.max-requests");
+                if max > 0 && server.waiting() > max {
+                    return respond(
+                        server,
+                        token,
+                        503,
+                        &[("Content-Type", TEXT)],
+                        b"503 too many scrape requests waiting (--web.max-requests)\n",
+                    );
+                }
+                let Some(scraper) = self.scraper.as_ref() else {
+                    // A collection is running: this one waits for it to come back.
+                    server.park(token);
+                    self.queued.push((token, deadline));
+                    return (0, 0);
+                };
+                let filtered = match selection(req.target, &scraper.enabled, &mut self.only) {
                     Ok(filtered) => filtered,
                     Err(e) => {
                         let body = format!("400 bad request: {e}\n");
@@ -336,52 +539,25 @@ impl Loop {
                         );
                     }
                 };
-                let max = self.cfg.settings.count("web.max-requests");
-                if max > 0 && server.waiting() > max {
-                    return respond(
-                        server,
-                        token,
-                        503,
-                        &[("Content-Type", TEXT)],
-                        b"503 too many scrape requests waiting (--web.max-requests)\n",
-                    );
-                }
                 let interval = self.cfg.interval;
                 let fresh = self
                     .last
                     .is_some_and(|(at, _)| !interval.is_zero() && at.elapsed() < interval);
-                // The body, and whether it is the full collection (whose gzip is kept).
-                let (body, full) = if filtered && interval.is_zero() {
-                    // Only the asked-for collectors run.
-                    let ok = self.scraper.scrape_some(Some(&self.only));
-                    self.last = Some((Instant::now(), ok));
-                    self.gzipped_fresh = false;
-                    (self.scraper.out.as_bytes(), false)
-                } else {
+                let req = InFlight {
+                    token,
+                    filtered,
                     // With --interval, a filtered request is answered from the last full
                     // collection (made now when it is stale), so it never spoils the cache.
-                    if !fresh {
-                        let ok = self.scraper.scrape();
-                        self.last = Some((Instant::now(), ok));
-                        self.gzipped_fresh = false;
-                    }
-                    if filtered {
-                        self.scraper.filter_last(&self.only);
-                        (self.scraper.filtered.as_bytes(), false)
-                    } else {
-                        (self.scraper.out.as_bytes(), true)
-                    }
+                    filter_after: filtered && !interval.is_zero(),
+                    gzip,
+                    deadline,
                 };
-                if gzip {
-                    let g = self.gzip.get_or_insert_with(|| Gzip::new(gzip::LEVEL));
-                    // A full collection is compressed once for every scrape it answers.
-                    let ready = full && self.gzipped_fresh;
-                    if ready || g.compress(body, &mut self.gzipped) {
-                        self.gzipped_fresh = full;
-                        return respond(server, token, 200, METRICS_GZIP, &self.gzipped);
-                    }
+                if fresh && (!filtered || req.filter_after) {
+                    return self.answer_collected(server, &req);
                 }
-                respond(server, token, 200, METRICS_PLAIN, body)
+                server.park(token);
+                self.start_collection(req);
+                (0, 0)
             }
             Route::Health => {
                 let body = match self.last {
@@ -400,7 +576,10 @@ impl Loop {
                 )
             }
             Route::Landing => {
-                let page = landing_page(&self.cfg, &self.scraper, self.last.map(|(at, _)| at));
+                let page = match &self.scraper {
+                    Some(s) => landing_page(&self.cfg, s, self.last.map(|(at, _)| at)),
+                    None => BUSY_PAGE.to_string(),
+                };
                 respond(
                     server,
                     token,
@@ -426,6 +605,9 @@ impl Loop {
         }
     }
 }
+
+/// The landing page while a collection runs (the collectors' table is with it).
+const BUSY_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>proctap</title></head>\n<body>\n<h1>proctap</h1>\n<p>A collection is running; this page lists the collectors once it is done. <a href=\"/health\">Health</a></p>\n</body></html>\n";
 
 fn respond(
     server: &mut http::Server,
@@ -630,6 +812,17 @@ pub fn landing_page(cfg: &Config, scraper: &Scraper, last: Option<Instant>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scrape_deadline_is_prometheus_timeout_less_a_margin_at_most_the_flag() {
+        let now = Instant::now();
+        let flag = Duration::from_secs(10);
+        let after = |h: Option<f64>| scrape_deadline(h, flag, now) - now;
+        assert_eq!(after(None), flag);
+        assert_eq!(after(Some(3.0)), Duration::from_millis(2500));
+        assert_eq!(after(Some(1.0)), Duration::from_millis(500));
+        assert_eq!(after(Some(60.0)), flag, "at most --web.scrape-timeout");
+    }
 
     #[test]
     fn routes() {

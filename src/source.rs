@@ -6,6 +6,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The cap on one textfile (`*.prom`), which users write and which may be large by design.
 pub const MAX_FILE_BYTES: u64 = 8 << 20;
@@ -184,6 +185,9 @@ pub struct Source {
     dirents: Vec<u8>,
     /// The longest file read since the last [`Source::trim`].
     largest_read: usize,
+    /// Where a collector running on a helper thread says which file it is reading, so that
+    /// a read that never returns can be named (see [`Source::publish_to`]).
+    published: Option<Arc<Mutex<PathBuf>>>,
 }
 
 impl Source {
@@ -196,12 +200,31 @@ impl Source {
             scratch: PathBuf::with_capacity(256),
             dirents: Vec::new(),
             largest_read: 0,
+            published: None,
         }
     }
 
     /// The same roots with udev's database at `udev` (`--path.udev.data`).
     pub fn with_udev(self, udev: PathBuf) -> Self {
         Source { udev, ..self }
+    }
+
+    /// From now on every path built here is also copied to `slot` (one uncontended lock and a
+    /// copy into a reused buffer per file), for the scraper to name when a read does not return.
+    pub fn publish_to(&mut self, slot: Arc<Mutex<PathBuf>>) {
+        self.published = Some(slot);
+    }
+
+    /// Says that `path` is being read, for a collector that builds its own paths (textfile).
+    pub fn publish(&self, path: &Path) {
+        if let Some(slot) = &self.published {
+            if let Ok(mut p) = slot.try_lock() {
+                let mut s = std::mem::take(&mut *p).into_os_string();
+                s.clear();
+                s.push(path);
+                *p = PathBuf::from(s);
+            }
+        }
     }
 
     /// Called once per scrape with the reused read buffers: one whose capacity is above
@@ -239,6 +262,7 @@ impl Source {
             s.push(part);
         }
         self.scratch = PathBuf::from(s);
+        self.publish(&self.scratch);
         &self.scratch
     }
 
@@ -325,6 +349,76 @@ impl Source {
         names.sort();
         Ok(dir)
     }
+}
+
+/// What a file is, for a message saying why it is not read: "a FIFO", "a socket"...
+fn file_kind(mode: libc::mode_t) -> &'static str {
+    match mode & libc::S_IFMT {
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFLNK => "a symbolic link",
+        _ => "not a regular file",
+    }
+}
+
+/// Opens a file a user names or writes (a textfile, `--config`, `--proc-rules`,
+/// `--web.config-file` and the certificate and key it names, a process-exporter config) only
+/// if it is a regular file, symbolic links followed.
+///
+/// Opening a FIFO blocks until a writer comes, and reading a device may never end (or, for
+/// some drivers, has side effects on open), so the path is checked with `stat` before it is
+/// opened, opened with `O_NONBLOCK | O_CLOEXEC | O_NOCTTY` (a FIFO swapped in after the
+/// check then opens at once instead of blocking), and the descriptor is checked again with
+/// `fstat`. Anything else is `InvalidInput` saying what it is: "a FIFO: expected a regular
+/// file".
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let not_regular = |mode: u32| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: expected a regular file",
+                file_kind(mode as libc::mode_t)
+            ),
+        )
+    };
+    let before = std::fs::metadata(path)?;
+    if !before.is_file() {
+        return Err(not_regular(before.mode()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)?;
+    let opened = file.metadata()?;
+    if !opened.is_file() {
+        return Err(not_regular(opened.mode()));
+    }
+    Ok(file)
+}
+
+/// Reads a user-supplied file (see [`open_regular`]) of at most `cap` bytes. The error is
+/// what an operator reads after the file's name.
+pub fn read_user_bytes(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    let n = file.take(cap + 1).read_to_end(&mut bytes)?;
+    if n as u64 > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {cap} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_user_bytes`] as UTF-8 text.
+pub fn read_user_file(path: &Path, cap: u64) -> io::Result<String> {
+    String::from_utf8(read_user_bytes(path, cap)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "expected UTF-8 text"))
 }
 
 /// Opens a directory for [`for_each_dir_entry`].
@@ -671,6 +765,50 @@ mod tests {
         assert_eq!(kind("temp2_input"), io::ErrorKind::NotFound);
         assert_eq!(kind("../temp1_input"), io::ErrorKind::InvalidInput);
         assert_eq!(kind(&"x".repeat(256)), io::ErrorKind::InvalidInput);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_regular_files_are_opened_for_users() {
+        let dir = std::env::temp_dir().join(format!("proctap-regular-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ok.conf"), "a = 1\n").unwrap();
+        let fifo =
+            std::ffi::CString::new(dir.join("fifo").into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let _sock = std::os::unix::net::UnixListener::bind(dir.join("sock")).unwrap();
+        std::os::unix::fs::symlink(dir.join("ok.conf"), dir.join("link-ok")).unwrap();
+        std::os::unix::fs::symlink(dir.join("fifo"), dir.join("link-fifo")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("link-zero")).unwrap();
+        let read = |name: &str| read_user_file(&dir.join(name), 1 << 20);
+        assert_eq!(read("ok.conf").unwrap(), "a = 1\n");
+        assert_eq!(
+            read("link-ok").unwrap(),
+            "a = 1\n",
+            "symlinks to files are followed"
+        );
+        let refused = |name: &str| {
+            let e = read(name).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{name}: {e}");
+            e.to_string()
+        };
+        assert_eq!(refused("fifo"), "a FIFO: expected a regular file");
+        assert_eq!(refused("link-fifo"), "a FIFO: expected a regular file");
+        assert_eq!(refused("sock"), "a socket: expected a regular file");
+        assert_eq!(
+            refused("link-zero"),
+            "a character device: expected a regular file"
+        );
+        assert_eq!(refused(""), "a directory: expected a regular file");
+        let e = read_user_file(&dir.join("ok.conf"), 3).unwrap_err();
+        assert_eq!(e.to_string(), "larger than 3 bytes");
+        std::fs::write(dir.join("latin1"), b"\xe9\n").unwrap();
+        assert_eq!(
+            read("latin1").unwrap_err().to_string(),
+            "expected UTF-8 text"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

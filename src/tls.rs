@@ -18,11 +18,13 @@ fn read_pem(file: &Path) -> Result<Vec<u8>, WebConfigError> {
         line: 0,
         msg,
     };
-    let meta = std::fs::metadata(file).map_err(|e| err(format!("cannot read: {e}")))?;
-    if meta.len() > MAX_PEM_BYTES {
-        return Err(err("larger than 1 MiB: not a PEM file".into()));
+    match crate::source::read_user_bytes(file, MAX_PEM_BYTES) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.to_string().starts_with("larger than") => {
+            Err(err("larger than 1 MiB: not a PEM file".into()))
+        }
+        Err(e) => Err(err(format!("cannot read: {e}"))),
     }
-    std::fs::read(file).map_err(|e| err(format!("cannot read: {e}")))
 }
 
 /// The rustls configuration for `files`: TLS 1.3 only (rustls without its `tls12` feature),

@@ -51,11 +51,14 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         line: 0,
         msg,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    if meta.len() > 1 << 20 {
-        return Err(err("larger than 1 MiB".into()));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let text = crate::source::read_user_file(path, 1 << 20).map_err(|e| {
+        err(match e.kind() {
+            std::io::ErrorKind::InvalidData if e.to_string().starts_with("larger") => {
+                "larger than 1 MiB".into()
+            }
+            _ => format!("cannot read: {e}"),
+        })
+    })?;
     parse(path, &text)
 }
 

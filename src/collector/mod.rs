@@ -5,12 +5,15 @@
 //! reads its files through the buffers in [`Ctx`] and writes its families straight into the
 //! encoder.
 //! If it fails, whatever it wrote is rolled back and `node_scrape_collector_success` is 0.
-use std::time::Instant;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use regex_lite::Regex;
 
 use crate::expo::{Encoder, Kind};
 use crate::flag::{CliError, Flag, Settings};
+use crate::guard::{Away, Guard};
 use crate::log;
 use crate::source::{Error, NameList, Root, Source};
 
@@ -127,11 +130,27 @@ pub const ALL: &[Collector] = &[
     textfile::COLLECTOR,
 ];
 
+/// Collectors whose reads can block in the kernel: a textfile directory on a hung NFS or FUSE
+/// mount, a sysfs attribute whose driver waits on a dead I2C or ACPI bus, a process's cmdline
+/// or smaps_rollup while its mmap lock is held. Each runs on a helper thread of its own with
+/// its own [`Ctx`] (see [`Guarded`]): one thread hop per scrape, never one per read. A
+/// collector that may block adds its name here.
+pub const MAY_BLOCK: &[&str] = &[
+    "hwmon",
+    "namedprocess",
+    "powersupplyclass",
+    "textfile",
+    "thermal_zone",
+];
+
+/// How long a scrape may take when the request does not say (`--web.scrape-timeout`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A collector without options or state between scrapes.
 pub type CollectFn = fn(&mut Ctx, &mut Encoder) -> Result<(), Error>;
 
 /// A collector with options compiled from its flags, or state kept between scrapes.
-pub trait Collect {
+pub trait Collect: Send {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error>;
 }
 
@@ -218,6 +237,124 @@ impl Instance {
             Instance::Built(c) => c.collect(ctx, out),
         }
     }
+}
+
+/// What a guarded collector takes to its helper thread and brings back: the collector, a
+/// context of its own and an encoder of its own (seeded with the scrape's family names).
+struct Job {
+    instance: Instance,
+    ctx: Ctx,
+    out: Encoder,
+    result: Result<(), Error>,
+    /// What the last run allocated, counted on the helper thread so that the zero-allocation
+    /// test sees it.
+    #[cfg(test)]
+    allocations: u64,
+}
+
+fn run_job(job: &mut Job) {
+    #[cfg(test)]
+    {
+        let (n, ()) = crate::alloc_count::allocations(|| run_job_counted(job));
+        job.allocations = n;
+    }
+    #[cfg(not(test))]
+    run_job_counted(job);
+}
+
+fn run_job_counted(job: &mut Job) {
+    job.result = job.instance.collect(&mut job.ctx, &mut job.out);
+    let ctx = &mut job.ctx;
+    ctx.src.trim(&mut [&mut ctx.buf, &mut ctx.buf2]);
+}
+
+/// A collector of [`MAY_BLOCK`], run through a [`Guard`]. When a run passes its deadline the
+/// job stays with the helper (blocked in the kernel) and later scrapes skip the collector at
+/// once, reporting success 0, until the helper hands the job back: at most one thread per
+/// stuck collector, and no descriptors beyond what that one run holds.
+pub struct Guarded {
+    guard: Guard<Job>,
+    /// The job, while it is not with the helper.
+    home: Option<Job>,
+    /// The file the helper's [`Source`] is reading (see [`Source::publish_to`]).
+    reading: Arc<Mutex<PathBuf>>,
+}
+
+impl Guarded {
+    fn new(instance: Instance, src: &Source) -> Self {
+        let reading = Arc::new(Mutex::new(PathBuf::new()));
+        let mut src = src.clone();
+        src.publish_to(Arc::clone(&reading));
+        let mut ctx = Ctx::new(src);
+        // Grown to what this collector reads, not the shared context's 64 KiB up front.
+        ctx.buf = String::new();
+        ctx.buf2 = String::new();
+        Guarded {
+            guard: Guard::new("proctap-guard", run_job),
+            home: Some(Job {
+                instance,
+                ctx,
+                out: Encoder::new(),
+                result: Ok(()),
+                #[cfg(test)]
+                allocations: 0,
+            }),
+            reading,
+        }
+    }
+
+    fn stuck(&self) -> Error {
+        let path = self.reading.lock().map(|p| p.clone()).unwrap_or_default();
+        Error::Io {
+            path,
+            err: std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "a read did not return within the scrape deadline; the collector is skipped until it does",
+            ),
+        }
+    }
+
+    /// Runs the collector into `out`, waiting for it until `deadline` at most.
+    fn collect(&mut self, out: &mut Encoder, deadline: Instant) -> Result<(), Error> {
+        if self.home.is_none() {
+            self.home = self.guard.take_back();
+        }
+        let Some(mut job) = self.home.take() else {
+            return Err(self.stuck());
+        };
+        job.out.seed_families(out);
+        let from = job.out.mark();
+        match self.guard.run(job, deadline) {
+            Ok(mut job) => {
+                #[cfg(test)]
+                crate::alloc_count::add(job.allocations);
+                let result = std::mem::replace(&mut job.result, Ok(()));
+                if result.is_ok() {
+                    out.append_from(&job.out, from);
+                }
+                self.home = Some(job);
+                result
+            }
+            Err((Away::TimedOut, _)) => Err(self.stuck()),
+            Err((away, back)) => {
+                self.home = back;
+                let err = match away {
+                    Away::Spawn(e) => e,
+                    _ => std::io::Error::other("the helper thread is busy"),
+                };
+                Err(Error::Io {
+                    path: PathBuf::from("(helper thread)"),
+                    err,
+                })
+            }
+        }
+    }
+}
+
+/// An enabled collector: run on the scraping thread, or through its guard.
+enum Running {
+    Direct(Instance),
+    Guarded(Box<Guarded>),
 }
 
 fn build(c: &Collector, settings: &Settings) -> Result<Instance, CliError> {
@@ -365,7 +502,9 @@ pub struct Scraper {
     pub ctx: Ctx,
     /// Indexes into [`ALL`] of the enabled collectors, in table order.
     pub enabled: Vec<usize>,
-    instances: Vec<Instance>,
+    instances: Vec<Running>,
+    /// How long a scrape may take when the caller gives no deadline (`--web.scrape-timeout`).
+    pub timeout: Duration,
     pub outcomes: Vec<Outcome>,
     pub out: Encoder,
     /// A `collect[]`/`exclude[]` answer assembled from the last scrape ([`Scraper::filter_last`]).
@@ -381,13 +520,21 @@ impl Scraper {
         let instances = enabled
             .iter()
             .filter_map(|&i| ALL.get(i))
-            .map(|c| build(c, settings))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|c| {
+                let instance = build(c, settings)?;
+                Ok(if MAY_BLOCK.contains(&c.name) {
+                    Running::Guarded(Box::new(Guarded::new(instance, &ctx.src)))
+                } else {
+                    Running::Direct(instance)
+                })
+            })
+            .collect::<Result<Vec<_>, CliError>>()?;
         let outcomes = vec![Outcome::default(); enabled.len()];
         Ok(Scraper {
             ctx,
             enabled,
             instances,
+            timeout: DEFAULT_TIMEOUT,
             outcomes,
             out: Encoder::new(),
             filtered: Encoder::new(),
@@ -405,8 +552,20 @@ impl Scraper {
     /// Collects the enabled collectors that `only` marks (indexed as `enabled`; all of them
     /// when `None`) into `self.out`, with the meta-metrics of those.
     pub fn scrape_some(&mut self, only: Option<&[bool]>) -> bool {
+        self.scrape_within(only, Instant::now() + self.timeout)
+    }
+
+    /// [`Scraper::scrape_some`] by `deadline`: each guarded collector ([`MAY_BLOCK`]) gets an
+    /// equal share of the time left for the guarded collectors still to run.
+    pub fn scrape_within(&mut self, only: Option<&[bool]>, deadline: Instant) -> bool {
         self.out.clear();
         let mut all_ok = true;
+        let mut guarded_left = self
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(k, r)| selected(only, *k) && matches!(r, Running::Guarded(_)))
+            .count() as u32;
         let running = self.outcomes.iter_mut().zip(&mut self.instances);
         for (k, ((slot, instance), &i)) in running.zip(&self.enabled).enumerate() {
             let Some(c) = ALL.get(i) else { continue };
@@ -416,7 +575,14 @@ impl Scraper {
                 continue;
             }
             let start = Instant::now();
-            let result = instance.collect(&mut self.ctx, &mut self.out);
+            let result = match instance {
+                Running::Direct(instance) => instance.collect(&mut self.ctx, &mut self.out),
+                Running::Guarded(g) => {
+                    let share = deadline.saturating_duration_since(start) / guarded_left.max(1);
+                    guarded_left = guarded_left.saturating_sub(1);
+                    g.collect(&mut self.out, start + share)
+                }
+            };
             let seconds = start.elapsed().as_secs_f64();
             slot.seconds = seconds;
             slot.ok = result.is_ok();

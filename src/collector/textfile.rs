@@ -12,7 +12,6 @@
 //! This collector must run after every other host collector (it is last in `ALL`) so that
 //! [`Encoder::has_family`] sees their families.
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
@@ -99,12 +98,14 @@ fn collect(dir: Option<&Path>, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
     let mut errored = false;
     let dir = dir.filter(|d| !d.as_os_str().is_empty());
     if let Some(dir) = dir {
+        ctx.src.publish(dir);
         errored |= !list_prom_files(dir, &mut ctx.names);
         let dir_str = dir.to_string_lossy();
         let mut files: Vec<TextFile> = Vec::new();
         let mut total = 0u64;
         for name in ctx.names.iter() {
             let path = clean_join(&dir_str, name);
+            ctx.src.publish(Path::new(&path));
             match read_file(&path, MAX_TOTAL_BYTES.saturating_sub(total)) {
                 Ok(f) => {
                     total += f.text.len() as u64;
@@ -201,7 +202,11 @@ fn list_prom_files(dir: &Path, names: &mut crate::source::NameList) -> bool {
 fn read_file(path: &str, budget: u64) -> Result<TextFile, String> {
     let limit = budget.min(MAX_FILE_BYTES);
     let fail = |e: std::io::Error| format!("{path}: {e}");
-    let file = File::open(path).map_err(fail)?;
+    // A FIFO, socket or device (or a symlink to one) is refused before it is opened; opening a
+    // FIFO would block the scrape until a writer came.
+    let file = crate::source::open_regular(Path::new(path)).map_err(fail)?;
+    // node_exporter stats the file after parsing it; the descriptor's is the same file's.
+    let modified = file.metadata().and_then(|m| m.modified()).map_err(fail)?;
     let mut text = String::new();
     let n = file
         .take(limit + 1)
@@ -217,10 +222,6 @@ fn read_file(path: &str, budget: u64) -> Result<TextFile, String> {
             format!("{path}: larger than {MAX_FILE_BYTES} bytes; expected a small file of metrics")
         });
     }
-    // node_exporter stats the file after parsing it; the handle is the same file either way.
-    let modified = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map_err(fail)?;
     let mtime = match modified.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
@@ -603,7 +604,7 @@ node_textfile_scrape_error 0
     #[test]
     fn mtime_is_whole_seconds_of_the_full_path() {
         let dir = dir_with("mtime", &[("a.prom", "a 1\n"), ("notes.txt", "not 1\n")]);
-        let f = File::options()
+        let f = std::fs::File::options()
             .write(true)
             .open(dir.join("a.prom"))
             .unwrap();

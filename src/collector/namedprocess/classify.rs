@@ -640,7 +640,7 @@ impl Classifier {
 
 /// Reads and checks a rules file; errors name the file and the line.
 pub fn read_rules(path: &Path) -> Result<Vec<UserRule>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let text = crate::source::read_user_file(path, 1 << 20).map_err(|e| ConfigError {
         file: path.to_path_buf(),
         line: 0,
         key: None,

@@ -227,11 +227,9 @@ pub fn read_config(path: &Path) -> Result<Namer, ConfigError> {
         key: None,
         msg,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    if meta.len() > 1 << 20 {
-        return Err(err("larger than 1 MiB".into()));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    // Only a regular file: a FIFO here would block the start (see source::open_regular).
+    let text = crate::source::read_user_file(path, 1 << 20)
+        .map_err(|e| err(format!("cannot read: {e}")))?;
     parse_config(path, &text)
 }
 
@@ -467,6 +465,23 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_as_config_is_refused_not_waited_on() {
+        let dir = std::env::temp_dir().join(format!("proctap-naming-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("config.yml");
+        let c = std::ffi::CString::new(fifo.clone().into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_config(&fifo).err().unwrap().to_string();
+        assert!(
+            e.contains("cannot read: a FIFO: expected a regular file"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn attrs<'a>(comm: &'a str, argv: &'a [&'a str], cmdline: &'a str) -> Attrs<'a> {
         Attrs {
