@@ -168,7 +168,6 @@ pub const NODE_EXPORTER: &[Row] = &[
     alias("collector.netdev.device-whitelist", "collector.netdev.device-include"),
     ignored("collector.netdev.enable-detailed-metrics", OFF, "proctap's netdev collector has node_exporter's default metric names only"),
     ignored("collector.netdev.label-ifalias", OFF, "proctap's netdev collector has no ifalias label yet"),
-    no_effect("collector.netdev.netlink", ON, "proctap reads /proc/net/dev, which has the same counters"),
     of("collector.ntp.ip-ttl", VALUE, "ntp"),
     of("collector.ntp.local-offset-tolerance", VALUE, "ntp"),
     of("collector.ntp.max-distance", VALUE, "ntp"),
@@ -590,7 +589,7 @@ mod tests {
                     .into()
             )
         );
-        let netlink = find("collector.netdev.netlink").unwrap();
+        let netlink = find("collector.arp.netlink").unwrap();
         assert_eq!(g(netlink, Value::Bool(false)).0, Level::Info);
         let processes = find("collector.processes").unwrap();
         assert!(

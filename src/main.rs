@@ -15,6 +15,7 @@ mod expo;
 mod flag;
 mod http;
 mod log;
+mod netlink;
 mod parse;
 #[cfg(test)]
 mod parsers;

@@ -141,6 +141,8 @@ pub enum What {
     Dir(Root, &'static str),
     /// The `--collector.textfile.directory` directory.
     TextfileDir,
+    /// A netlink family the collector asks, and what it asks (`RTM_GETQDISC dump`).
+    Netlink(crate::netlink::Family, &'static str),
     /// `/proc/<pid>/<file>` of every process: how many are readable and how many denied
     /// (another user's io, smaps_rollup, fd need CAP_SYS_PTRACE).
     PerProcess(&'static str),
@@ -535,15 +537,32 @@ pub fn fixture_ctx() -> Ctx {
     ))
 }
 
-/// Every collector flag at its default, for collector tests.
+/// Every collector flag at its default, for collector tests on the fixture tree, except that
+/// netdev reads the fixtures' /proc/net/dev rather than this machine's links over netlink.
 #[cfg(test)]
 pub fn default_settings() -> Settings {
-    Settings::new(flags())
+    let mut s = Settings::new(flags());
+    if let Some(f) = flags().find(|f| f.name == "collector.netdev.netlink") {
+        let _ = s.set(f, crate::config::Value::Bool(false));
+    }
+    s
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
+
+    /// The samples of an output, by `name{labels}`, for tests that compare values.
+    pub fn samples(out: &[u8]) -> std::collections::BTreeMap<String, f64> {
+        let text = std::str::from_utf8(out).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.rsplit_once(' ').unwrap();
+                (k.to_string(), v.parse().unwrap())
+            })
+            .collect()
+    }
 
     #[test]
     fn the_table_is_sorted_unique_and_ends_with_textfile() {
