@@ -32,6 +32,7 @@ pub mod netdev;
 pub mod netstat;
 pub mod os;
 pub mod pressure;
+pub mod qdisc;
 pub mod schedstat;
 pub mod selfproc;
 pub mod sockstat;
@@ -64,6 +65,7 @@ pub const ALL: &[Collector] = &[
     netstat::COLLECTOR,
     os::COLLECTOR,
     pressure::COLLECTOR,
+    qdisc::COLLECTOR,
     schedstat::COLLECTOR,
     sockstat::COLLECTOR,
     softnet::COLLECTOR,
