@@ -101,7 +101,6 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("mdadm", ""),
     ("meminfo_numa", ""),
     ("mountstats", ""),
-    ("network_route", ""),
     ("nfs", ""),
     ("nfsd", ""),
     ("ntp", ""),

@@ -30,6 +30,7 @@ pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod network_route;
 pub mod os;
 pub mod pressure;
 pub mod qdisc;
@@ -63,6 +64,7 @@ pub const ALL: &[Collector] = &[
     netclass::COLLECTOR,
     netdev::COLLECTOR,
     netstat::COLLECTOR,
+    network_route::COLLECTOR,
     os::COLLECTOR,
     pressure::COLLECTOR,
     qdisc::COLLECTOR,
