@@ -122,7 +122,6 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("sysctl", ""),
     ("systemd", ""),
     ("tapestats", ""),
-    ("tcpstat", ""),
     ("timex", ""),
     ("tls", ""),
     ("udp_queues", ""),

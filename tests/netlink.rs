@@ -176,3 +176,30 @@ fn netdev_qdisc_and_routes_match_node_exporter_in_a_namespace() {
         theirs.len()
     );
 }
+
+#[test]
+fn tcpstat_matches_node_exporter_in_a_namespace() {
+    let r = run("tcpstat");
+    let state = |s: &Series, st: &str| {
+        s.get(&format!("node_tcp_connection_states{{state=\"{st}\"}}"))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    // The test's sockets: listeners on 127.0.0.1 and ::1, and a connected pair whose receiver
+    // has not read the 1,000 bytes sent.
+    for (st, want) in [
+        ("listen", 2.0),
+        ("established", 2.0),
+        ("rx_queued_bytes", 1000.0),
+    ] {
+        assert_eq!(state(&r.before, st), want, "{st}: {:?}", r.before);
+    }
+    // node_exporter also sees its own listener and both ends of the scrape's connection.
+    assert_eq!(state(&r.theirs, "listen"), 3.0);
+    assert_eq!(state(&r.theirs, "established"), 4.0);
+    assert!(state(&r.theirs, "rx_queued_bytes") >= 1000.0);
+    for st in ["syn_sent", "syn_recv", "close", "last_ack", "closing"] {
+        assert_eq!(state(&r.theirs, st), state(&r.before, st), "{st}");
+    }
+    println!("tcpstat in a namespace: listen, established and queued bytes as node_exporter 1.5 counts them");
+}

@@ -17,6 +17,8 @@ mod flag;
 mod http;
 #[path = "../../src/log.rs"]
 mod log;
+#[path = "../../src/netlink.rs"]
+mod netlink;
 #[path = "../../src/parse.rs"]
 mod parse;
 #[path = "../../src/parsers.rs"]

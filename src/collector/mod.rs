@@ -39,6 +39,8 @@ pub mod selfproc;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+#[cfg(feature = "server")]
+pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -72,6 +74,8 @@ pub const ALL: &[Collector] = &[
     sockstat::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
+    #[cfg(feature = "server")]
+    tcpstat::COLLECTOR,
     thermal_zone::COLLECTOR,
     time::COLLECTOR,
     uname::COLLECTOR,
