@@ -126,7 +126,6 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("tls", ""),
     ("udp_queues", ""),
     ("watchdog", ""),
-    ("wifi", ""),
     ("xfrm", ""),
     ("xfs", ""),
     ("zfs", ""),
@@ -202,7 +201,7 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.systemd.unit-whitelist", VALUE, "systemd"),
     of("collector.systemd.user", OFF, "systemd"),
     of("collector.tapestats.ignored-devices", VALUE, "tapestats"),
-    of("collector.wifi.fixtures", VALUE, "wifi"),
+    no_effect("collector.wifi.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build nl80211 messages instead"),
     ignored("path.udev.data", VALUE, "proctap has no udev disk info (node_disk_info and friends) yet"),
     // Branch i10-listen makes this a real flag; delete the row then.
     ignored("web.systemd-socket", OFF, "this proctap cannot take its socket from systemd; it listens on --web.listen-address"),

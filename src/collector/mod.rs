@@ -46,6 +46,7 @@ pub mod thermal_zone;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
+pub mod wifi;
 
 /// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
 /// entry: name, default, flags, sources, how it is built) and one line here.
@@ -80,6 +81,7 @@ pub const ALL: &[Collector] = &[
     time::COLLECTOR,
     uname::COLLECTOR,
     vmstat::COLLECTOR,
+    wifi::COLLECTOR,
     // Out of alphabetical order on purpose: textfile must run after every other collector so
     // that it can refuse families they already wrote (Encoder::has_family).
     textfile::COLLECTOR,

@@ -505,7 +505,7 @@ Inter-|   Receive                                                |  Transmit
         let both = link_msg("wan", &[attr(IFLA_STATS, &v32), stats64(5, 24)]);
         assert_eq!(counters(&both)[0], 7);
         // Counters near 2^64 wrap when summed, as the kernel's own sums do.
-        let mut big = vec![0u64; 24];
+        let mut big = [0u64; 24];
         big[6] = u64::MAX;
         big[15] = 2;
         let v: Vec<u8> = big.iter().flat_map(|x| x.to_ne_bytes()).collect();
