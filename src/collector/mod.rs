@@ -20,6 +20,8 @@ pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod entropy;
+#[cfg(feature = "server")]
+pub mod ethtool;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
@@ -57,6 +59,8 @@ pub const ALL: &[Collector] = &[
     cpufreq::COLLECTOR,
     diskstats::COLLECTOR,
     entropy::COLLECTOR,
+    #[cfg(feature = "server")]
+    ethtool::COLLECTOR,
     filefd::COLLECTOR,
     filesystem::COLLECTOR,
     hwmon::COLLECTOR,

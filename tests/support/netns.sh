@@ -4,6 +4,8 @@
 # Environment: PROCTAP, NODE_EXPORTER, OUT (a directory), COLLECTORS (comma-separated),
 # ROOTFS (for rt_tables), PORT.
 set -eu
+# This namespace's links in /sys/class/net (the ethtool collector lists them there).
+mount -t sysfs sysfs /sys
 ip link set lo up
 ip link add v0 type veth peer name v1
 ip link set v0 up

@@ -1,8 +1,10 @@
-//! The netlink collectors (netdev's default, qdisc, network_route, tcpstat) against Debian's
-//! node_exporter 1.5 on live kernel state: a private network namespace (`unshare -n`) with a
-//! veth pair, an htb tree with a child qdisc and a tbf, unicast, multipath, blackhole,
-//! unreachable and policy-table routes, and TCP sockets in known states, built by
-//! tests/support/netns.sh, which scrapes proctap, node_exporter and proctap again.
+//! The collectors that ask the running kernel rather than files (netdev's netlink default,
+//! qdisc, network_route, tcpstat, ethtool's ioctls) against Debian's node_exporter 1.5 on live
+//! kernel state: private network and mount namespaces (`unshare -nm`, sysfs mounted afresh so
+//! /sys/class/net lists the namespace's links) with a veth pair, an htb tree with a child qdisc
+//! and a tbf, unicast, multipath, blackhole, unreachable and policy-table routes, and TCP
+//! sockets in known states, built by tests/support/netns.sh, which scrapes proctap,
+//! node_exporter and proctap again.
 //!
 //! Counters must lie between proctap's two readings; what node_exporter itself adds to the
 //! namespace (its listening socket and the scrape's connection) is accounted for; labels
@@ -37,7 +39,7 @@ fn run(collectors: &str) -> Run {
     // the test is root enough to make links and qdiscs.
     let root = unsafe_geteuid() == 0;
     let st = Command::new("unshare")
-        .args(if root { &["-n"][..] } else { &["-rn"][..] })
+        .args(if root { &["-nm"][..] } else { &["-rnm"][..] })
         .args(["sh", script])
         .env("PROCTAP", common::bin())
         .env("NODE_EXPORTER", ne)
@@ -202,4 +204,17 @@ fn tcpstat_matches_node_exporter_in_a_namespace() {
         assert_eq!(state(&r.theirs, st), state(&r.before, st), "{st}");
     }
     println!("tcpstat in a namespace: listen, established and queued bytes as node_exporter 1.5 counts them");
+}
+
+#[test]
+fn ethtool_matches_node_exporter_in_a_namespace() {
+    let r = run("ethtool");
+    // veth reports driver info, link modes and its per-queue statistics; loopback nothing.
+    let n = between(&r, "node_ethtool_");
+    let links = between(&r, "node_network_");
+    assert!(r.before.contains_key(
+        "node_ethtool_info{bus_info=\"\",device=\"v0\",driver=\"veth\",expansion_rom_version=\"\",firmware_version=\"\",version=\"1.0\"}"
+    ), "{:?}", r.before.keys().collect::<Vec<_>>());
+    assert!(!r.before.keys().any(|k| k.contains("device=\"lo\"")));
+    println!("ethtool in a namespace: {n} node_ethtool_* and {links} node_network_* series equal node_exporter 1.5's");
 }
