@@ -13,8 +13,6 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use regex_lite::Regex;
-
 use crate::collector::{Build, Collect, Collector, Ctx, Filter, Pattern, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
