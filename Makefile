@@ -79,8 +79,9 @@ $(TARGET_DIR)/%/release/proctap: FORCE
 	$(MAKE) --no-print-directory $(or $(call lookup,$*,$(STATIC_TARGETS)),$(error no make target builds $*))
 FORCE:
 
-# Binary, man page, systemd unit (ExecStart pointing at the installed binary), the capability
-# drop-in as a doc example, and the example config unless one is already there.
+# Binary, man page, systemd unit (ExecStart pointing at the installed binary) and socket unit,
+# the capability and socket-activation drop-ins as doc examples, and the example config unless
+# one is already there.
 install: $(BIN)
 	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/proctap
 	install -Dm644 man/proctap.1 $(DESTDIR)$(PREFIX)/share/man/man1/proctap.1
@@ -88,8 +89,12 @@ install: $(BIN)
 	sed -e 's|/usr/local/bin/proctap|$(PREFIX)/bin/proctap|' -e 's|/etc/proctap.conf|$(SYSCONFDIR)/proctap.conf|' \
 		contrib/systemd/proctap.service > $(DESTDIR)$(UNITDIR)/proctap.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/proctap.service
+	install -m644 contrib/systemd/proctap.socket $(DESTDIR)$(UNITDIR)/proctap.socket
 	install -Dm644 contrib/systemd/proctap-process-details.conf \
 		$(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-process-details.conf
+	sed -e 's|/usr/local/bin/proctap|$(PREFIX)/bin/proctap|' -e 's|/etc/proctap.conf|$(SYSCONFDIR)/proctap.conf|' \
+		contrib/systemd/proctap-socket.conf > $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-socket.conf
+	chmod 644 $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-socket.conf
 	install -Dm644 examples/proctap.conf $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap.conf
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/proctap.conf ]; then \
 		echo "keeping $(DESTDIR)$(SYSCONFDIR)/proctap.conf"; \
@@ -219,7 +224,11 @@ man:
 	@echo "rendered man/proctap.1 to $(TARGET_DIR)/proctap.1.txt"
 
 # Installs what the tests need, only where it is missing: Debian's promtool and node_exporter,
-# podman, lintian and the rest below, the Python packages of PIP_PKGS in a virtualenv of the
+# podman, lintian and the rest below (mkfs.btrfs and mkfs.xfs for tests/filesystems.rs), the
+# Python packages of PIP_PKGS in a virtualenv of the project's own, the rustup components for
+# fmt/clippy and the musl target for `make static`.
+# podman, lintian and the rest below, gzip (to decompress gzip bodies), unshare and ip (a private
+# network namespace for the listen tests), the Python packages of PIP_PKGS in a virtualenv of the
 # project's own, the rustup components for fmt/clippy and the musl target for `make static`.
 deps:
 	@missing=""; \
@@ -241,6 +250,11 @@ deps:
 	command -v ar >/dev/null || missing="$$missing binutils"; \
 	command -v tc >/dev/null || missing="$$missing iproute2"; \
 	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v mkfs.btrfs >/dev/null || missing="$$missing btrfs-progs"; \
+	command -v mkfs.xfs >/dev/null || missing="$$missing xfsprogs"; \
+	command -v gzip >/dev/null || missing="$$missing gzip"; \
+	command -v unshare >/dev/null || missing="$$missing util-linux"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \

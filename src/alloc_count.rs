@@ -101,6 +101,26 @@ mod tests {
     }
 
     #[test]
+    fn off_by_default_collectors_and_options_do_not_allocate() {
+        let cfg = crate::cli::parse([
+            "--collector.cpu.info",
+            "--collector.cpu.info.flags-include=^(aes|avx.*|sha_ni)$",
+            "--collector.cpu.info.bugs-include=.",
+            "--collector.stat.softirq",
+        ])
+        .unwrap();
+        for name in ["cpu", "stat", "processes", "softirqs"] {
+            let i = collector::by_name(name).unwrap();
+            let mut s = Scraper::new(fixture_ctx(), &cfg.settings, vec![i]).unwrap();
+            s.scrape();
+            s.scrape();
+            let (n, ok) = allocations(|| s.scrape());
+            assert!(ok, "{name} fails on the fixtures");
+            assert_eq!(n, 0, "collector {name} allocates in a steady-state scrape");
+        }
+    }
+
+    #[test]
     fn selected_processes_do_not_allocate_once_known() {
         let cfg = crate::cli::parse([
             "--proc-name=postgres",

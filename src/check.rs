@@ -80,10 +80,11 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
     let src = &mut scraper.ctx.src;
     let _ = writeln!(
         out,
-        "proctap check: --path.procfs={} --path.sysfs={} --path.rootfs={}",
+        "proctap check: --path.procfs={} --path.sysfs={} --path.rootfs={} --path.udev.data={}",
         src.procfs.display(),
         src.sysfs.display(),
-        src.rootfs.display()
+        src.rootfs.display(),
+        src.udev.display()
     );
     let (mut failed, mut absent) = (0, 0);
     for (outcome, &i) in scraper.outcomes.iter().zip(&scraper.enabled) {
@@ -102,7 +103,7 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
             (false, true) => "absent",
             (false, false) => "FAILED",
         };
-        let _ = writeln!(out, "{:<14}{status:<8}{series:>6} series", c.name);
+        let _ = writeln!(out, "{:<13} {status:<8}{series:>6} series", c.name);
         let sources = &c.sources;
         let mut need_hint = false;
         for what in sources.reads {

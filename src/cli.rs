@@ -10,6 +10,7 @@ use crate::compat::{self, Found, Given, Takes};
 use crate::config::{self, ConfigError, Value};
 pub use crate::flag::{bad, CliError};
 use crate::flag::{boolean, Flag, Kind, Settings};
+use crate::listen;
 use crate::log::{self, Level};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,10 @@ pub struct Config {
     pub repeated: Vec<&'static str>,
     /// One entry per [`collector::ALL`].
     pub enabled: Vec<bool>,
-    pub listen: String,
+    /// `--web.listen-address`, each checked by [`listen::parse`]; [`listen::DEFAULT`] when none.
+    pub listen: Vec<String>,
+    /// `--web.systemd-socket`: serve on the sockets systemd passes instead.
+    pub systemd_socket: bool,
     pub telemetry_path: String,
     /// `--web.config-file`: TLS and basic auth (with the `tls` feature).
     pub web_config_file: Option<PathBuf>,
@@ -63,6 +67,7 @@ pub struct Config {
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
+    pub udev: PathBuf,
     pub log_json: bool,
     pub log_level: Level,
 }
@@ -80,13 +85,15 @@ impl Default for Config {
                 .iter()
                 .map(|c| c.enabled_by_default)
                 .collect(),
-            listen: String::new(),
+            listen: Vec::new(),
+            systemd_socket: false,
             telemetry_path: String::new(),
             web_config_file: None,
             interval: Duration::ZERO,
             procfs: PathBuf::new(),
             sysfs: PathBuf::new(),
             rootfs: PathBuf::new(),
+            udev: PathBuf::new(),
             log_json: false,
             log_level: Level::Info,
         };
@@ -138,6 +145,10 @@ fn log_format(s: &str) -> Result<(), String> {
     }
 }
 
+fn listen_address(s: &str) -> Result<(), String> {
+    listen::parse(s).map(drop)
+}
+
 fn log_level(s: &str) -> Result<(), String> {
     Level::parse(s)
         .map(drop)
@@ -153,9 +164,13 @@ fn collector_name(s: &str) -> Result<(), String> {
 /// The program's own flags, by section.
 #[rustfmt::skip]
 const FLAGS: &[(Section, Flag)] = &[
-    (Section::Server, Flag::new("listen", Kind::Str, "ADDR", "0.0.0.0:9100", "Address to listen on.")
-        .aliases(&["web.listen-address"])),
-    (Section::Server, Flag::new("web.telemetry-path", Kind::Str, "PATH", "/metrics", "Path under which metrics are served.")
+    (Section::Server, Flag::new("listen", Kind::Repeat, "ADDR", listen::DEFAULT,
+        "Address to listen on, as node_exporter takes it: :PORT (and 0.0.0.0:PORT, [::]:PORT) is every address, IPv6 and IPv4 on one socket; IP:PORT; [IPv6]:PORT; [IPv4]:PORT; HOST:PORT, resolved once at start to its first IPv4 address (else its first). Repeat the flag to listen on several; in the config file, a list.")
+        .aliases(&["web.listen-address"]).check(listen_address)),
+    (Section::Server, Flag::switch("web.systemd-socket",
+        "Serve on the listening sockets systemd passes (LISTEN_FDS; a proctap.socket unit) instead of the listen addresses.")),
+    (Section::Server, Flag::new("web.telemetry-path", Kind::Str, "PATH", "/metrics",
+        "Path under which metrics are served; gzipped when the request's Accept-Encoding takes gzip (Prometheus's does).")
         .check(telemetry_path)),
     (Section::Server, Flag::new("web.config.file", Kind::Str, "FILE", "",
         "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.")
@@ -171,6 +186,7 @@ const FLAGS: &[(Section, Flag)] = &[
     (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")),
     (Section::Paths, Flag::new("path.sysfs", Kind::Str, "DIR", "/sys", "sysfs mount point.")),
     (Section::Paths, Flag::new("path.rootfs", Kind::Str, "DIR", "/", "Root filesystem (for the host's files).")),
+    (Section::Paths, Flag::new("path.udev.data", Kind::Str, "DIR", crate::source::UDEV_DATA, "udev's database (disk model, serial, filesystem and device mapper labels).")),
     (Section::Collectors, Flag::new("collectors", Kind::List, "a,b,c", "", "Enable exactly these collectors.")
         .aliases(&["monitor"]).check(collector_name)),
     (Section::Collectors, Flag::switch("collector.disable-defaults", "Disable every collector; enable some with --collector.NAME.")
@@ -402,6 +418,12 @@ where
             cfg.compat.retain(|g| g.found != found);
         }
     }
+    // A repeatable flag given here replaces the file's list (and the default); each use adds.
+    for f in settings.iter().filter_map(|s| s.target.flag()) {
+        if f.kind == Kind::Repeat {
+            cfg.settings.clear(f);
+        }
+    }
     let mut set_here: Vec<&'static str> = Vec::new();
     for s in settings {
         if let Some(f) = s.target.flag() {
@@ -468,6 +490,10 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
         if let (Some(f), false) = (target.flag(), is_empty(&e.value)) {
             names.push(f.name);
         }
+        // The file's list replaces the default of a repeatable flag.
+        if let Some(f) = target.flag().filter(|f| f.kind == Kind::Repeat) {
+            cfg.settings.clear(f);
+        }
         apply(cfg, &target, e.value).map_err(|why| file_err(e.line, Some(&e.key), why))?;
     }
     if let Err((a, b)) = check_exclusive(&names) {
@@ -484,13 +510,18 @@ impl Config {
     /// The typed fields from the settings.
     fn derive(&mut self) {
         let s = &self.settings;
-        self.listen = s.str("listen").to_string();
+        self.listen = match s.list("listen") {
+            [] => vec![listen::DEFAULT.to_string()],
+            given => given.to_vec(),
+        };
+        self.systemd_socket = s.switch("web.systemd-socket");
         self.telemetry_path = s.str("web.telemetry-path").to_string();
         self.web_config_file = s.path("web.config.file");
         self.interval = s.duration("interval");
         self.procfs = s.str("path.procfs").into();
         self.sysfs = s.str("path.sysfs").into();
         self.rootfs = s.str("path.rootfs").into();
+        self.udev = s.str("path.udev.data").into();
         self.log_json = s.str("log.format") == "json";
         self.log_level = Level::parse(s.str("log.level")).unwrap_or(Level::Info);
     }
@@ -787,6 +818,12 @@ pub fn help() -> String {
             if !off.is_empty() {
                 help_entry(&mut out, "", "Off by default:", Some(&off.join(",")));
             }
+            help_entry(
+                &mut out,
+                "",
+                "processes is node_exporter's collector of that name (node_processes_*); namedprocess is proctap's process groups (namedprocess_namegroup_*, as process-exporter names them).",
+                None,
+            );
         }
     }
     out.push('\n');
@@ -855,7 +892,8 @@ mod tests {
     fn defaults() {
         let c = p(&[]).unwrap();
         assert_eq!(c.command, Command::Serve);
-        assert_eq!(c.listen, "0.0.0.0:9100");
+        assert_eq!(c.listen, [listen::DEFAULT]);
+        assert!(!c.systemd_socket);
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.procfs, PathBuf::from("/proc"));
         assert_eq!(
@@ -895,7 +933,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.command, Command::Once);
-        assert_eq!(c.listen, "127.0.0.1:9999");
+        assert_eq!(c.listen, ["127.0.0.1:9999"]);
         assert_eq!(c.procfs, PathBuf::from("fixtures/proc"));
         assert_eq!(enabled_names(&c), ["loadavg", "meminfo"]);
         assert!(c.log_json);
@@ -960,7 +998,7 @@ mod tests {
         );
         let file = path.to_str().unwrap();
         let c = p(&["--config", file]).unwrap();
-        assert_eq!(c.listen, "127.0.0.1:9200");
+        assert_eq!(c.listen, ["127.0.0.1:9200"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats"]);
         assert_eq!(
             c.settings.str("collector.diskstats.device-exclude"),
@@ -977,7 +1015,7 @@ mod tests {
             "--log-level=debug",
         ])
         .unwrap();
-        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.listen, ["127.0.0.1:1"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats", "meminfo"]);
         assert_eq!(c.log_level, Level::Debug);
         // An include on the command line replaces the file's exclude instead of conflicting.
@@ -991,7 +1029,7 @@ mod tests {
     fn config_file_errors_name_file_line_and_key() {
         let cases = [
             ("unknown", "listen = \"x:1\"\nno.such.key = 1\n", ":2: key no.such.key: unknown key"),
-            ("badvalue", "\nlisten = 5\n", ":2: key listen: expected a string, found an integer"),
+            ("badvalue", "\nlisten = 5\n", ":2: key listen: expected a string or a list of strings, found an integer"),
             ("badregex", "collector.vmstat.fields = \"(\"\n", ":1: key collector.vmstat.fields: "),
             ("badcollector", "collectors = [\"cpu\", \"gpu\"]\n", ":1: key collectors: unknown collector \"gpu\""),
             ("badbool", "collector.cpu = \"maybe\"\n", ":1: key collector.cpu: expected true or false"),
@@ -1025,7 +1063,7 @@ mod tests {
         ])
         .unwrap();
         let text = c.to_file();
-        assert!(text.contains("\nlisten = \"127.0.0.1:9300\"\n"), "{text}");
+        assert!(text.contains("\nlisten = [\"127.0.0.1:9300\"]\n"), "{text}");
         assert!(
             text.contains("\ncollectors = [\"cpu\", \"netdev\"]\n"),
             "{text}"
@@ -1097,15 +1135,13 @@ mod tests {
     #[test]
     fn node_exporter_flags_of_the_compat_table_are_accepted() {
         let c = p(&[
-            "--collector.zfs",
+            "--collector.drbd",
             "--no-collector.wifi",
             "--collector.ntp.server=10.0.0.1",
             "--collector.ntp.server",
             "10.0.0.2",
-            "--collector.cpu.info",
+            "--collector.hwmon.chip-include=^coretemp",
             "--no-collector.netdev.netlink",
-            "--path.udev.data",
-            "/host/root/run/udev/data",
         ])
         .unwrap();
         let notes: Vec<(Level, String)> = c.compat.iter().map(Given::note).collect();
@@ -1117,8 +1153,7 @@ mod tests {
                 Level::Info,
                 Level::Warn,
                 Level::Warn,
-                Level::Info,
-                Level::Warn
+                Level::Info
             ],
             "{notes:?}"
         );
@@ -1141,8 +1176,8 @@ mod tests {
                 &["--collector.ntp.server"][..],
                 "flag --collector.ntp.server needs a value",
             ),
-            (&["--collector.zfs=yes"][..], "--collector.zfs"),
-            (&["--collector.zfsx"][..], "unknown flag --collector.zfsx"),
+            (&["--collector.drbd=yes"][..], "--collector.drbd"),
+            (&["--collector.drbdx"][..], "unknown flag --collector.drbdx"),
         ] {
             let e = p(args).unwrap_err().to_string();
             assert!(e.contains(want), "{args:?}: {e}");
@@ -1179,7 +1214,7 @@ mod tests {
     fn compat_flags_in_the_config_file_and_the_printed_config() {
         let path = temp_file(
             "compat",
-            "collector.zfs = true
+            "collector.drbd = true
 collector.systemd.unit-include = \"^ssh\"
 collector.wifi = false
 ",
@@ -1188,7 +1223,7 @@ collector.wifi = false
         let c = p(&["--config", file, "--collector.perf.tracepoint=sched:x"]).unwrap();
         let text = c.to_file();
         assert!(
-            text.contains("\ncollector.zfs = true   # ignored: proctap has no zfs collector\n"),
+            text.contains("\ncollector.drbd = true   # ignored: proctap has no drbd collector\n"),
             "{text}"
         );
         assert!(text.contains("\ncollector.wifi = false   # accepted, no effect here: "));
@@ -1204,10 +1239,10 @@ collector.wifi = false
             .iter()
             .find(|g| g.found.name() == "collector.systemd.unit-include");
         assert_eq!(unit.map(|g| &g.value), Some(&Value::Str("^cron".into())));
-        std::fs::write(&path, "collector.zfs = \"on\"\n").unwrap();
+        std::fs::write(&path, "collector.drbd = \"on\"\n").unwrap();
         let e = p(&["--config", file]).unwrap_err().to_string();
         assert!(
-            e.contains(":1: key collector.zfs: expected true or false"),
+            e.contains(":1: key collector.drbd: expected true or false"),
             "{e}"
         );
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
@@ -1272,7 +1307,41 @@ collector.wifi = false
         ] {
             assert!(h.contains(flag), "{flag} missing from --help");
         }
-        assert!(h.contains("[default: 0.0.0.0:9100]"));
+        assert!(h.contains("[default: :9100]"));
         assert!(h.contains(collector::diskstats::DEVICE_EXCLUDE_DEFAULT));
+    }
+
+    #[test]
+    fn listen_addresses_repeat_and_are_checked_at_parse_time() {
+        let c = p(&["--web.listen-address=[::1]:1", "--listen", "127.0.0.1:2"]).unwrap();
+        assert_eq!(c.listen, ["[::1]:1", "127.0.0.1:2"]);
+        let path = temp_file("listen", "listen = [\":9100\", \"[127.0.0.1]:9101\"]\n");
+        let file = path.to_str().unwrap();
+        assert_eq!(
+            p(&["--config", file]).unwrap().listen,
+            [":9100", "[127.0.0.1]:9101"]
+        );
+        // The command line's addresses replace the file's.
+        let c = p(&["--config", file, "--listen=:1", "--listen=:2"]).unwrap();
+        assert_eq!(c.listen, [":1", ":2"]);
+        assert!(c.to_file().contains("\nlisten = [\":1\", \":2\"]\n"));
+        // One string in the file is one address, and replaces the default.
+        std::fs::write(&path, "listen = \"127.0.0.1:3\"\n").unwrap();
+        assert_eq!(p(&["--config", file]).unwrap().listen, ["127.0.0.1:3"]);
+        for (args, want) in [
+            (&["--web.listen-address=9105"][..], "flag --web.listen-address: invalid value \"9105\": missing the ':' before the port; :9105 listens on every address"),
+            (&["--listen=:1", "--listen=[::1"][..], "flag --listen: invalid value \"[::1\": missing ']'"),
+            (&["--listen=:70000"][..], "out of range"),
+            (&["--listen="][..], "flag --listen: invalid value \"\": empty"),
+            (&["--listen=:1,:2"][..], "needs brackets"),
+        ] {
+            let e = p(args).unwrap_err().to_string();
+            assert!(e.starts_with(want) || e.contains(want), "{args:?}: {e}");
+        }
+        std::fs::write(&path, "listen = [\":1\", \"x\"]\n").unwrap();
+        let e = p(&["--config", file]).unwrap_err().to_string();
+        assert!(e.ends_with(":1: key listen: \"x\": missing :PORT"), "{e}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert!(p(&["--web.systemd-socket"]).unwrap().systemd_socket);
     }
 }

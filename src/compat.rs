@@ -78,10 +78,11 @@ const fn alias(name: &'static str, of: &'static str) -> Row {
 /// ignored with a warning, `--no-collector.NAME` is accepted (it gets what it asks for). With a
 /// note where the name could mislead. Sorted; the collectors issue deletes names as it adds them.
 pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
-    ("bcache", ""),
+    #[cfg(not(feature = "server"))]
+    ("bcache", "this build has no server collectors"),
     ("bcachefs", ""),
-    ("bonding", ""),
-    ("btrfs", ""),
+    #[cfg(not(feature = "server"))]
+    ("btrfs", "this build has no server collectors"),
     ("buddyinfo", ""),
     ("cgroups", ""),
     ("cpu_vulnerabilities", ""),
@@ -89,7 +90,10 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("dmmultipath", ""),
     ("drbd", ""),
     ("drm", ""),
-    ("edac", ""),
+    #[cfg(not(feature = "server"))]
+    ("edac", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("ethtool", "this build has no server collectors"),
     ("fibrechannel", ""),
     ("infiniband", ""),
     ("ipvs", ""),
@@ -97,37 +101,34 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("ksmd", ""),
     ("lnstat", ""),
     ("logind", ""),
-    ("mdadm", ""),
     ("meminfo_numa", ""),
     ("mountstats", ""),
-    ("nfs", ""),
-    ("nfsd", ""),
+    #[cfg(not(feature = "server"))]
+    ("nfs", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("nfsd", "this build has no server collectors"),
     ("ntp", ""),
     ("nvme", ""),
     ("pcidevice", ""),
     ("perf", ""),
-    ("powersupplyclass", ""),
-    (
-        "processes",
-        "node_processes_*; proctap's process groups are --collector.namedprocess",
-    ),
     ("rapl", ""),
     ("runit", ""),
-    ("selinux", ""),
+    #[cfg(not(feature = "server"))]
+    ("selinux", "this build has no server collectors"),
     ("slabinfo", ""),
-    ("softirqs", ""),
     ("supervisord", ""),
     ("swap", ""),
     ("sysctl", ""),
     ("systemd", ""),
     ("tapestats", ""),
-    ("timex", ""),
+    #[cfg(not(feature = "server"))]
+    ("tcpstat", "this build has no server collectors"),
     ("tls", ""),
-    ("udp_queues", ""),
-    ("watchdog", ""),
     ("xfrm", ""),
-    ("xfs", ""),
-    ("zfs", ""),
+    #[cfg(not(feature = "server"))]
+    ("xfs", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("zfs", "this build has no server collectors"),
     ("zoneinfo", ""),
 ];
 
@@ -135,13 +136,17 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
 #[rustfmt::skip]
 pub const NODE_EXPORTER: &[Row] = &[
     no_effect("collector.arp.netlink", ON, "proctap reads /proc/net/arp, which has the same entries"),
+    #[cfg(not(feature = "server"))]
     of("collector.bcache.priorityStats", OFF, "bcache"),
     ignored("collector.cpu.guest", ON, "proctap always exports node_cpu_guest_seconds_total"),
-    ignored("collector.cpu.info", OFF, "proctap's cpu collector has no node_cpu_info yet"),
-    ignored("collector.cpu.info.bugs-include", VALUE, "proctap's cpu collector has no node_cpu_bug_info yet"),
-    ignored("collector.cpu.info.flags-include", VALUE, "proctap's cpu collector has no node_cpu_flag_info yet"),
     ignored("collector.cpufreq.enable-cpufreq-prefix", OFF, "proctap's cpufreq series keep node_exporter's node_cpu_ prefix"),
     alias("collector.diskstats.ignored-devices", "collector.diskstats.device-exclude"),
+    #[cfg(not(feature = "server"))]
+    of("collector.ethtool.device-exclude", VALUE, "ethtool"),
+    #[cfg(not(feature = "server"))]
+    of("collector.ethtool.device-include", VALUE, "ethtool"),
+    #[cfg(not(feature = "server"))]
+    of("collector.ethtool.metrics-include", VALUE, "ethtool"),
     ignored("collector.filesystem.fs-types-include", VALUE, "proctap's filesystem collector has only the exclude patterns yet"),
     ignored("collector.filesystem.mount-points-include", VALUE, "proctap's filesystem collector has only the exclude patterns yet"),
     no_effect("collector.filesystem.stat-workers", VALUE, "proctap asks one mount at a time, on its own bounded worker"),
@@ -177,13 +182,11 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.perf.hardware-profilers", VALUE, "perf"),
     of("collector.perf.software-profilers", VALUE, "perf"),
     of("collector.perf.tracepoint", VALUE, "perf"),
-    of("collector.powersupply.ignored-supplies", VALUE, "powersupplyclass"),
     no_effect("collector.qdisc.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build netlink messages instead"),
     of("collector.rapl.enable-zone-label", OFF, "rapl"),
     of("collector.runit.servicedir", VALUE, "runit"),
     of("collector.slabinfo.slabs-exclude", VALUE, "slabinfo"),
     of("collector.slabinfo.slabs-include", VALUE, "slabinfo"),
-    ignored("collector.stat.softirq", OFF, "proctap's stat collector has no node_softirqs_total yet"),
     of("collector.supervisord.url", VALUE, "supervisord"),
     of("collector.sysctl.include", VALUE, "sysctl"),
     of("collector.sysctl.include-info", VALUE, "sysctl"),
@@ -198,9 +201,6 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.systemd.user", OFF, "systemd"),
     of("collector.tapestats.ignored-devices", VALUE, "tapestats"),
     no_effect("collector.wifi.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build nl80211 messages instead"),
-    ignored("path.udev.data", VALUE, "proctap has no udev disk info (node_disk_info and friends) yet"),
-    // Branch i10-listen makes this a real flag; delete the row then.
-    ignored("web.systemd-socket", OFF, "this proctap cannot take its socket from systemd; it listens on --web.listen-address"),
 ];
 
 /// process-exporter's flags, for issue 13: they are single-dash Go flags (`-config.path`),
@@ -388,7 +388,8 @@ pub fn completion_script(zsh: bool, words: &[String]) -> String {
 
 /// The README's list of what is accepted and ignored, generated from the table (the compat
 /// tests compare it with README.md).
-#[cfg(test)]
+// The README describes the default build (feature server).
+#[cfg(all(test, feature = "server"))]
 fn readme_block() -> String {
     let flags = |pick: fn(&Row) -> bool| -> Vec<String> {
         rows()
@@ -449,7 +450,8 @@ fn readme_block() -> String {
 }
 
 /// Appends `text` as a markdown bullet wrapped at 100 columns.
-#[cfg(test)]
+// The README describes the default build (feature server).
+#[cfg(all(test, feature = "server"))]
 fn wrap_bullet(out: &mut String, text: &str) {
     let mut width = 0;
     for word in text.split(' ') {
@@ -541,20 +543,21 @@ mod tests {
 
     #[test]
     fn notes_say_what_happens() {
-        let zfs = find("collector.zfs").unwrap();
+        let drbd = find("collector.drbd").unwrap();
         let g = |found, value| Given { found, value }.note();
         assert_eq!(
-            g(zfs, Value::Bool(true)),
+            g(drbd, Value::Bool(true)),
             (
                 Level::Warn,
-                "--collector.zfs: proctap has no zfs collector; ignored".into()
+                "--collector.drbd: proctap has no drbd collector; ignored".into()
             )
         );
         assert_eq!(
-            g(zfs, Value::Bool(false)),
+            g(drbd, Value::Bool(false)),
             (
                 Level::Info,
-                "--no-collector.zfs: accepted, no effect here: proctap has no zfs collector".into()
+                "--no-collector.drbd: accepted, no effect here: proctap has no drbd collector"
+                    .into()
             )
         );
         let ntp = find("collector.ntp.server").unwrap();
@@ -577,13 +580,13 @@ mod tests {
         );
         let netlink = find("collector.arp.netlink").unwrap();
         assert_eq!(g(netlink, Value::Bool(false)).0, Level::Info);
-        let processes = find("collector.processes").unwrap();
+        let mountstats = find("collector.mountstats").unwrap();
         assert!(
-            g(processes, Value::Bool(true))
+            g(mountstats, Value::Bool(true))
                 .1
-                .contains("--collector.namedprocess"),
+                .contains("no mountstats collector"),
             "{:?}",
-            g(processes, Value::Bool(true))
+            g(mountstats, Value::Bool(true))
         );
         let old = find("collector.diskstats.ignored-devices").unwrap();
         assert_eq!(old.alias_of(), Some("collector.diskstats.device-exclude"));
@@ -597,9 +600,9 @@ mod tests {
         let mut given = Vec::new();
         Given::record(&mut given, tp, Value::Str("a:b".into()));
         Given::record(&mut given, tp, Value::Str("c:d".into()));
-        let zfs = find("collector.zfs").unwrap();
-        Given::record(&mut given, zfs, Value::Bool(true));
-        Given::record(&mut given, zfs, Value::Bool(false));
+        let drbd = find("collector.drbd").unwrap();
+        Given::record(&mut given, drbd, Value::Bool(true));
+        Given::record(&mut given, drbd, Value::Bool(false));
         assert_eq!(
             given,
             [
@@ -608,7 +611,7 @@ mod tests {
                     value: Value::List(vec!["a:b".into(), "c:d".into()])
                 },
                 Given {
-                    found: zfs,
+                    found: drbd,
                     value: Value::Bool(false)
                 },
             ]
@@ -616,8 +619,10 @@ mod tests {
     }
 
     /// README.md's "Migrating from node_exporter" lists what is accepted and ignored; it must
-    /// be what the table says. `PROCTAP_UPDATE_README=1` rewrites the block.
+    /// be what the table says. `PROCTAP_UPDATE_README=1` rewrites the block. README describes
+    /// the default build.
     #[test]
+    #[cfg(feature = "server")]
     fn readme_lists_the_table() {
         const START: &str = "<!-- compat:begin -->\n";
         const END: &str = "<!-- compat:end -->";

@@ -29,6 +29,11 @@ pub enum Kind {
     List,
     /// Like `List`, but each use adds to it (a repeatable flag such as `--proc-name`).
     Append,
+    /// One item per use, taken whole (no splitting at commas; an empty value is an item its
+    /// check sees); the first use in the config file or on the command line replaces the list
+    /// (cli.rs clears it), later uses add: kingpin's repeatable `Strings()` flags, such as
+    /// `--web.listen-address`.
+    Repeat,
 }
 
 /// Checks one value (or one list item) beyond its kind; the message says what was expected.
@@ -144,6 +149,25 @@ impl Flag {
                 items.iter().try_for_each(|i| check(i))?;
                 Value::List(items)
             }
+            Kind::Repeat => match v {
+                Value::Str(s) => {
+                    check(&s)?;
+                    Value::List(vec![s])
+                }
+                // In a list, the error names the item.
+                Value::List(items) => {
+                    for i in &items {
+                        check(i).map_err(|e| format!("{i:?}: {e}"))?;
+                    }
+                    Value::List(items)
+                }
+                other => {
+                    return Err(format!(
+                        "expected a string or a list of strings, found {}",
+                        other.kind()
+                    ))
+                }
+            },
         })
     }
 
@@ -152,7 +176,9 @@ impl Flag {
         let text = Value::Str(self.default.to_string());
         match self.kind {
             // An empty default list is no items, not one empty item.
-            Kind::List | Kind::Append if self.default.is_empty() => Value::List(Vec::new()),
+            Kind::List | Kind::Append | Kind::Repeat if self.default.is_empty() => {
+                Value::List(Vec::new())
+            }
             _ => self.accept(text.clone()).unwrap_or(text),
         }
     }
@@ -228,10 +254,19 @@ impl Settings {
             return Err(format!("{} is not a flag of this build", flag.name));
         };
         match (flag.kind, slot, v) {
-            (Kind::Append, Value::List(have), Value::List(more)) => have.extend(more),
+            (Kind::Append | Kind::Repeat, Value::List(have), Value::List(more)) => {
+                have.extend(more)
+            }
             (_, slot, v) => *slot = v,
         }
         Ok(())
+    }
+
+    /// Empties a list flag, so that the next [`Settings::set`] starts it afresh.
+    pub fn clear(&mut self, flag: &Flag) {
+        if let Some(slot) = self.slot(flag.name) {
+            *slot = Value::List(Vec::new());
+        }
     }
 
     /// Puts `flag` back to its default.
@@ -402,6 +437,13 @@ mod tests {
             }
         }),
         Flag::switch("a.on", "a switch"),
+        Flag::new("a.addr", Kind::Repeat, "ADDR", ":1", "addresses").check(|s| {
+            if s.is_empty() {
+                Err("empty".into())
+            } else {
+                Ok(())
+            }
+        }),
     ];
 
     #[test]
@@ -434,6 +476,21 @@ mod tests {
         assert_eq!(
             s.set(f("a.names"), Value::Str("p q".into())),
             Err("no spaces".into())
+        );
+        // Repeat: whole values, the empty one checked, list items named in errors.
+        s.set(f("a.addr"), Value::Str("x,y".into())).unwrap();
+        assert_eq!(s.list("a.addr"), [":1", "x,y"], "adds to the default");
+        s.clear(f("a.addr"));
+        s.set(f("a.addr"), Value::List(vec!["p".into(), "q".into()]))
+            .unwrap();
+        assert_eq!(s.list("a.addr"), ["p", "q"]);
+        assert_eq!(
+            s.set(f("a.addr"), Value::Str(String::new())),
+            Err("empty".into())
+        );
+        assert_eq!(
+            s.set(f("a.addr"), Value::List(vec!["r".into(), String::new()])),
+            Err("\"\": empty".into())
         );
         s.set(f("a.on"), Value::Bool(true)).unwrap();
         assert!(s.switch("a.on"));

@@ -4,10 +4,13 @@
 use std::path::Path;
 
 use crate::collector::{
-    arp, conntrack, cpu, cpufreq, diskstats, entropy, filefd, filesystem, hwmon, interrupts,
-    loadavg, meminfo, namedprocess, netclass, netdev, netstat, os, pressure, schedstat, selfproc,
-    sockstat, softnet, stat, textfile, thermal_zone, time, vmstat,
+    arp, bonding, conntrack, cpu, cpufreq, cpuinfo, diskstats, entropy, filefd, filesystem, hwmon,
+    interrupts, loadavg, mdadm, meminfo, namedprocess, netclass, netdev, netstat, os,
+    powersupplyclass, pressure, processes, schedstat, selfproc, sockstat, softirqs, softnet, stat,
+    textfile, thermal_zone, time, udev, udp_queues, vmstat, watchdog,
 };
+#[cfg(feature = "server")]
+use crate::collector::{bcache, btrfs, edac, nfs, nfsd, selinux, xfs, zfs};
 
 pub type Parser = fn(&str);
 
@@ -98,9 +101,64 @@ pub const ALL: &[(&str, Parser)] = &[
         sink(crate::parse::i64_at(t, 1, "n"));
         sink(crate::parse::f64_at(t, 1, "n"));
     }),
+    ("mdstat", |t| mdadm::parse_mdstat(t).for_each(drop)),
+    ("bonding_names", |t| bonding::parse_names(t).for_each(drop)),
+    ("power_supply_value", |t| {
+        sink(powersupplyclass::parse_value(t, "capacity"))
+    }),
+    ("watchdog_value", |t| {
+        sink(watchdog::parse_value(t, "timeout"))
+    }),
+    ("udp_queues", |t| sink(udp_queues::parse_udp(t))),
+    ("cpuinfo", |t| {
+        cpuinfo::parse_cpuinfo(t).for_each(drop);
+        cpuinfo::first_list(t, &["flags", "Features"]).for_each(drop);
+    }),
+    ("stat_softirq", |t| sink(stat::parse_softirq(t))),
+    ("softirqs", |t| softirqs::parse_softirqs(t).for_each(drop)),
+    ("udev_properties", |t| udev::for_each_property(t, |_, _| {})),
+    ("processes_stat", |t| {
+        sink(processes::parse_stat(t.as_bytes()))
+    }),
     ("http_head", |t| {
         sink(crate::http::parse_head(t.as_bytes(), 8 << 10, 100))
     }),
+    #[cfg(feature = "server")]
+    ("nfs", |t| sink(nfs::parse_nfs(t))),
+    #[cfg(feature = "server")]
+    ("nfsd", |t| sink(nfsd::parse_nfsd(t))),
+    #[cfg(feature = "server")]
+    ("xfs", |t| sink(xfs::parse_xfs(t))),
+    #[cfg(feature = "server")]
+    ("btrfs_value", |t| sink(btrfs::parse_value(t))),
+    #[cfg(feature = "server")]
+    ("btrfs_commit_stats", |t| sink(btrfs::parse_commit_stats(t))),
+    #[cfg(feature = "server")]
+    ("zfs_kstat", |t| sink(zfs::parse_kstat(t, |_, _| {}))),
+    #[cfg(feature = "server")]
+    ("zfs_io", |t| sink(zfs::parse_io(t))),
+    #[cfg(feature = "server")]
+    ("bcache_size", |t| {
+        sink(bcache::dehumanize(t));
+        sink(bcache::dehumanize_signed(t));
+    }),
+    #[cfg(feature = "server")]
+    ("bcache_writeback", |t| {
+        sink(bcache::parse_writeback_rate_debug(t))
+    }),
+    #[cfg(feature = "server")]
+    ("bcache_priority", |t| sink(bcache::parse_priority_stats(t))),
+    #[cfg(feature = "server")]
+    ("edac_count", |t| sink(edac::parse_count(t))),
+    #[cfg(feature = "server")]
+    ("selinux_cache_stats", |t| {
+        sink(selinux::parse_cache_stats(t))
+    }),
+    #[cfg(feature = "server")]
+    ("selinux_hash_stats", |t| sink(selinux::parse_hash_stats(t))),
+    #[cfg(feature = "server")]
+    ("selinux_config", |t| sink(selinux::parse_config_mode(t))),
+    ("listen_addr", |t| sink(crate::listen::parse(t))),
 ];
 
 /// The entry of the fuzz targets.
@@ -127,6 +185,9 @@ mod tests {
         dirs.push(root.join("proc/1"));
         dirs.push(root.join("proc/net"));
         dirs.push(root.join("proc/pressure"));
+        dirs.push(root.join("proc/net/rpc"));
+        dirs.push(root.join("proc/spl/kstat/zfs"));
+        dirs.push(root.join("sys/fs/xfs/sdb1/stats"));
         for d in dirs {
             for e in std::fs::read_dir(d).unwrap().flatten() {
                 if e.file_type().is_ok_and(|t| t.is_file()) {

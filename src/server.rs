@@ -4,12 +4,15 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io;
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cli::{self, Config};
 use crate::collector::{Ctx, Scraper, ALL};
+use crate::gzip::{self, Gzip};
 use crate::http::{self, Method, Token};
+use crate::listen;
 use crate::log::{self, Level};
 use crate::source::Source;
 #[cfg(feature = "tls")]
@@ -31,6 +34,16 @@ pub fn load_web(cfg: &Config) -> Result<Option<Web>, WebConfigError> {
         _ => Ok(None),
     }
 }
+
+const METRICS_PLAIN: &[(&str, &str)] = &[
+    ("Content-Type", METRICS_CONTENT_TYPE),
+    ("Vary", "Accept-Encoding"),
+];
+const METRICS_GZIP: &[(&str, &str)] = &[
+    ("Content-Type", METRICS_CONTENT_TYPE),
+    ("Content-Encoding", "gzip"),
+    ("Vary", "Accept-Encoding"),
+];
 
 const UNAUTHORIZED: &[(&str, &str)] = &[
     ("Content-Type", TEXT),
@@ -68,7 +81,8 @@ fn install_signal_handlers() {
 
 /// Builds the scraper a configuration asks for.
 pub fn scraper_for(cfg: &Config) -> Result<Scraper, cli::CliError> {
-    let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone());
+    let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone())
+        .with_udev(cfg.udev.clone());
     let mut scraper = Scraper::new(Ctx::new(src), &cfg.settings, cfg.enabled_collectors())?;
     scraper.exporter_metrics = !cfg.settings.switch("web.disable-exporter-metrics");
     Ok(scraper)
@@ -80,6 +94,11 @@ struct Loop {
     scraper: Scraper,
     /// When the output in `scraper.out` was collected, and whether every collector succeeded.
     last: Option<(Instant, bool)>,
+    /// Made on the first request that takes gzip.
+    gzip: Option<Gzip>,
+    /// `scraper.out` gzipped, while `gzipped_fresh`: one compression per collection.
+    gzipped: Vec<u8>,
+    gzipped_fresh: bool,
     /// Whether the listener speaks TLS; fixed until a restart.
     tls: bool,
     /// Which enabled collectors a `collect[]`/`exclude[]` request asks for (reused).
@@ -88,36 +107,72 @@ struct Loop {
     auth: Option<crate::tls::Auth>,
 }
 
-/// Binds, logs the bound address, and serves until SIGTERM or SIGINT. `args` are the command
+/// The sockets to serve on: those systemd passed with `--web.systemd-socket`, else each listen
+/// address bound (as node_exporter, every one; a failure on any stops the start).
+fn listeners(cfg: &Config) -> io::Result<Vec<(TcpListener, String)>> {
+    if cfg.systemd_socket {
+        let passed = listen::systemd_listeners()
+            .map_err(|e| io::Error::other(format!("--web.systemd-socket: {e}")))?;
+        return Ok(passed.into_iter().map(|l| (l, "systemd".into())).collect());
+    }
+    if let Some(n) = listen::unused_systemd_sockets() {
+        log::warn(
+            "systemd passed listening sockets but --web.systemd-socket is not set; binding the listen addresses instead",
+            &[("sockets", &n)],
+        );
+    }
+    let defaults = [listen::DEFAULT.to_string()];
+    let given = if cfg.listen.is_empty() {
+        &defaults[..]
+    } else {
+        &cfg.listen[..]
+    };
+    given
+        .iter()
+        .map(|a| {
+            listen::parse(a)
+                .map_err(io::Error::other)
+                .and_then(|addr| listen::bind(&addr))
+                .map(|l| (l, a.clone()))
+                .map_err(|e| io::Error::other(format!("cannot listen on {a}: {e}")))
+        })
+        .collect()
+}
+
+/// Binds, logs each bound address, and serves until SIGTERM or SIGINT. `args` are the command
 /// line, parsed again (with the config file) on SIGHUP.
 pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>) -> io::Result<()> {
     install_signal_handlers();
     http::raise_fd_limit();
+    let (sockets, given): (Vec<TcpListener>, Vec<String>) = listeners(&cfg)?.into_iter().unzip();
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-    let mut server = http::Server::bind(&cfg.listen, http::Limits::default())
-        .map_err(|e| io::Error::other(format!("cannot listen on {}: {e}", cfg.listen)))?;
-    let addr = server
-        .local_addr()
-        .map_or_else(|_| cfg.listen.clone(), |a| a.to_string());
+    let mut server = http::Server::new(sockets, http::Limits::default())?;
     let mut lp = Loop {
         cfg,
         scraper,
         last: None,
+        gzip: None,
+        gzipped: Vec::new(),
+        gzipped_fresh: false,
         tls: false,
         only: Vec::new(),
         #[cfg(feature = "tls")]
         auth: None,
     };
     lp.set_web(&mut server, web);
-    log::info(
-        "listening",
-        &[
-            ("address", &addr),
-            ("version", &env!("CARGO_PKG_VERSION")),
-            ("tls", &lp.tls),
-            ("basic_auth", &lp.has_auth()),
-        ],
-    );
+    for (addr, given) in server.local_addrs().zip(&given) {
+        let addr = addr.map_or_else(|_| given.clone(), |a| a.to_string());
+        log::info(
+            "listening",
+            &[
+                ("address", &addr),
+                ("listen", given),
+                ("version", &env!("CARGO_PKG_VERSION")),
+                ("tls", &lp.tls),
+                ("basic_auth", &lp.has_auth()),
+            ],
+        );
+    }
     while !STOP.load(Ordering::SeqCst) {
         if RELOAD.swap(false, Ordering::SeqCst) {
             lp.reload(&mut server, &args);
@@ -184,20 +239,22 @@ impl Loop {
             });
         match parsed {
             Ok((cfg, scraper, web)) => {
-                if cfg.listen != self.cfg.listen {
+                if cfg.listen != self.cfg.listen || cfg.systemd_socket != self.cfg.systemd_socket {
                     log::warn(
-                        "SIGHUP: a new listen address takes a restart; keeping the old one",
-                        &[("listen", &self.cfg.listen)],
+                        "SIGHUP: new listen addresses take a restart; keeping the sockets",
+                        &[("listen", &self.cfg.listen.join(","))],
                     );
                 }
                 log::init(cfg.log_level, cfg.log_json);
                 cfg.log_compat();
                 self.cfg = Config {
                     listen: self.cfg.listen.clone(),
+                    systemd_socket: self.cfg.systemd_socket,
                     ..cfg
                 };
                 self.scraper = scraper;
                 self.last = None;
+                self.gzipped_fresh = false;
                 self.set_web(server, web);
                 let file = self
                     .cfg
@@ -259,6 +316,7 @@ impl Loop {
             return (0, 0);
         };
         let route = route(req.method, req.target, &self.cfg.telemetry_path);
+        let gzip = req.accepts_gzip;
         // Every path, /health included, as node_exporter does: a probe can send the header too.
         if !self.authorized(req.authorization) {
             return respond(server, token, 401, UNAUTHORIZED, b"401 unauthorized\n");
@@ -292,32 +350,38 @@ impl Loop {
                 let fresh = self
                     .last
                     .is_some_and(|(at, _)| !interval.is_zero() && at.elapsed() < interval);
-                let body = if filtered && interval.is_zero() {
+                // The body, and whether it is the full collection (whose gzip is kept).
+                let (body, full) = if filtered && interval.is_zero() {
                     // Only the asked-for collectors run.
                     let ok = self.scraper.scrape_some(Some(&self.only));
                     self.last = Some((Instant::now(), ok));
-                    self.scraper.out.as_bytes()
+                    self.gzipped_fresh = false;
+                    (self.scraper.out.as_bytes(), false)
                 } else {
                     // With --interval, a filtered request is answered from the last full
                     // collection (made now when it is stale), so it never spoils the cache.
                     if !fresh {
                         let ok = self.scraper.scrape();
                         self.last = Some((Instant::now(), ok));
+                        self.gzipped_fresh = false;
                     }
                     if filtered {
                         self.scraper.filter_last(&self.only);
-                        self.scraper.filtered.as_bytes()
+                        (self.scraper.filtered.as_bytes(), false)
                     } else {
-                        self.scraper.out.as_bytes()
+                        (self.scraper.out.as_bytes(), true)
                     }
                 };
-                respond(
-                    server,
-                    token,
-                    200,
-                    &[("Content-Type", METRICS_CONTENT_TYPE)],
-                    body,
-                )
+                if gzip {
+                    let g = self.gzip.get_or_insert_with(|| Gzip::new(gzip::LEVEL));
+                    // A full collection is compressed once for every scrape it answers.
+                    let ready = full && self.gzipped_fresh;
+                    if ready || g.compress(body, &mut self.gzipped) {
+                        self.gzipped_fresh = full;
+                        return respond(server, token, 200, METRICS_GZIP, &self.gzipped);
+                    }
+                }
+                respond(server, token, 200, METRICS_PLAIN, body)
             }
             Route::Health => {
                 let body = match self.last {

@@ -454,45 +454,11 @@ const NODE_EXPORTER_UNIT: &[&str] = &[
     "/var/lib/node_exporter/textfile_collector",
 ];
 
-#[test]
-fn node_exporters_systemd_example() {
-    // Until --web.systemd-socket is real (branch i10-listen) proctap listens on its own, and
-    // only the listen address is added to the published list; then the test below runs instead.
-    if listen_work_landed() {
-        return;
-    }
-    deployment(
-        NODE_EXPORTER_UNIT,
-        "127.0.0.1:0",
-        &["--web.systemd-socket: this proctap cannot take its socket from systemd; it listens on --web.listen-address; ignored"],
-        &[],
-        &[],
-    );
-}
-
-/// Whether branch i10-listen has landed: it makes `--web.systemd-socket` a real flag (and
-/// brings `[ADDR]:PORT`), and compat's unit test then forces the row out of the table. Until
-/// then `proctap config` prints the flag as a row, with its comment.
-fn listen_work_landed() -> bool {
-    let (code, out, _) = config(&["--web.systemd-socket"]);
-    assert_eq!(code, 0);
-    let real = !out.contains("\nweb.systemd-socket = true   # ");
-    if !real {
-        eprintln!(
-            "not run: --web.systemd-socket is still a row of src/compat.rs (branch i10-listen)"
-        );
-    }
-    real
-}
-
 /// The unit as systemd runs it: node_exporter.socket (`ListenStream=9100`, here a free loopback
 /// port) hands the socket over. systemd-socket-activate execs proctap at the first connection,
 /// which proctap then answers.
 #[test]
 fn node_exporters_systemd_example_with_its_socket() {
-    if !listen_work_landed() {
-        return;
-    }
     common::require("systemd-socket-activate");
     let addr = common::free_addr();
     let mut child = Command::new("systemd-socket-activate")
@@ -568,9 +534,9 @@ fn kube_prometheus_daemonset() {
     let collectors = deployment(
         KUBE_PROMETHEUS,
         "127.0.0.1:0",
-        &["--path.udev.data: proctap has no udev disk info (node_disk_info and friends) yet; ignored"],
-        &["--no-collector.wifi", "--no-collector.btrfs"],
-        &["hwmon"],
+        &[],
+        &["--no-collector.wifi"],
+        &["hwmon", "btrfs"],
     );
     assert!(collectors.iter().any(|c| c == "netclass"));
 }
@@ -588,23 +554,10 @@ fn helm_chart(listen: &str) -> Vec<String> {
     ]
 }
 
-const HELM_WARNINGS: &[&str] =
-    &["--path.udev.data: proctap has no udev disk info (node_disk_info and friends) yet; ignored"];
-
-#[test]
-fn helm_chart_default_arguments() {
-    // The chart writes [$(HOST_IP)]:9100; until branch i10-listen takes [ADDR]:PORT, the listen
-    // address (only) is the plain form, on a free port (the test below is the chart's form).
-    let args = helm_chart("127.0.0.1:0");
-    let published: Vec<&str> = args.iter().map(String::as_str).collect();
-    deployment(&published[..4], "127.0.0.1:0", HELM_WARNINGS, &[], &[]);
-}
+const HELM_WARNINGS: &[&str] = &[];
 
 #[test]
 fn helm_chart_default_arguments_with_its_listen_form() {
-    if !listen_work_landed() {
-        return;
-    }
     let port = common::free_addr().rsplit(':').next().unwrap().to_string();
     let args: Vec<String> = helm_chart(&format!("[127.0.0.1]:{port}"))
         .iter()

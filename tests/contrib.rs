@@ -117,9 +117,15 @@ fn write_unit(dir: &Path, bin: &Path, dropin: bool) -> PathBuf {
 /// security --offline` scores the unit (no running systemd needed). It prints warnings with
 /// exit status 0, so the output must be empty.
 fn verify_unit(unit: &Path) {
+    verify_units(&[unit]);
+}
+
+fn verify_units(units: &[&Path]) {
     let sa = common::require("systemd-analyze");
-    let out = run(Command::new(&sa).args(["verify", "--man=false"]).arg(unit));
-    assert_eq!(text(&out), "", "systemd-analyze verify {}", unit.display());
+    let out = run(Command::new(&sa)
+        .args(["verify", "--man=false"])
+        .args(units));
+    assert_eq!(text(&out), "", "systemd-analyze verify {units:?}");
 }
 
 /// The "Overall exposure level" of `systemd-analyze security --offline=true`, and the lines
@@ -179,6 +185,55 @@ fn systemd_unit_verifies_and_is_hardened() {
     let out = Command::new(sa)
         .args(["verify", "--man=false"])
         .arg(&unit)
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("Unknown key"), "{}", text(&out));
+}
+
+/// proctap.socket and the drop-in that makes proctap.service serve on it verify with the
+/// service; the drop-in starts proctap as the unit does, plus --web.systemd-socket; the socket
+/// listens where proctap's default does (port 9100, IPv6 and IPv4).
+#[test]
+fn systemd_socket_unit_and_its_drop_in_verify() {
+    let tmp = TempDir::new("systemd-socket");
+    let bin = Path::new(common::bin());
+    let unit = write_unit(&tmp.0, bin, false);
+    let socket = tmp.0.join("proctap.socket");
+    let socket_text =
+        std::fs::read_to_string(repo().join("contrib/systemd/proctap.socket")).unwrap();
+    assert!(socket_text.contains("\nListenStream=9100\nBindIPv6Only=both\n"));
+    std::fs::write(&socket, &socket_text).unwrap();
+    let service = std::fs::read_to_string(repo().join("contrib/systemd/proctap.service")).unwrap();
+    let dropin =
+        std::fs::read_to_string(repo().join("contrib/systemd/proctap-socket.conf")).unwrap();
+    let exec = service
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .unwrap();
+    assert!(
+        dropin.contains(&format!("\nExecStart=\n{exec} --web.systemd-socket\n")),
+        "{dropin}"
+    );
+    let d = tmp.0.join("proctap.service.d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("proctap-socket.conf"),
+        dropin.replace("/usr/local/bin/proctap", &bin.display().to_string()),
+    )
+    .unwrap();
+    verify_units(&[&unit, &socket]);
+    // Activation adds no exposure to the service.
+    let (score, _) = security(&unit);
+    assert!(score <= 2.0, "exposure {score}");
+    // A key systemd does not know is reported, so the empty output above means something.
+    std::fs::write(
+        &socket,
+        socket_text.replace("ListenStream=", "ListenStrem="),
+    )
+    .unwrap();
+    let out = Command::new(common::require("systemd-analyze"))
+        .args(["verify", "--man=false"])
+        .arg(&socket)
         .output()
         .unwrap();
     assert!(text(&out).contains("Unknown key"), "{}", text(&out));
@@ -536,7 +591,9 @@ fn make_install_installs_a_unit_that_verifies() {
         "etc/proctap.conf",
         "usr/bin/proctap",
         "usr/lib/systemd/system/proctap.service",
+        "usr/lib/systemd/system/proctap.socket",
         "usr/share/doc/proctap/examples/proctap-process-details.conf",
+        "usr/share/doc/proctap/examples/proctap-socket.conf",
         "usr/share/doc/proctap/examples/proctap.conf",
         "usr/share/man/man1/proctap.1",
     ]
@@ -554,6 +611,26 @@ fn make_install_installs_a_unit_that_verifies() {
     );
     // The unit as installed, pointing at the installed binary, verifies.
     verify_unit(&unit_path);
+    // So do the socket unit and the service with the installed socket drop-in.
+    let dropin = std::fs::read_to_string(
+        tmp.0
+            .join("usr/share/doc/proctap/examples/proctap-socket.conf"),
+    )
+    .unwrap();
+    assert!(
+        dropin.contains(&format!(
+            "\nExecStart={prefix}/bin/proctap --config {etc}/proctap.conf --web.systemd-socket\n"
+        )),
+        "{dropin}"
+    );
+    let d = tmp.0.join("usr/lib/systemd/system/proctap.service.d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("proctap-socket.conf"), dropin).unwrap();
+    verify_units(&[
+        &unit_path,
+        &tmp.0.join("usr/lib/systemd/system/proctap.socket"),
+    ]);
+    std::fs::remove_dir_all(&d).unwrap();
     // The installed binary accepts the installed config.
     run(Command::new(format!("{prefix}/bin/proctap")).args([
         "config",
@@ -636,9 +713,11 @@ fn make_deb_builds_a_package_lintian_accepts_and_dpkg_installs() {
         "-rw-r--r-- root/root ./etc/proctap.conf",
         "-rwxr-xr-x root/root ./usr/bin/proctap",
         "-rw-r--r-- root/root ./usr/lib/systemd/system/proctap.service",
+        "-rw-r--r-- root/root ./usr/lib/systemd/system/proctap.socket",
         "-rw-r--r-- root/root ./usr/share/doc/proctap/changelog.gz",
         "-rw-r--r-- root/root ./usr/share/doc/proctap/copyright",
         "-rw-r--r-- root/root ./usr/share/doc/proctap/examples/proctap-process-details.conf",
+        "-rw-r--r-- root/root ./usr/share/doc/proctap/examples/proctap-socket.conf",
         "-rw-r--r-- root/root ./usr/share/doc/proctap/examples/proctap.conf",
         "-rw-r--r-- root/root ./usr/share/man/man1/proctap.1.gz",
     ]

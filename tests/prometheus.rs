@@ -237,6 +237,7 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
     }
 
     check_rules(&mut prom);
+    check_mixin_alerts(&prom);
     check_dashboard(&prom, &live, &fixtures);
     drop(prom);
     assert!(live.stop_and_log().iter().all(|l| !l.contains("panic")));
@@ -260,6 +261,152 @@ fn check_rules(prom: &mut Prometheus) {
     println!("alert rules evaluated by Prometheus: {}", rules.len());
     for r in rules {
         assert_eq!(r.get("health").and_then(Json::str), Some("ok"), "{r:?}");
+    }
+}
+
+/// The alerts of node_exporter's node-mixin (docs/node-mixin/alerts/alerts.libsonnet) but the
+/// two systemd ones, with the mixin's default selectors and thresholds and proctap's jobs as
+/// `nodeExporterSelector`.
+const MIXIN_ALERTS: &[(&str, &str)] = &[
+    (
+        "NodeFilesystemSpaceFillingUp (warning)",
+        r#"(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_size_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 15 and predict_linear(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""}[6h], 24*60*60) < 0 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemSpaceFillingUp (critical)",
+        r#"(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_size_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 10 and predict_linear(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""}[6h], 4*60*60) < 0 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemAlmostOutOfSpace (warning)",
+        r#"(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_size_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 5 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemAlmostOutOfSpace (critical)",
+        r#"(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_size_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 3 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemFilesFillingUp (warning)",
+        r#"(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_files{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 40 and predict_linear(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""}[6h], 24*60*60) < 0 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemFilesFillingUp (critical)",
+        r#"(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_files{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 20 and predict_linear(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""}[6h], 4*60*60) < 0 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemAlmostOutOfFiles (warning)",
+        r#"(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_files{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 5 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemAlmostOutOfFiles (critical)",
+        r#"(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_files{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 3 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeNetworkReceiveErrs",
+        r#"rate(node_network_receive_errs_total{job=~"proctap.*"}[2m]) / rate(node_network_receive_packets_total{job=~"proctap.*"}[2m]) > 0.01"#,
+    ),
+    (
+        "NodeNetworkTransmitErrs",
+        r#"rate(node_network_transmit_errs_total{job=~"proctap.*"}[2m]) / rate(node_network_transmit_packets_total{job=~"proctap.*"}[2m]) > 0.01"#,
+    ),
+    (
+        "NodeHighNumberConntrackEntriesUsed",
+        r#"(node_nf_conntrack_entries{job=~"proctap.*"} / node_nf_conntrack_entries_limit) > 0.75"#,
+    ),
+    (
+        "NodeTextFileCollectorScrapeError",
+        r#"node_textfile_scrape_error{job=~"proctap.*"} == 1"#,
+    ),
+    (
+        "NodeClockSkewDetected",
+        r#"(node_timex_offset_seconds{job=~"proctap.*"} > 0.05 and deriv(node_timex_offset_seconds{job=~"proctap.*"}[5m]) >= 0) or (node_timex_offset_seconds{job=~"proctap.*"} < -0.05 and deriv(node_timex_offset_seconds{job=~"proctap.*"}[5m]) <= 0)"#,
+    ),
+    (
+        "NodeClockNotSynchronising",
+        r#"min_over_time(node_timex_sync_status{job=~"proctap.*"}[5m]) == 0 and node_timex_maxerror_seconds{job=~"proctap.*"} >= 16"#,
+    ),
+    (
+        "NodeRAIDDegraded",
+        r#"node_md_disks_required{job=~"proctap.*",device=~"(/dev/)?(mmcblk.p.+|nvme.+|rbd.+|sd.+|vd.+|xvd.+|dm-.+|md.+|dasd.+)"} - ignoring (state) (node_md_disks{state="active",job=~"proctap.*",device=~"(/dev/)?(mmcblk.p.+|nvme.+|rbd.+|sd.+|vd.+|xvd.+|dm-.+|md.+|dasd.+)"}) > 0"#,
+    ),
+    (
+        "NodeRAIDDiskFailure",
+        r#"node_md_disks{state="failed",job=~"proctap.*",device=~"(/dev/)?(mmcblk.p.+|nvme.+|rbd.+|sd.+|vd.+|xvd.+|dm-.+|md.+|dasd.+)"} > 0"#,
+    ),
+    (
+        "NodeFileDescriptorLimit (warning)",
+        r#"(node_filefd_allocated{job=~"proctap.*"} * 100 / node_filefd_maximum{job=~"proctap.*"} > 70)"#,
+    ),
+    (
+        "NodeFileDescriptorLimit (critical)",
+        r#"(node_filefd_allocated{job=~"proctap.*"} * 100 / node_filefd_maximum{job=~"proctap.*"} > 90)"#,
+    ),
+    (
+        "NodeCPUHighUsage",
+        r#"sum without(mode) (avg without (cpu) (rate(node_cpu_seconds_total{job=~"proctap.*", mode!~"idle|iowait"}[2m]))) * 100 > 90"#,
+    ),
+    (
+        "NodeSystemSaturation",
+        r#"node_load1{job=~"proctap.*"} / count without (cpu, mode) (node_cpu_seconds_total{job=~"proctap.*", mode="idle"}) > 2"#,
+    ),
+    (
+        "NodeMemoryMajorPagesFaults",
+        r#"rate(node_vmstat_pgmajfault{job=~"proctap.*"}[5m]) > 500"#,
+    ),
+    (
+        "NodeMemoryHighUtilization",
+        r#"100 - (node_memory_MemAvailable_bytes{job=~"proctap.*"} / node_memory_MemTotal_bytes{job=~"proctap.*"} * 100) > 90"#,
+    ),
+    (
+        "NodeDiskIOSaturation",
+        r#"rate(node_disk_io_time_weighted_seconds_total{job=~"proctap.*", device=~"(/dev/)?(mmcblk.p.+|nvme.+|rbd.+|sd.+|vd.+|xvd.+|dm-.+|md.+|dasd.+)"}[5m]) > 10"#,
+    ),
+    (
+        "NodeBondingDegraded",
+        r#"(node_bonding_slaves{job=~"proctap.*"} - node_bonding_active{job=~"proctap.*"}) != 0"#,
+    ),
+];
+
+/// Every mixin alert's expression evaluates, and every metric it reads has series from the
+/// live machine or the fixture tree. On the fixtures, the degraded RAID5 (md1, a failed disk)
+/// and the bond with a slave down must make their alerts' expressions true.
+fn check_mixin_alerts(prom: &Prometheus) {
+    assert_eq!(
+        MIXIN_ALERTS.len(),
+        24,
+        "26 mixin alerts less the 2 systemd ones"
+    );
+    let mut report = BTreeMap::new();
+    for (alert, expr) in MIXIN_ALERTS {
+        prom.query(expr);
+        for name in metric_names(expr) {
+            let jobs: BTreeSet<String> = prom
+                .query(&format!("{name}{{job=~\"proctap.*\"}}"))
+                .iter()
+                .filter_map(|s| label(s, "job").map(str::to_string))
+                .collect();
+            assert!(!jobs.is_empty(), "{alert}: no series of {name}");
+            let where_ = if jobs.contains("proctap") {
+                "live"
+            } else {
+                "fixtures"
+            };
+            report.insert(name.to_string(), where_);
+        }
+    }
+    println!("metrics of the node-mixin alerts with series: {report:?}");
+    for (alert, device, label_name) in [
+        ("NodeRAIDDegraded", "md1", "device"),
+        ("NodeRAIDDiskFailure", "md1", "device"),
+        ("NodeBondingDegraded", "bond0", "master"),
+    ] {
+        let expr = MIXIN_ALERTS.iter().find(|(a, _)| *a == alert).unwrap().1;
+        let firing: Vec<String> = prom
+            .query(expr)
+            .iter()
+            .filter(|s| label(s, "job") == Some("proctap-fixtures"))
+            .filter_map(|s| label(s, label_name).map(str::to_string))
+            .collect();
+        assert_eq!(firing, [device], "{alert} on the fixtures");
     }
 }
 

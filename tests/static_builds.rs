@@ -52,6 +52,7 @@ fn aarch64_under_qemu_prints_the_golden_output() {
         .arg(binary("aarch64-unknown-linux-musl"))
         .arg("once")
         .args(common::fixture_args())
+        .args(common::GOLDEN_FLAGS)
         .output()
         .unwrap();
     assert!(

@@ -7,6 +7,8 @@
 mod cli;
 #[path = "../../src/collector/mod.rs"]
 mod collector;
+#[path = "../../src/compat.rs"]
+mod compat;
 #[path = "../../src/config.rs"]
 mod config;
 #[path = "../../src/expo.rs"]
@@ -15,6 +17,8 @@ mod expo;
 mod flag;
 #[path = "../../src/http.rs"]
 mod http;
+#[path = "../../src/listen.rs"]
+mod listen;
 #[path = "../../src/log.rs"]
 mod log;
 #[path = "../../src/netlink.rs"]

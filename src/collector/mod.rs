@@ -15,10 +15,18 @@ use crate::log;
 use crate::source::{Error, NameList, Root, Source};
 
 pub mod arp;
+#[cfg(feature = "server")]
+pub mod bcache;
+pub mod bonding;
+#[cfg(feature = "server")]
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
+pub mod cpuinfo;
 pub mod diskstats;
+#[cfg(feature = "server")]
+pub mod edac;
 pub mod entropy;
 #[cfg(feature = "server")]
 pub mod ethtool;
@@ -27,18 +35,28 @@ pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod network_route;
+#[cfg(feature = "server")]
+pub mod nfs;
+#[cfg(feature = "server")]
+pub mod nfsd;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
+pub mod processes;
 pub mod qdisc;
 pub mod schedstat;
 pub mod selfproc;
+#[cfg(feature = "server")]
+pub mod selinux;
 pub mod sockstat;
+pub mod softirqs;
 pub mod softnet;
 pub mod stat;
 #[cfg(feature = "server")]
@@ -46,18 +64,33 @@ pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
+pub mod udev;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod watchdog;
 pub mod wifi;
+#[cfg(feature = "server")]
+pub mod xfs;
+#[cfg(feature = "server")]
+pub mod zfs;
 
 /// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
 /// entry: name, default, flags, sources, how it is built) and one line here.
 pub const ALL: &[Collector] = &[
     arp::COLLECTOR,
+    #[cfg(feature = "server")]
+    bcache::COLLECTOR,
+    bonding::COLLECTOR,
+    #[cfg(feature = "server")]
+    btrfs::COLLECTOR,
     conntrack::COLLECTOR,
     cpu::COLLECTOR,
     cpufreq::COLLECTOR,
     diskstats::COLLECTOR,
+    #[cfg(feature = "server")]
+    edac::COLLECTOR,
     entropy::COLLECTOR,
     #[cfg(feature = "server")]
     ethtool::COLLECTOR,
@@ -66,26 +99,43 @@ pub const ALL: &[Collector] = &[
     hwmon::COLLECTOR,
     interrupts::COLLECTOR,
     loadavg::COLLECTOR,
+    mdadm::COLLECTOR,
     meminfo::COLLECTOR,
     namedprocess::COLLECTOR,
     netclass::COLLECTOR,
     netdev::COLLECTOR,
     netstat::COLLECTOR,
     network_route::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfsd::COLLECTOR,
     os::COLLECTOR,
+    powersupplyclass::COLLECTOR,
     pressure::COLLECTOR,
+    processes::COLLECTOR,
     qdisc::COLLECTOR,
     schedstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    selinux::COLLECTOR,
     sockstat::COLLECTOR,
+    softirqs::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
     #[cfg(feature = "server")]
     tcpstat::COLLECTOR,
     thermal_zone::COLLECTOR,
     time::COLLECTOR,
+    timex::COLLECTOR,
+    udp_queues::COLLECTOR,
     uname::COLLECTOR,
     vmstat::COLLECTOR,
+    watchdog::COLLECTOR,
     wifi::COLLECTOR,
+    #[cfg(feature = "server")]
+    xfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    zfs::COLLECTOR,
     // Out of alphabetical order on purpose: textfile must run after every other collector so
     // that it can refuse families they already wrote (Encoder::has_family).
     textfile::COLLECTOR,
@@ -544,11 +594,14 @@ impl Meta<'_> {
 #[cfg(test)]
 pub fn fixture_ctx() -> Ctx {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-    Ctx::new(Source::new(
-        format!("{root}/proc").into(),
-        format!("{root}/sys").into(),
-        root.into(),
-    ))
+    Ctx::new(
+        Source::new(
+            format!("{root}/proc").into(),
+            format!("{root}/sys").into(),
+            root.into(),
+        )
+        .with_udev(format!("{root}/run/udev/data").into()),
+    )
 }
 
 /// Every collector flag at its default, for collector tests on the fixture tree, except that

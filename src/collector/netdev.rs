@@ -427,7 +427,7 @@ Inter-|   Receive                                                |  Transmit
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert_eq!(text.matches("# TYPE ").count(), 16);
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 16 * 6);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 16 * 9);
     }
 
     use crate::netlink::build::{attr, str_a};
@@ -583,6 +583,6 @@ Inter-|   Receive                                                |  Transmit
             !text.contains("\"lo\"") && !text.contains("\"wg0\""),
             "{text}"
         );
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 16 * 4);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 16 * 7);
     }
 }
