@@ -117,11 +117,8 @@ fn netdev_qdisc_and_routes_match_node_exporter_in_a_namespace() {
     assert!(r
         .before
         .contains_key("node_network_receive_nohandler_total{device=\"v0\"}"));
+    // ARP retries keep going through v0's htb between the scrapes: `between` bounds them.
     let qdisc = between(&r, "node_qdisc_");
-    assert_eq!(
-        r.theirs["node_qdisc_packets_total{device=\"v0\",kind=\"htb\"}"],
-        r.before["node_qdisc_packets_total{device=\"v0\",kind=\"htb\"}"]
-    );
     assert!(
         r.before["node_qdisc_packets_total{device=\"v0\",kind=\"htb\"}"] > 0.0,
         "the ARP requests went through v0's htb"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs inside a private network namespace (tests/netlink.rs): builds links, qdiscs, routes and
+# Runs inside a private network namespace (tests/live.rs): builds links, qdiscs, routes and
 # sockets with known values, then scrapes proctap, node_exporter and proctap again.
 # Environment: PROCTAP, NODE_EXPORTER, OUT (a directory), COLLECTORS (comma-separated),
 # ROOTFS (for rt_tables), PORT.
