@@ -19,7 +19,7 @@ use crate::log::Level;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Takes {
     /// `--X` / `--no-X`, `true`/`false` in the file. `here` is what proctap does as it is, so
-    /// only asking for the other is ignored (`--no-collector.wifi` gets what it asks for).
+    /// only asking for the other is ignored (`--no-collector.systemd` gets what it asks for).
     Switch { here: bool },
     /// `--X VALUE` or `--X=VALUE` (repeatable where node_exporter's is); any value in the file.
     Value,
@@ -83,7 +83,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("bcachefs", ""),
     #[cfg(not(feature = "server"))]
     ("btrfs", "this build has no server collectors"),
-    ("buddyinfo", ""),
+    #[cfg(not(feature = "server"))]
+    ("buddyinfo", "this build has no server collectors"),
     ("cgroups", ""),
     ("cpu_vulnerabilities", ""),
     ("dmi", ""),
@@ -97,11 +98,14 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("fibrechannel", ""),
     ("infiniband", ""),
     ("ipvs", ""),
-    ("kernel_hung", ""),
-    ("ksmd", ""),
+    #[cfg(not(feature = "server"))]
+    ("kernel_hung", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("ksmd", "this build has no server collectors"),
     ("lnstat", ""),
     ("logind", ""),
-    ("meminfo_numa", ""),
+    #[cfg(not(feature = "server"))]
+    ("meminfo_numa", "this build has no server collectors"),
     ("mountstats", ""),
     #[cfg(not(feature = "server"))]
     ("nfs", "this build has no server collectors"),
@@ -118,7 +122,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("slabinfo", ""),
     ("supervisord", ""),
     ("swap", ""),
-    ("sysctl", ""),
+    #[cfg(not(feature = "server"))]
+    ("sysctl", "this build has no server collectors"),
     ("systemd", ""),
     ("tapestats", ""),
     #[cfg(not(feature = "server"))]
@@ -188,7 +193,9 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.slabinfo.slabs-exclude", VALUE, "slabinfo"),
     of("collector.slabinfo.slabs-include", VALUE, "slabinfo"),
     of("collector.supervisord.url", VALUE, "supervisord"),
+    #[cfg(not(feature = "server"))]
     of("collector.sysctl.include", VALUE, "sysctl"),
+    #[cfg(not(feature = "server"))]
     of("collector.sysctl.include-info", VALUE, "sysctl"),
     of("collector.systemd.enable-restarts-metrics", OFF, "systemd"),
     of("collector.systemd.enable-start-time-metrics", OFF, "systemd"),

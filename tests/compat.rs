@@ -535,8 +535,9 @@ fn kube_prometheus_daemonset() {
         KUBE_PROMETHEUS,
         "127.0.0.1:0",
         &[],
-        &["--no-collector.wifi"],
-        &["hwmon", "btrfs"],
+        // wifi is a real collector (off by default): its --no- is no compat note.
+        &[],
+        &["hwmon", "btrfs", "wifi"],
     );
     assert!(collectors.iter().any(|c| c == "netclass"));
 }

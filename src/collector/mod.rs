@@ -20,6 +20,8 @@ pub mod bcache;
 pub mod bonding;
 #[cfg(feature = "server")]
 pub mod btrfs;
+#[cfg(feature = "server")]
+pub mod buddyinfo;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -34,9 +36,15 @@ pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
+#[cfg(feature = "server")]
+pub mod kernel_hung;
+#[cfg(feature = "server")]
+pub mod ksmd;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
+#[cfg(feature = "server")]
+pub mod meminfo_numa;
 pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
@@ -59,6 +67,8 @@ pub mod sockstat;
 pub mod softirqs;
 pub mod softnet;
 pub mod stat;
+#[cfg(feature = "server")]
+pub mod sysctl;
 #[cfg(feature = "server")]
 pub mod tcpstat;
 pub mod textfile;
@@ -85,6 +95,8 @@ pub const ALL: &[Collector] = &[
     bonding::COLLECTOR,
     #[cfg(feature = "server")]
     btrfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    buddyinfo::COLLECTOR,
     conntrack::COLLECTOR,
     cpu::COLLECTOR,
     cpufreq::COLLECTOR,
@@ -98,9 +110,15 @@ pub const ALL: &[Collector] = &[
     filesystem::COLLECTOR,
     hwmon::COLLECTOR,
     interrupts::COLLECTOR,
+    #[cfg(feature = "server")]
+    kernel_hung::COLLECTOR,
+    #[cfg(feature = "server")]
+    ksmd::COLLECTOR,
     loadavg::COLLECTOR,
     mdadm::COLLECTOR,
     meminfo::COLLECTOR,
+    #[cfg(feature = "server")]
+    meminfo_numa::COLLECTOR,
     namedprocess::COLLECTOR,
     netclass::COLLECTOR,
     netdev::COLLECTOR,
@@ -122,6 +140,8 @@ pub const ALL: &[Collector] = &[
     softirqs::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
+    #[cfg(feature = "server")]
+    sysctl::COLLECTOR,
     #[cfg(feature = "server")]
     tcpstat::COLLECTOR,
     thermal_zone::COLLECTOR,
