@@ -116,7 +116,7 @@ mod tests {
         ])
         .unwrap();
         let server: &[&str] = if cfg!(feature = "server") {
-            &["buddyinfo", "ksmd", "kernel_hung", "meminfo_numa", "sysctl"]
+            &["buddyinfo", "ksmd", "kernel_hung", "meminfo_numa", "sysctl", "zoneinfo"]
         } else {
             &[]
         };

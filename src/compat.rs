@@ -134,7 +134,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("xfs", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("zfs", "this build has no server collectors"),
-    ("zoneinfo", ""),
+    #[cfg(not(feature = "server"))]
+    ("zoneinfo", "this build has no server collectors"),
 ];
 
 /// node_exporter's other flags without a proctap flag of the same name. Sorted by name.

@@ -12,7 +12,7 @@ use crate::collector::{
 #[cfg(feature = "server")]
 use crate::collector::{
     bcache, btrfs, buddyinfo, edac, kernel_hung, ksmd, meminfo_numa, nfs, nfsd, selinux, sysctl,
-    xfs, zfs,
+    xfs, zfs, zoneinfo,
 };
 
 pub type Parser = fn(&str);
@@ -180,6 +180,10 @@ pub const ALL: &[(&str, Parser)] = &[
         sink(sysctl::sanitize(t));
         let w = sysctl::Wanted::new("a.b:x,y");
         sink(sysctl::parse_ints(t, &w, |_, _| {}))
+    }),
+    #[cfg(feature = "server")]
+    ("zoneinfo", |t| {
+        sink(zoneinfo::parse_zoneinfo(t, &mut Vec::new()))
     }),
     ("listen_addr", |t| sink(crate::listen::parse(t))),
 ];

@@ -56,6 +56,7 @@ const COLLECTORS: &[&str] = &[
     "vmstat",
     "xfs",
     "zfs",
+    "zoneinfo",
 ];
 
 /// Options of collectors above that are off by default, given to both exporters.
@@ -163,6 +164,7 @@ fn collector_of(name: &str) -> &'static str {
         ("node_buddyinfo_", "buddyinfo"),
         ("node_ksmd_", "ksmd"),
         ("node_sysctl_", "sysctl"),
+        ("node_zoneinfo_", "zoneinfo"),
         ("node_memory_numa_", "meminfo_numa"),
         ("node_bcache_", "bcache"),
         ("node_btrfs_", "btrfs"),

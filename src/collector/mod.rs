@@ -85,6 +85,8 @@ pub mod wifi;
 pub mod xfs;
 #[cfg(feature = "server")]
 pub mod zfs;
+#[cfg(feature = "server")]
+pub mod zoneinfo;
 
 /// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
 /// entry: name, default, flags, sources, how it is built) and one line here.
@@ -156,6 +158,8 @@ pub const ALL: &[Collector] = &[
     xfs::COLLECTOR,
     #[cfg(feature = "server")]
     zfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    zoneinfo::COLLECTOR,
     // Out of alphabetical order on purpose: textfile must run after every other collector so
     // that it can refuse families they already wrote (Encoder::has_family).
     textfile::COLLECTOR,
