@@ -116,7 +116,15 @@ mod tests {
         ])
         .unwrap();
         let server: &[&str] = if cfg!(feature = "server") {
-            &["buddyinfo", "ksmd", "kernel_hung", "meminfo_numa", "sysctl", "zoneinfo"]
+            &[
+                "buddyinfo",
+                "ksmd",
+                "kernel_hung",
+                "meminfo_numa",
+                "sysctl",
+                "zoneinfo",
+                "slabinfo",
+            ]
         } else {
             &[]
         };

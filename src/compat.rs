@@ -119,7 +119,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("runit", ""),
     #[cfg(not(feature = "server"))]
     ("selinux", "this build has no server collectors"),
-    ("slabinfo", ""),
+    #[cfg(not(feature = "server"))]
+    ("slabinfo", "this build has no server collectors"),
     ("supervisord", ""),
     ("swap", ""),
     #[cfg(not(feature = "server"))]
@@ -191,7 +192,9 @@ pub const NODE_EXPORTER: &[Row] = &[
     no_effect("collector.qdisc.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build netlink messages instead"),
     of("collector.rapl.enable-zone-label", OFF, "rapl"),
     of("collector.runit.servicedir", VALUE, "runit"),
+    #[cfg(not(feature = "server"))]
     of("collector.slabinfo.slabs-exclude", VALUE, "slabinfo"),
+    #[cfg(not(feature = "server"))]
     of("collector.slabinfo.slabs-include", VALUE, "slabinfo"),
     of("collector.supervisord.url", VALUE, "supervisord"),
     #[cfg(not(feature = "server"))]

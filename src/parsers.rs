@@ -11,8 +11,8 @@ use crate::collector::{
 };
 #[cfg(feature = "server")]
 use crate::collector::{
-    bcache, btrfs, buddyinfo, edac, kernel_hung, ksmd, meminfo_numa, nfs, nfsd, selinux, sysctl,
-    xfs, zfs, zoneinfo,
+    bcache, btrfs, buddyinfo, edac, kernel_hung, ksmd, meminfo_numa, nfs, nfsd, selinux, slabinfo,
+    sysctl, xfs, zfs, zoneinfo,
 };
 
 pub type Parser = fn(&str);
@@ -185,6 +185,8 @@ pub const ALL: &[(&str, Parser)] = &[
     ("zoneinfo", |t| {
         sink(zoneinfo::parse_zoneinfo(t, &mut Vec::new()))
     }),
+    #[cfg(feature = "server")]
+    ("slabinfo", |t| sink(slabinfo::parse_slabinfo(t, |_| {}))),
     ("listen_addr", |t| sink(crate::listen::parse(t))),
 ];
 

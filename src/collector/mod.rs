@@ -63,6 +63,8 @@ pub mod schedstat;
 pub mod selfproc;
 #[cfg(feature = "server")]
 pub mod selinux;
+#[cfg(feature = "server")]
+pub mod slabinfo;
 pub mod sockstat;
 pub mod softirqs;
 pub mod softnet;
@@ -138,6 +140,8 @@ pub const ALL: &[Collector] = &[
     schedstat::COLLECTOR,
     #[cfg(feature = "server")]
     selinux::COLLECTOR,
+    #[cfg(feature = "server")]
+    slabinfo::COLLECTOR,
     sockstat::COLLECTOR,
     softirqs::COLLECTOR,
     softnet::COLLECTOR,
