@@ -112,7 +112,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     #[cfg(not(feature = "server"))]
     ("nfsd", "this build has no server collectors"),
     ("ntp", ""),
-    ("nvme", ""),
+    #[cfg(not(feature = "server"))]
+    ("nvme", "this build has no server collectors"),
     ("pcidevice", ""),
     ("perf", ""),
     ("rapl", ""),

@@ -54,6 +54,8 @@ pub mod network_route;
 pub mod nfs;
 #[cfg(feature = "server")]
 pub mod nfsd;
+#[cfg(feature = "server")]
+pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
@@ -132,6 +134,8 @@ pub const ALL: &[Collector] = &[
     nfs::COLLECTOR,
     #[cfg(feature = "server")]
     nfsd::COLLECTOR,
+    #[cfg(feature = "server")]
+    nvme::COLLECTOR,
     os::COLLECTOR,
     powersupplyclass::COLLECTOR,
     pressure::COLLECTOR,
