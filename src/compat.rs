@@ -87,7 +87,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("buddyinfo", "this build has no server collectors"),
     ("cgroups", ""),
     ("cpu_vulnerabilities", ""),
-    ("dmi", ""),
+    #[cfg(not(feature = "server"))]
+    ("dmi", "this build has no server collectors"),
     ("dmmultipath", ""),
     ("drbd", ""),
     ("drm", ""),

@@ -28,6 +28,8 @@ pub mod cpufreq;
 pub mod cpuinfo;
 pub mod diskstats;
 #[cfg(feature = "server")]
+pub mod dmi;
+#[cfg(feature = "server")]
 pub mod edac;
 pub mod entropy;
 #[cfg(feature = "server")]
@@ -107,6 +109,8 @@ pub const ALL: &[Collector] = &[
     cpu::COLLECTOR,
     cpufreq::COLLECTOR,
     diskstats::COLLECTOR,
+    #[cfg(feature = "server")]
+    dmi::COLLECTOR,
     #[cfg(feature = "server")]
     edac::COLLECTOR,
     entropy::COLLECTOR,
