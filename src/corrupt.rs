@@ -236,6 +236,10 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
         ("sys/fs/selinux/", &["selinux"]),
         #[cfg(feature = "server")]
         ("etc/selinux/", &["selinux"]),
+        #[cfg(feature = "server")]
+        ("sys/class/dmi/", &["dmi"]),
+        #[cfg(feature = "server")]
+        ("sys/class/nvme/", &["nvme"]),
         ("sys/class/net/", &["netclass", "bonding"]),
         ("sys/devices/virtual/net/", &["netclass", "bonding"]),
         ("sys/block/", &["mdadm"]),
