@@ -117,7 +117,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("nvme", "this build has no server collectors"),
     ("pcidevice", ""),
     ("perf", ""),
-    ("rapl", ""),
+    #[cfg(not(feature = "server"))]
+    ("rapl", "this build has no server collectors"),
     ("runit", ""),
     #[cfg(not(feature = "server"))]
     ("selinux", "this build has no server collectors"),
@@ -192,6 +193,7 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.perf.software-profilers", VALUE, "perf"),
     of("collector.perf.tracepoint", VALUE, "perf"),
     no_effect("collector.qdisc.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build netlink messages instead"),
+    #[cfg(not(feature = "server"))]
     of("collector.rapl.enable-zone-label", OFF, "rapl"),
     of("collector.runit.servicedir", VALUE, "runit"),
     #[cfg(not(feature = "server"))]

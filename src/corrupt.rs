@@ -240,6 +240,8 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
         ("sys/class/dmi/", &["dmi"]),
         #[cfg(feature = "server")]
         ("sys/class/nvme/", &["nvme"]),
+        #[cfg(feature = "server")]
+        ("sys/class/powercap/", &["rapl"]),
         ("sys/class/net/", &["netclass", "bonding"]),
         ("sys/devices/virtual/net/", &["netclass", "bonding"]),
         ("sys/block/", &["mdadm"]),

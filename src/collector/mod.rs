@@ -63,6 +63,8 @@ pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
 pub mod qdisc;
+#[cfg(feature = "server")]
+pub mod rapl;
 pub mod schedstat;
 pub mod selfproc;
 #[cfg(feature = "server")]
@@ -145,6 +147,8 @@ pub const ALL: &[Collector] = &[
     pressure::COLLECTOR,
     processes::COLLECTOR,
     qdisc::COLLECTOR,
+    #[cfg(feature = "server")]
+    rapl::COLLECTOR,
     schedstat::COLLECTOR,
     #[cfg(feature = "server")]
     selinux::COLLECTOR,

@@ -18,9 +18,16 @@ use crate::source::{Error, ParseError, Root};
 /// node_exporter's SanitizeMetricName: every run of characters outside `[0-9A-Za-z_]`, with
 /// the underscores around it, becomes one `_`.
 pub fn sanitize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    sanitize_into(name, &mut out);
+    out
+}
+
+/// [`sanitize`] into `out` (cleared first), for names built on every scrape.
+pub fn sanitize_into(name: &str, out: &mut String) {
+    out.clear();
     let b = name.as_bytes();
     let valid = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let mut out = String::with_capacity(name.len());
     let (mut i, mut underscores) = (0, 0);
     while let Some(&c) = b.get(i) {
         if valid(c) {
@@ -39,7 +46,6 @@ pub fn sanitize(name: &str) -> String {
         out.push('_');
         underscores = 0;
     }
-    out
 }
 
 /// One sysctl to export, from a flag value `name[:key,key...]`.
