@@ -103,7 +103,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("kernel_hung", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("ksmd", "this build has no server collectors"),
-    ("lnstat", ""),
+    #[cfg(not(feature = "server"))]
+    ("lnstat", "this build has no server collectors"),
     ("logind", ""),
     #[cfg(not(feature = "server"))]
     ("meminfo_numa", "this build has no server collectors"),

@@ -11,8 +11,8 @@ use crate::collector::{
 };
 #[cfg(feature = "server")]
 use crate::collector::{
-    bcache, btrfs, buddyinfo, edac, kernel_hung, ksmd, meminfo_numa, nfs, nfsd, selinux, slabinfo,
-    sysctl, xfs, zfs, zoneinfo,
+    bcache, btrfs, buddyinfo, edac, kernel_hung, ksmd, lnstat, meminfo_numa, nfs, nfsd, selinux,
+    slabinfo, sysctl, xfs, zfs, zoneinfo,
 };
 
 pub type Parser = fn(&str);
@@ -187,6 +187,8 @@ pub const ALL: &[(&str, Parser)] = &[
     }),
     #[cfg(feature = "server")]
     ("slabinfo", |t| sink(slabinfo::parse_slabinfo(t, |_| {}))),
+    #[cfg(feature = "server")]
+    ("lnstat", |t| sink(lnstat::parse_stat(t, |_, _, _| {}))),
     ("listen_addr", |t| sink(crate::listen::parse(t))),
 ];
 

@@ -42,6 +42,8 @@ pub mod interrupts;
 pub mod kernel_hung;
 #[cfg(feature = "server")]
 pub mod ksmd;
+#[cfg(feature = "server")]
+pub mod lnstat;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
@@ -126,6 +128,8 @@ pub const ALL: &[Collector] = &[
     kernel_hung::COLLECTOR,
     #[cfg(feature = "server")]
     ksmd::COLLECTOR,
+    #[cfg(feature = "server")]
+    lnstat::COLLECTOR,
     loadavg::COLLECTOR,
     mdadm::COLLECTOR,
     meminfo::COLLECTOR,
