@@ -123,7 +123,7 @@ impl Slabinfo {
     }
 
     fn keeps(&mut self, name: &str) -> bool {
-        self.include.as_mut().is_none_or(|p| p.is_match(name))
+        self.include.as_mut().map_or(true, |p| p.is_match(name))
             && !self.exclude.as_mut().is_some_and(|p| p.is_match(name))
     }
 }
