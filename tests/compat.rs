@@ -112,6 +112,14 @@ fn assert_accepted(name: &str, value: Option<&str>) {
 const OLD_NAMES: &[(&str, &str)] = &[
     ("web.listen-address", "listen"),
     (
+        "collector.qdisk.device-include",
+        "collector.qdisc.device-include",
+    ),
+    (
+        "collector.qdisk.device-exclude",
+        "collector.qdisc.device-exclude",
+    ),
+    (
         "collector.diskstats.ignored-devices",
         "collector.diskstats.device-exclude",
     ),
