@@ -250,6 +250,7 @@ deps:
 	command -v podman >/dev/null || missing="$$missing podman"; \
 	command -v runc >/dev/null || missing="$$missing runc"; \
 	command -v ar >/dev/null || missing="$$missing binutils"; \
+	command -v tc >/dev/null || missing="$$missing iproute2"; \
 	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v mkfs.btrfs >/dev/null || missing="$$missing btrfs-progs"; \
 	command -v mkfs.xfs >/dev/null || missing="$$missing xfsprogs"; \

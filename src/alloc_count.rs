@@ -115,9 +115,29 @@ mod tests {
             "--collector.cpu.info.flags-include=^(aes|avx.*|sha_ni)$",
             "--collector.cpu.info.bugs-include=.",
             "--collector.stat.softirq",
+            #[cfg(feature = "server")]
+            "--collector.sysctl.include=net.ipv4.tcp_rmem",
+            #[cfg(feature = "server")]
+            "--collector.sysctl.include=net.ipv4.ip_local_port_range:low,high",
+            #[cfg(feature = "server")]
+            "--collector.sysctl.include-info=net.ipv4.tcp_available_congestion_control",
         ])
         .unwrap();
-        for name in ["cpu", "stat", "processes", "softirqs"] {
+        let server: &[&str] = if cfg!(feature = "server") {
+            &[
+                "buddyinfo",
+                "ksmd",
+                "kernel_hung",
+                "meminfo_numa",
+                "sysctl",
+                "zoneinfo",
+                "slabinfo",
+            ]
+        } else {
+            &[]
+        };
+        let plain = ["cpu", "stat", "processes", "softirqs"];
+        for &name in plain.iter().chain(server) {
             let i = collector::by_name(name).unwrap();
             let mut s = Scraper::new(fixture_ctx(), &cfg.settings, vec![i]).unwrap();
             s.scrape();

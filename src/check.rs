@@ -8,6 +8,7 @@ use std::io;
 use std::path::Path;
 
 use crate::collector::{Scraper, What, ALL};
+use crate::netlink::NlError;
 use crate::source::open_dir;
 
 /// The state of one source.
@@ -146,6 +147,25 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
                         src.procfs.display()
                     );
                     need_hint |= denied > 0;
+                    continue;
+                }
+                What::Netlink(family, asks) => {
+                    let state = match family.probe() {
+                        Ok(()) => "readable   ",
+                        Err(NlError::Io(e)) if e.raw_os_error() == Some(libc::ENOENT) => {
+                            need_hint = true;
+                            "missing    "
+                        }
+                        Err(NlError::Io(e)) if e.kind() == io::ErrorKind::PermissionDenied => {
+                            need_hint = true;
+                            "denied     "
+                        }
+                        Err(_) => {
+                            need_hint = true;
+                            "unreadable "
+                        }
+                    };
+                    let _ = writeln!(out, "    {state} netlink {} ({asks})", family.name());
                     continue;
                 }
                 What::TextfileDir => match textfile_dir {

@@ -1147,12 +1147,12 @@ mod tests {
     fn node_exporter_flags_of_the_compat_table_are_accepted() {
         let c = p(&[
             "--collector.drbd",
-            "--no-collector.wifi",
+            "--no-collector.systemd",
             "--collector.ntp.server=10.0.0.1",
             "--collector.ntp.server",
             "10.0.0.2",
             "--collector.hwmon.chip-include=^coretemp",
-            "--no-collector.netdev.netlink",
+            "--no-collector.arp.netlink",
         ])
         .unwrap();
         let notes: Vec<(Level, String)> = c.compat.iter().map(Given::note).collect();
@@ -1227,7 +1227,7 @@ mod tests {
             "compat",
             "collector.drbd = true
 collector.systemd.unit-include = \"^ssh\"
-collector.wifi = false
+collector.systemd = false
 ",
         );
         let file = path.to_str().unwrap();
@@ -1237,7 +1237,7 @@ collector.wifi = false
             text.contains("\ncollector.drbd = true   # ignored: proctap has no drbd collector\n"),
             "{text}"
         );
-        assert!(text.contains("\ncollector.wifi = false   # accepted, no effect here: "));
+        assert!(text.contains("\ncollector.systemd = false   # accepted, no effect here: "));
         assert!(text.contains("\ncollector.perf.tracepoint = \"sched:x\""));
         // The printed file starts proctap as the flags did and prints itself again.
         std::fs::write(&path, &text).unwrap();

@@ -19,7 +19,7 @@ use crate::log::Level;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Takes {
     /// `--X` / `--no-X`, `true`/`false` in the file. `here` is what proctap does as it is, so
-    /// only asking for the other is ignored (`--no-collector.wifi` gets what it asks for).
+    /// only asking for the other is ignored (`--no-collector.systemd` gets what it asks for).
     Switch { here: bool },
     /// `--X VALUE` or `--X=VALUE` (repeatable where node_exporter's is); any value in the file.
     Value,
@@ -83,54 +83,64 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("bcachefs", ""),
     #[cfg(not(feature = "server"))]
     ("btrfs", "this build has no server collectors"),
-    ("buddyinfo", ""),
+    #[cfg(not(feature = "server"))]
+    ("buddyinfo", "this build has no server collectors"),
     ("cgroups", ""),
     ("cpu_vulnerabilities", ""),
-    ("dmi", ""),
+    #[cfg(not(feature = "server"))]
+    ("dmi", "this build has no server collectors"),
     ("dmmultipath", ""),
     ("drbd", ""),
     ("drm", ""),
     #[cfg(not(feature = "server"))]
     ("edac", "this build has no server collectors"),
-    ("ethtool", ""),
+    #[cfg(not(feature = "server"))]
+    ("ethtool", "this build has no server collectors"),
     ("fibrechannel", ""),
     ("infiniband", ""),
     ("ipvs", ""),
-    ("kernel_hung", ""),
-    ("ksmd", ""),
-    ("lnstat", ""),
+    #[cfg(not(feature = "server"))]
+    ("kernel_hung", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("ksmd", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("lnstat", "this build has no server collectors"),
     ("logind", ""),
-    ("meminfo_numa", ""),
+    #[cfg(not(feature = "server"))]
+    ("meminfo_numa", "this build has no server collectors"),
     ("mountstats", ""),
-    ("network_route", ""),
     #[cfg(not(feature = "server"))]
     ("nfs", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("nfsd", "this build has no server collectors"),
     ("ntp", ""),
-    ("nvme", ""),
+    #[cfg(not(feature = "server"))]
+    ("nvme", "this build has no server collectors"),
     ("pcidevice", ""),
     ("perf", ""),
-    ("qdisc", ""),
-    ("rapl", ""),
+    #[cfg(not(feature = "server"))]
+    ("rapl", "this build has no server collectors"),
     ("runit", ""),
     #[cfg(not(feature = "server"))]
     ("selinux", "this build has no server collectors"),
-    ("slabinfo", ""),
+    #[cfg(not(feature = "server"))]
+    ("slabinfo", "this build has no server collectors"),
     ("supervisord", ""),
     ("swap", ""),
-    ("sysctl", ""),
+    #[cfg(not(feature = "server"))]
+    ("sysctl", "this build has no server collectors"),
     ("systemd", ""),
     ("tapestats", ""),
-    ("tcpstat", ""),
+    #[cfg(not(feature = "server"))]
+    ("tcpstat", "this build has no server collectors"),
     ("tls", ""),
-    ("wifi", ""),
     ("xfrm", ""),
     #[cfg(not(feature = "server"))]
     ("xfs", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("zfs", "this build has no server collectors"),
-    ("zoneinfo", ""),
+    #[cfg(not(feature = "server"))]
+    ("zoneinfo", "this build has no server collectors"),
 ];
 
 /// node_exporter's other flags without a proctap flag of the same name. Sorted by name.
@@ -142,8 +152,11 @@ pub const NODE_EXPORTER: &[Row] = &[
     ignored("collector.cpu.guest", ON, "proctap always exports node_cpu_guest_seconds_total"),
     ignored("collector.cpufreq.enable-cpufreq-prefix", OFF, "proctap's cpufreq series keep node_exporter's node_cpu_ prefix"),
     alias("collector.diskstats.ignored-devices", "collector.diskstats.device-exclude"),
+    #[cfg(not(feature = "server"))]
     of("collector.ethtool.device-exclude", VALUE, "ethtool"),
+    #[cfg(not(feature = "server"))]
     of("collector.ethtool.device-include", VALUE, "ethtool"),
+    #[cfg(not(feature = "server"))]
     of("collector.ethtool.metrics-include", VALUE, "ethtool"),
     ignored("collector.filesystem.fs-types-include", VALUE, "proctap's filesystem collector has only the exclude patterns yet"),
     ignored("collector.filesystem.mount-points-include", VALUE, "proctap's filesystem collector has only the exclude patterns yet"),
@@ -163,7 +176,6 @@ pub const NODE_EXPORTER: &[Row] = &[
     alias("collector.netdev.device-whitelist", "collector.netdev.device-include"),
     ignored("collector.netdev.enable-detailed-metrics", OFF, "proctap's netdev collector has node_exporter's default metric names only"),
     ignored("collector.netdev.label-ifalias", OFF, "proctap's netdev collector has no ifalias label yet"),
-    no_effect("collector.netdev.netlink", ON, "proctap reads /proc/net/dev, which has the same counters"),
     of("collector.ntp.ip-ttl", VALUE, "ntp"),
     of("collector.ntp.local-offset-tolerance", VALUE, "ntp"),
     of("collector.ntp.max-distance", VALUE, "ntp"),
@@ -181,19 +193,18 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.perf.hardware-profilers", VALUE, "perf"),
     of("collector.perf.software-profilers", VALUE, "perf"),
     of("collector.perf.tracepoint", VALUE, "perf"),
-    of("collector.qdisc.device-exclude", VALUE, "qdisc"),
-    of("collector.qdisc.device-include", VALUE, "qdisc"),
-    of("collector.qdisc.fixtures", VALUE, "qdisc"),
-    of("collector.qdisc.include-child", OFF, "qdisc"),
-    // node_exporter's first spelling of the qdisc filters, still accepted (hidden).
-    of("collector.qdisk.device-exclude", VALUE, "qdisc"),
-    of("collector.qdisk.device-include", VALUE, "qdisc"),
+    no_effect("collector.qdisc.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build netlink messages instead"),
+    #[cfg(not(feature = "server"))]
     of("collector.rapl.enable-zone-label", OFF, "rapl"),
     of("collector.runit.servicedir", VALUE, "runit"),
+    #[cfg(not(feature = "server"))]
     of("collector.slabinfo.slabs-exclude", VALUE, "slabinfo"),
+    #[cfg(not(feature = "server"))]
     of("collector.slabinfo.slabs-include", VALUE, "slabinfo"),
     of("collector.supervisord.url", VALUE, "supervisord"),
+    #[cfg(not(feature = "server"))]
     of("collector.sysctl.include", VALUE, "sysctl"),
+    #[cfg(not(feature = "server"))]
     of("collector.sysctl.include-info", VALUE, "sysctl"),
     of("collector.systemd.enable-restarts-metrics", OFF, "systemd"),
     of("collector.systemd.enable-start-time-metrics", OFF, "systemd"),
@@ -205,7 +216,7 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.systemd.unit-whitelist", VALUE, "systemd"),
     of("collector.systemd.user", OFF, "systemd"),
     of("collector.tapestats.ignored-devices", VALUE, "tapestats"),
-    of("collector.wifi.fixtures", VALUE, "wifi"),
+    no_effect("collector.wifi.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build nl80211 messages instead"),
 ];
 
 /// process-exporter's flags without a proctap flag. They are single-dash Go flags
@@ -586,7 +597,7 @@ mod tests {
                     .into()
             )
         );
-        let netlink = find("collector.netdev.netlink").unwrap();
+        let netlink = find("collector.arp.netlink").unwrap();
         assert_eq!(g(netlink, Value::Bool(false)).0, Level::Info);
         let mountstats = find("collector.mountstats").unwrap();
         assert!(

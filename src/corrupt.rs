@@ -236,6 +236,12 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
         ("sys/fs/selinux/", &["selinux"]),
         #[cfg(feature = "server")]
         ("etc/selinux/", &["selinux"]),
+        #[cfg(feature = "server")]
+        ("sys/class/dmi/", &["dmi"]),
+        #[cfg(feature = "server")]
+        ("sys/class/nvme/", &["nvme"]),
+        #[cfg(feature = "server")]
+        ("sys/class/powercap/", &["rapl"]),
         ("sys/class/net/", &["netclass", "bonding"]),
         ("sys/devices/virtual/net/", &["netclass", "bonding"]),
         ("sys/block/", &["mdadm"]),
@@ -563,6 +569,8 @@ pub fn scraper_on(root: &Path) -> Scraper {
         arg("path.rootfs", root),
         arg("path.udev.data", &root.join("run/udev/data")),
         arg("collector.textfile.directory", &root.join("textfile")),
+        // netdev's default asks this machine's kernel; the tree has /proc/net/dev.
+        "--no-collector.netdev.netlink".into(),
     ])
     .unwrap();
     scraper_for(&cfg).unwrap()

@@ -19,6 +19,7 @@ mod gzip;
 mod http;
 mod listen;
 mod log;
+mod netlink;
 mod parse;
 #[cfg(test)]
 mod parsers;

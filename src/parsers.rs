@@ -10,7 +10,10 @@ use crate::collector::{
     textfile, thermal_zone, time, udev, udp_queues, vmstat, watchdog,
 };
 #[cfg(feature = "server")]
-use crate::collector::{bcache, btrfs, edac, nfs, nfsd, selinux, xfs, zfs};
+use crate::collector::{
+    bcache, btrfs, buddyinfo, edac, kernel_hung, ksmd, lnstat, meminfo_numa, nfs, nfsd, selinux,
+    slabinfo, sysctl, xfs, zfs, zoneinfo,
+};
 
 pub type Parser = fn(&str);
 
@@ -162,6 +165,34 @@ pub const ALL: &[(&str, Parser)] = &[
     ("selinux_hash_stats", |t| sink(selinux::parse_hash_stats(t))),
     #[cfg(feature = "server")]
     ("selinux_config", |t| sink(selinux::parse_config_mode(t))),
+    #[cfg(feature = "server")]
+    ("buddyinfo", |t| sink(buddyinfo::parse_buddyinfo(t, |_| {}))),
+    #[cfg(feature = "server")]
+    ("ksmd_value", |t| sink(ksmd::parse_value(t, "run"))),
+    #[cfg(feature = "server")]
+    ("kernel_hung", |t| sink(kernel_hung::parse_count(t))),
+    #[cfg(feature = "server")]
+    ("meminfo_numa", |t| {
+        sink(meminfo_numa::parse_node_meminfo(t, drop))
+    }),
+    #[cfg(feature = "server")]
+    ("numastat", |t| {
+        sink(meminfo_numa::parse_numastat(t, |_, _| {}))
+    }),
+    #[cfg(feature = "server")]
+    ("sysctl_ints", |t| {
+        sink(sysctl::sanitize(t));
+        let w = sysctl::Wanted::new("a.b:x,y");
+        sink(sysctl::parse_ints(t, &w, |_, _| {}))
+    }),
+    #[cfg(feature = "server")]
+    ("zoneinfo", |t| {
+        sink(zoneinfo::parse_zoneinfo(t, &mut Vec::new()))
+    }),
+    #[cfg(feature = "server")]
+    ("slabinfo", |t| sink(slabinfo::parse_slabinfo(t, |_| {}))),
+    #[cfg(feature = "server")]
+    ("lnstat", |t| sink(lnstat::parse_stat(t, |_, _, _| {}))),
     ("listen_addr", |t| sink(crate::listen::parse(t))),
 ];
 

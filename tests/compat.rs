@@ -112,6 +112,14 @@ fn assert_accepted(name: &str, value: Option<&str>) {
 const OLD_NAMES: &[(&str, &str)] = &[
     ("web.listen-address", "listen"),
     (
+        "collector.qdisk.device-include",
+        "collector.qdisc.device-include",
+    ),
+    (
+        "collector.qdisk.device-exclude",
+        "collector.qdisc.device-exclude",
+    ),
+    (
         "collector.diskstats.ignored-devices",
         "collector.diskstats.device-exclude",
     ),
@@ -535,8 +543,9 @@ fn kube_prometheus_daemonset() {
         KUBE_PROMETHEUS,
         "127.0.0.1:0",
         &[],
-        &["--no-collector.wifi"],
-        &["hwmon", "btrfs"],
+        // wifi is a real collector (off by default): its --no- is no compat note.
+        &[],
+        &["hwmon", "btrfs", "wifi"],
     );
     assert!(collectors.iter().any(|c| c == "netclass"));
 }

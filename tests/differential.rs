@@ -16,33 +16,42 @@ const COLLECTORS: &[&str] = &[
     "bcache",
     "bonding",
     "btrfs",
+    "buddyinfo",
     "conntrack",
     "cpu",
     "cpufreq",
     "diskstats",
+    "dmi",
     "edac",
     "entropy",
     "filefd",
     "filesystem",
     "hwmon",
     "interrupts",
+    "ksmd",
+    "lnstat",
     "loadavg",
     "mdadm",
     "meminfo",
+    "meminfo_numa",
     "netclass",
     "netdev",
     "netstat",
     "nfs",
     "nfsd",
+    "nvme",
     "os",
     "powersupplyclass",
     "pressure",
     "processes",
+    "rapl",
     "schedstat",
     "selinux",
+    "slabinfo",
     "sockstat",
     "softnet",
     "stat",
+    "sysctl",
     "textfile",
     "thermal_zone",
     "time",
@@ -52,6 +61,7 @@ const COLLECTORS: &[&str] = &[
     "vmstat",
     "xfs",
     "zfs",
+    "zoneinfo",
 ];
 
 /// Options of collectors above that are off by default, given to both exporters.
@@ -60,11 +70,19 @@ const OPTIONS: &[&str] = &[
     "--collector.cpu.info.flags-include=^(aes|avx.*|sse4_2|sha_ni|vmx)$",
     "--collector.cpu.info.bugs-include=.",
     "--collector.stat.softirq",
+    "--collector.sysctl.include=vm.swappiness",
+    "--collector.sysctl.include=net.ipv4.ip_forward",
+    "--collector.sysctl.include=net.ipv4.tcp_rmem",
+    "--collector.sysctl.include=net.ipv4.ip_local_port_range:low,high",
+    "--collector.sysctl.include-info=net.ipv4.tcp_available_congestion_control",
+    "--collector.sysctl.include-info=net.ipv4.tcp_congestion_control",
 ];
 
-/// Collectors node_exporter 1.5 does not have (watchdog came in 1.8, softirqs in 1.6): their
-/// rows show proctap's series only; unit tests check them on captured text.
+/// Collectors node_exporter 1.5 does not have (watchdog came in 1.8, softirqs in 1.6,
+/// kernel_hung later): their rows show proctap's series only; unit tests check them on
+/// captured text.
 const NEWER: &[(&str, &str)] = &[
+    ("kernel_hung", "node_kernel_hung_"),
     ("watchdog", "node_watchdog_"),
     ("softirqs", "node_softirqs_functions_total"),
 ];
@@ -91,14 +109,15 @@ const CLOCK: &[&str] = &[
 const LIVE_HOST: &[&str] = &["node_selinux_enabled"];
 
 /// Runs node_exporter with exactly `collectors` enabled and returns one scrape.
+/// `paths` is common::fixture_args() or nothing; with the fixtures it has
+/// --no-collector.netdev.netlink (1.5 reads netdev through netlink by default, which sees the
+/// live host), which kingpin takes only once.
 fn node_exporter(collectors: &[&str], paths: &[String]) -> String {
     let exe = common::require("prometheus-node-exporter");
     let addr = common::free_addr();
     let mut cmd = Command::new(exe);
     cmd.arg(format!("--web.listen-address={addr}"))
         .arg("--collector.disable-defaults")
-        // 1.5 reads netdev through netlink by default, which sees the live host.
-        .arg("--no-collector.netdev.netlink")
         // Debian's build excludes ^lo$ by default; proctap (like upstream) excludes nothing.
         .arg("--collector.netdev.device-exclude=")
         .args(paths)
@@ -147,6 +166,16 @@ fn comparable(key: &str) -> bool {
 fn collector_of(name: &str) -> &'static str {
     const PREFIXES: &[(&str, &str)] = &[
         ("node_arp_", "arp"),
+        ("node_buddyinfo_", "buddyinfo"),
+        ("node_ksmd_", "ksmd"),
+        ("node_sysctl_", "sysctl"),
+        ("node_nvme_", "nvme"),
+        ("node_lnstat_", "lnstat"),
+        ("node_rapl_", "rapl"),
+        ("node_dmi_", "dmi"),
+        ("node_slabinfo_", "slabinfo"),
+        ("node_zoneinfo_", "zoneinfo"),
+        ("node_memory_numa_", "meminfo_numa"),
         ("node_bcache_", "bcache"),
         ("node_btrfs_", "btrfs"),
         ("node_edac_", "edac"),

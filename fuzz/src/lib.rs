@@ -23,6 +23,8 @@ mod http;
 mod listen;
 #[path = "../../src/log.rs"]
 mod log;
+#[path = "../../src/netlink.rs"]
+mod netlink;
 #[path = "../../src/parse.rs"]
 mod parse;
 #[path = "../../src/parsers.rs"]

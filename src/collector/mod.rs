@@ -23,41 +23,67 @@ pub mod bcache;
 pub mod bonding;
 #[cfg(feature = "server")]
 pub mod btrfs;
+#[cfg(feature = "server")]
+pub mod buddyinfo;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod cpuinfo;
 pub mod diskstats;
 #[cfg(feature = "server")]
+pub mod dmi;
+#[cfg(feature = "server")]
 pub mod edac;
 pub mod entropy;
+#[cfg(feature = "server")]
+pub mod ethtool;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
+#[cfg(feature = "server")]
+pub mod kernel_hung;
+#[cfg(feature = "server")]
+pub mod ksmd;
+#[cfg(feature = "server")]
+pub mod lnstat;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
+#[cfg(feature = "server")]
+pub mod meminfo_numa;
 pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod network_route;
 #[cfg(feature = "server")]
 pub mod nfs;
 #[cfg(feature = "server")]
 pub mod nfsd;
+#[cfg(feature = "server")]
+pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
+pub mod qdisc;
+#[cfg(feature = "server")]
+pub mod rapl;
 pub mod schedstat;
 pub mod selfproc;
 #[cfg(feature = "server")]
 pub mod selinux;
+#[cfg(feature = "server")]
+pub mod slabinfo;
 pub mod sockstat;
 pub mod softirqs;
 pub mod softnet;
 pub mod stat;
+#[cfg(feature = "server")]
+pub mod sysctl;
+#[cfg(feature = "server")]
+pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -67,10 +93,13 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod wifi;
 #[cfg(feature = "server")]
 pub mod xfs;
 #[cfg(feature = "server")]
 pub mod zfs;
+#[cfg(feature = "server")]
+pub mod zoneinfo;
 
 /// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
 /// entry: name, default, flags, sources, how it is built) and one line here.
@@ -81,39 +110,65 @@ pub const ALL: &[Collector] = &[
     bonding::COLLECTOR,
     #[cfg(feature = "server")]
     btrfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    buddyinfo::COLLECTOR,
     conntrack::COLLECTOR,
     cpu::COLLECTOR,
     cpufreq::COLLECTOR,
     diskstats::COLLECTOR,
     #[cfg(feature = "server")]
+    dmi::COLLECTOR,
+    #[cfg(feature = "server")]
     edac::COLLECTOR,
     entropy::COLLECTOR,
+    #[cfg(feature = "server")]
+    ethtool::COLLECTOR,
     filefd::COLLECTOR,
     filesystem::COLLECTOR,
     hwmon::COLLECTOR,
     interrupts::COLLECTOR,
+    #[cfg(feature = "server")]
+    kernel_hung::COLLECTOR,
+    #[cfg(feature = "server")]
+    ksmd::COLLECTOR,
+    #[cfg(feature = "server")]
+    lnstat::COLLECTOR,
     loadavg::COLLECTOR,
     mdadm::COLLECTOR,
     meminfo::COLLECTOR,
+    #[cfg(feature = "server")]
+    meminfo_numa::COLLECTOR,
     namedprocess::COLLECTOR,
     netclass::COLLECTOR,
     netdev::COLLECTOR,
     netstat::COLLECTOR,
+    network_route::COLLECTOR,
     #[cfg(feature = "server")]
     nfs::COLLECTOR,
     #[cfg(feature = "server")]
     nfsd::COLLECTOR,
+    #[cfg(feature = "server")]
+    nvme::COLLECTOR,
     os::COLLECTOR,
     powersupplyclass::COLLECTOR,
     pressure::COLLECTOR,
     processes::COLLECTOR,
+    qdisc::COLLECTOR,
+    #[cfg(feature = "server")]
+    rapl::COLLECTOR,
     schedstat::COLLECTOR,
     #[cfg(feature = "server")]
     selinux::COLLECTOR,
+    #[cfg(feature = "server")]
+    slabinfo::COLLECTOR,
     sockstat::COLLECTOR,
     softirqs::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
+    #[cfg(feature = "server")]
+    sysctl::COLLECTOR,
+    #[cfg(feature = "server")]
+    tcpstat::COLLECTOR,
     thermal_zone::COLLECTOR,
     time::COLLECTOR,
     timex::COLLECTOR,
@@ -121,10 +176,13 @@ pub const ALL: &[Collector] = &[
     uname::COLLECTOR,
     vmstat::COLLECTOR,
     watchdog::COLLECTOR,
+    wifi::COLLECTOR,
     #[cfg(feature = "server")]
     xfs::COLLECTOR,
     #[cfg(feature = "server")]
     zfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    zoneinfo::COLLECTOR,
     // Out of alphabetical order on purpose: textfile must run after every other collector so
     // that it can refuse families they already wrote (Encoder::has_family).
     textfile::COLLECTOR,
@@ -210,6 +268,8 @@ pub enum What {
     Dir(Root, &'static str),
     /// The `--collector.textfile.directory` directory.
     TextfileDir,
+    /// A netlink family the collector asks, and what it asks (`RTM_GETQDISC dump`).
+    Netlink(crate::netlink::Family, &'static str),
     /// `/proc/<pid>/<file>` of every process: how many are readable and how many denied
     /// (another user's io, smaps_rollup, fd need CAP_SYS_PTRACE).
     PerProcess(&'static str),
@@ -754,15 +814,32 @@ pub fn fixture_ctx() -> Ctx {
     )
 }
 
-/// Every collector flag at its default, for collector tests.
+/// Every collector flag at its default, for collector tests on the fixture tree, except that
+/// netdev reads the fixtures' /proc/net/dev rather than this machine's links over netlink.
 #[cfg(test)]
 pub fn default_settings() -> Settings {
-    Settings::new(flags())
+    let mut s = Settings::new(flags());
+    if let Some(f) = flags().find(|f| f.name == "collector.netdev.netlink") {
+        let _ = s.set(f, crate::config::Value::Bool(false));
+    }
+    s
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
+
+    /// The samples of an output, by `name{labels}`, for tests that compare values.
+    pub fn samples(out: &[u8]) -> std::collections::BTreeMap<String, f64> {
+        let text = std::str::from_utf8(out).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.rsplit_once(' ').unwrap();
+                (k.to_string(), v.parse().unwrap())
+            })
+            .collect()
+    }
 
     #[test]
     fn the_table_is_sorted_unique_and_ends_with_textfile() {

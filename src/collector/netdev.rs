@@ -1,8 +1,13 @@
-//! `netdev`: /proc/net/dev → node_network_{receive,transmit}_*_total{device}, as node_exporter
-//! 1.5 reports them with `--no-collector.netdev.netlink` (the default).
-use crate::collector::{Build, Collect, Collector, Ctx, Filter, Sources, What, ROOT_ONLY};
+//! `netdev`: node_network_{receive,transmit}_*_total{device}, as node_exporter 1.5 reports
+//! them: by default from an RTM_GETLINK dump (`--collector.netdev.netlink`, node_exporter's
+//! default), whose 64-bit link statistics add node_network_receive_nohandler_total; with
+//! `--no-collector.netdev.netlink` from /proc/net/dev. The netlink counters are folded into
+//! /proc/net/dev's sixteen columns the way the kernel prints that file (net/core/net-procfs.c),
+//! so both ways give the same values.
+use crate::collector::{Build, Collect, Collector, Ctx, Filter, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
+use crate::netlink::{self, Family, NlError, Socket};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
 
@@ -82,10 +87,107 @@ pub fn parse_net_dev(text: &str) -> impl Iterator<Item = Result<Iface<'_>, Parse
         .map(|(i, line)| parse_line(line, i + 1))
 }
 
+/// The family netlink adds to the sixteen of /proc/net/dev.
+const NOHANDLER: (&str, &str) = (
+    "receive_nohandler",
+    "Network device statistic receive_nohandler.",
+);
+
+const RTM_GETLINK: u16 = 18;
+const RTM_NEWLINK: u16 = 16;
+/// `struct ifinfomsg`: u8 family, u8 pad, u16 type, i32 index, u32 flags, u32 change.
+const IFINFOMSG_LEN: usize = 16;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_STATS: u16 = 7;
+const IFLA_STATS64: u16 = 23;
+/// `struct rtnl_link_stats64` up to tx_compressed (Linux 2.6.35); rx_nohandler (4.6) follows.
+const STATS_FIELDS: usize = 23;
+
+/// One link of an RTM_GETLINK dump: its name and statistics in /proc/net/dev's columns, then
+/// rx_nohandler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link<'a> {
+    pub name: &'a [u8],
+    pub counters: [u64; COUNTERS + 1],
+}
+
+/// Parses one RTM_NEWLINK message. A link without statistics is `None`, as node_exporter
+/// skips it. IFLA_STATS64 is preferred; IFLA_STATS (32-bit) is the fallback.
+pub fn parse_link(payload: &[u8]) -> Result<Option<Link<'_>>, NlError> {
+    let attrs = payload
+        .get(IFINFOMSG_LEN..)
+        .ok_or_else(|| netlink::short("ifinfomsg", IFINFOMSG_LEN, payload.len()))?;
+    let (mut name, mut s64, mut s32) = (None, None, None);
+    netlink::for_each_attr(attrs, |a| {
+        match a.ty {
+            IFLA_IFNAME => name = Some(netlink::c_str(a.data)),
+            IFLA_STATS64 => s64 = Some(a.data),
+            IFLA_STATS => s32 = Some(a.data),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    let name = name.ok_or_else(|| NlError::malformed("RTM_NEWLINK without IFLA_IFNAME"))?;
+    // rtnl_link_stats64's fields in kernel order, widened.
+    let mut f = [0u64; STATS_FIELDS + 1];
+    match (s64, s32) {
+        (Some(d), _) => fill(&mut f, d, 8, "IFLA_STATS64")?,
+        (None, Some(d)) => fill(&mut f, d, 4, "IFLA_STATS")?,
+        (None, None) => return Ok(None),
+    }
+    let [rx_packets, tx_packets, rx_bytes, tx_bytes, rx_errors, tx_errors, rx_dropped, tx_dropped, multicast, collisions, rx_length, rx_over, rx_crc, rx_frame, rx_fifo, rx_missed, tx_aborted, tx_carrier, tx_fifo, tx_heartbeat, tx_window, rx_compressed, tx_compressed, rx_nohandler] =
+        f;
+    let sum = |v: &[u64]| v.iter().fold(0u64, |a, &b| a.wrapping_add(b));
+    Ok(Some(Link {
+        name,
+        counters: [
+            rx_bytes,
+            rx_packets,
+            rx_errors,
+            sum(&[rx_dropped, rx_missed]),
+            rx_fifo,
+            sum(&[rx_length, rx_over, rx_crc, rx_frame]),
+            rx_compressed,
+            multicast,
+            tx_bytes,
+            tx_packets,
+            tx_errors,
+            tx_dropped,
+            tx_fifo,
+            collisions,
+            sum(&[tx_carrier, tx_aborted, tx_window, tx_heartbeat]),
+            tx_compressed,
+            rx_nohandler,
+        ],
+    }))
+}
+
+/// Reads `width`-byte counters from `data` into `f`; a kernel older than the field leaves 0.
+fn fill(f: &mut [u64], data: &[u8], width: usize, what: &str) -> Result<(), NlError> {
+    if data.len() < STATS_FIELDS * width {
+        return Err(netlink::short(what, STATS_FIELDS * width, data.len()));
+    }
+    for (slot, chunk) in f.iter_mut().zip(data.chunks_exact(width)) {
+        *slot = match width {
+            8 => netlink::u64_at(chunk, 0),
+            _ => netlink::u32_at(chunk, 0).map(u64::from),
+        }
+        .unwrap_or(0);
+    }
+    Ok(())
+}
+
 pub const COLLECTOR: Collector = Collector {
     name: "netdev",
     enabled_by_default: true,
     flags: &[
+        Flag::new(
+            "collector.netdev.netlink",
+            FlagKind::Switch,
+            "",
+            "true",
+            "Read the counters from netlink (RTM_GETLINK), as node_exporter does by default: adds node_network_receive_nohandler_total. --no-collector.netdev.netlink reads /proc/net/dev.",
+        ),
         Flag::new(
             "collector.netdev.device-include",
             FlagKind::OptRegex,
@@ -106,14 +208,20 @@ pub const COLLECTOR: Collector = Collector {
     ],
     help_section: None,
     sources: Sources {
-        reads: &[What::File(Root::Proc, "net/dev")],
-        hint: ROOT_ONLY,
+        reads: &[
+            What::Netlink(Family::Route, "RTM_GETLINK dump"),
+            What::File(Root::Proc, "net/dev"),
+        ],
+        hint: "netlink is the default; --no-collector.netdev.netlink reads /proc/net/dev instead",
     },
     build: Build::New(|s| Ok(Box::new(Netdev::new(s)?))),
 };
 
 pub struct Netdev {
     opt: Filter,
+    /// With `--collector.netdev.netlink`: the socket (opened at the first scrape) and the
+    /// request, kept.
+    netlink: Option<(Option<Socket>, Vec<u8>)>,
 }
 
 impl Netdev {
@@ -124,14 +232,68 @@ impl Netdev {
                 "collector.netdev.device-include",
                 "collector.netdev.device-exclude",
             )?,
+            netlink: s
+                .switch("collector.netdev.netlink")
+                .then(|| (None, Vec::new())),
         })
     }
 }
 
 impl Collect for Netdev {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-        collect(&mut self.opt, ctx, out)
+        match &mut self.netlink {
+            None => collect(&mut self.opt, ctx, out),
+            Some((sock, req)) => collect_netlink(&mut self.opt, sock, req, ctx, out)
+                .map_err(|e| e.into_error("netlink RTM_GETLINK dump")),
+        }
     }
+}
+
+fn collect_netlink(
+    filter: &mut Filter,
+    sock: &mut Option<Socket>,
+    req: &mut Vec<u8>,
+    ctx: &mut Ctx,
+    out: &mut Encoder,
+) -> Result<(), NlError> {
+    let sock = match sock {
+        Some(s) => s,
+        None => sock.insert(Socket::open(netlink::NETLINK_ROUTE)?),
+    };
+    netlink::request(
+        req,
+        RTM_GETLINK,
+        netlink::NLM_F_REQUEST | netlink::NLM_F_DUMP,
+        &[0; IFINFOMSG_LEN],
+    );
+    // One dump: names into ctx.names, COUNTERS + 1 counters per wanted link into ctx.u64s.
+    ctx.names.clear();
+    ctx.u64s.clear();
+    sock.exchange(req, |m| {
+        if m.ty != RTM_NEWLINK {
+            return Ok(());
+        }
+        let Some(link) = parse_link(m.payload)? else {
+            return Ok(());
+        };
+        let name = std::str::from_utf8(link.name)
+            .map_err(|_| NlError::malformed("an interface name that is not UTF-8"))?;
+        if filter.allows(name) {
+            ctx.names.push(name);
+            ctx.u64s.extend_from_slice(&link.counters);
+        }
+        Ok(())
+    })?;
+    let columns = COLUMNS.iter().chain(std::iter::once(&NOHANDLER));
+    for (i, (name, help)) in columns.enumerate() {
+        out.family_parts(&["node_network_", name, "_total"], help, Kind::Counter);
+        for (dev, counters) in ctx.names.iter().zip(ctx.u64s.chunks_exact(COUNTERS + 1)) {
+            if let Some(&v) = counters.get(i) {
+                out.u64(&[("device", dev)], v);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn collect(opt: &mut Filter, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
@@ -266,6 +428,143 @@ Inter-|   Receive                                                |  Transmit
         }
         assert_eq!(text.matches("# TYPE ").count(), 16);
         assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 16 * 9);
+    }
+
+    use crate::netlink::build::{attr, str_a};
+
+    /// An RTM_NEWLINK payload as the kernel builds it: ifinfomsg, then IFLA_IFNAME and the
+    /// statistics attributes given.
+    fn link_msg(name: &str, stats: &[Vec<u8>]) -> Vec<u8> {
+        let mut p = vec![0u8; IFINFOMSG_LEN];
+        p[4..8].copy_from_slice(&7i32.to_ne_bytes());
+        p.extend(attr(4, &1500u32.to_ne_bytes())); // IFLA_MTU, ignored
+        p.extend(str_a(IFLA_IFNAME, name));
+        for s in stats {
+            p.extend_from_slice(s);
+        }
+        p
+    }
+
+    /// rtnl_link_stats64 with field i = base + i, `n` fields long.
+    fn stats64(base: u64, n: usize) -> Vec<u8> {
+        let v: Vec<u8> = (0..n)
+            .flat_map(|i| (base + i as u64).to_ne_bytes())
+            .collect();
+        attr(IFLA_STATS64, &v)
+    }
+
+    #[test]
+    fn netlink_link_stats64_fold_into_proc_net_dev_columns() {
+        let p = link_msg("eth0.100", &[stats64(1000, 25)]);
+        let l = parse_link(&p).unwrap().unwrap();
+        assert_eq!(l.name, b"eth0.100");
+        // rx_packets=1000 tx_packets=1001 rx_bytes=1002 tx_bytes=1003 rx_errors=1004
+        // tx_errors=1005 rx_dropped=1006 tx_dropped=1007 multicast=1008 collisions=1009
+        // rx_length..rx_missed=1010..1015 tx_aborted..tx_window=1016..1020
+        // rx_compressed=1021 tx_compressed=1022 rx_nohandler=1023 (rx_otherhost_dropped ignored)
+        assert_eq!(
+            l.counters,
+            [
+                1002,
+                1000,
+                1004,
+                1006 + 1015,
+                1014,
+                1010 + 1011 + 1012 + 1013,
+                1021,
+                1008,
+                1003,
+                1001,
+                1005,
+                1007,
+                1018,
+                1009,
+                1017 + 1016 + 1020 + 1019,
+                1022,
+                1023,
+            ]
+        );
+    }
+
+    fn counters(p: &[u8]) -> [u64; COUNTERS + 1] {
+        parse_link(p).unwrap().unwrap().counters
+    }
+
+    #[test]
+    fn netlink_old_kernels_and_32_bit_stats() {
+        // Before Linux 4.6: 23 fields, no rx_nohandler.
+        let c = counters(&link_msg("eth0", &[stats64(1, 23)]));
+        assert_eq!((c[0], c[16]), (3, 0));
+        // Only IFLA_STATS (u32): read and widened; IFLA_STATS64 wins when both are there.
+        let v32: Vec<u8> = (0..24u32)
+            .flat_map(|i| (u32::MAX - i).to_ne_bytes())
+            .collect();
+        let c = counters(&link_msg("wan", &[attr(IFLA_STATS, &v32)]));
+        assert_eq!(c[0], u64::from(u32::MAX - 2));
+        assert_eq!(c[16], u64::from(u32::MAX - 23));
+        let both = link_msg("wan", &[attr(IFLA_STATS, &v32), stats64(5, 24)]);
+        assert_eq!(counters(&both)[0], 7);
+        // Counters near 2^64 wrap when summed, as the kernel's own sums do.
+        let mut big = [0u64; 24];
+        big[6] = u64::MAX;
+        big[15] = 2;
+        let v: Vec<u8> = big.iter().flat_map(|x| x.to_ne_bytes()).collect();
+        assert_eq!(counters(&link_msg("x", &[attr(IFLA_STATS64, &v)]))[3], 1);
+        // No statistics at all: skipped, as node_exporter does.
+        assert_eq!(parse_link(&link_msg("can0", &[])).unwrap(), None);
+    }
+
+    #[test]
+    fn netlink_garbage() {
+        let e = |p: &[u8]| parse_link(p).unwrap_err().to_string();
+        assert_eq!(e(&[0; 8]), "ifinfomsg: expected at least 16 bytes, found 8");
+        assert_eq!(
+            e(&link_msg("eth0", &[stats64(0, 20)])),
+            "IFLA_STATS64: expected at least 184 bytes, found 160"
+        );
+        let mut p = vec![0u8; IFINFOMSG_LEN];
+        p.extend(stats64(0, 24));
+        assert_eq!(e(&p), "RTM_NEWLINK without IFLA_IFNAME");
+        let mut p = link_msg("eth0", &[]);
+        p.extend_from_slice(&[200, 0, 1, 0]);
+        assert_eq!(e(&p), "attribute 1 of 200 bytes in 4 left");
+    }
+
+    #[test]
+    fn live_netlink_equals_proc_net_dev_where_the_counters_stand_still() {
+        // Both ways on this machine's own interfaces: the same interfaces, and for each
+        // counter netlink's value lies between two reads of /proc/net/dev around it.
+        let mut ctx = Ctx::new(crate::source::Source::new(
+            "/proc".into(),
+            "/sys".into(),
+            "/".into(),
+        ));
+        let read = |ctx: &mut Ctx, netlink: bool| {
+            let mut s = crate::collector::default_settings();
+            let flag = COLLECTOR
+                .flags
+                .iter()
+                .find(|f| f.name == "collector.netdev.netlink");
+            s.set(flag.unwrap(), crate::config::Value::Bool(netlink))
+                .unwrap();
+            let mut out = Encoder::new();
+            Netdev::new(&s).unwrap().collect(ctx, &mut out).unwrap();
+            crate::collector::tests::samples(out.as_bytes())
+        };
+        let before = read(&mut ctx, false);
+        let nl = read(&mut ctx, true);
+        let after = read(&mut ctx, false);
+        let mut compared = 0;
+        for (key, v) in &nl {
+            if key.starts_with("node_network_receive_nohandler_total") {
+                continue;
+            }
+            let (a, b) = (before[key], after[key]);
+            assert!(a <= *v && *v <= b, "{key}: proc {a}, netlink {v}, proc {b}");
+            compared += 1;
+        }
+        assert_eq!(compared + nl.len() / 17, nl.len());
+        assert_eq!(compared, before.len());
     }
 
     #[test]
