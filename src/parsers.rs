@@ -3,10 +3,12 @@
 //! so a new parser is fuzzed once it has a line here (and `make fuzz-targets` writes its target).
 use std::path::Path;
 
+#[cfg(feature = "server")]
+use crate::collector::schedstat;
 use crate::collector::{
     arp, conntrack, cpu, cpufreq, diskstats, entropy, filefd, filesystem, hwmon, interrupts,
-    loadavg, meminfo, netclass, netdev, netstat, os, pressure, processes, schedstat, selfproc,
-    sockstat, softnet, stat, textfile, thermal_zone, time, vmstat,
+    loadavg, meminfo, netclass, netdev, netstat, os, pressure, processes, selfproc, sockstat,
+    softnet, stat, textfile, thermal_zone, time, vmstat,
 };
 
 pub type Parser = fn(&str);
@@ -58,6 +60,7 @@ pub const ALL: &[(&str, Parser)] = &[
         sink(os::parse_os_release(t, &mut String::new()))
     }),
     ("pressure", |t| sink(pressure::parse_psi(t))),
+    #[cfg(feature = "server")]
     ("schedstat", |t| {
         schedstat::parse_schedstat(t).for_each(drop)
     }),

@@ -96,9 +96,24 @@ impl fmt::Display for ParseError {
 /// Why a collector failed. `Display` gives one line an operator can act on.
 #[derive(Debug)]
 pub enum Error {
-    Io { path: PathBuf, err: io::Error },
-    TooLarge { path: PathBuf, cap: u64 },
-    Parse { path: PathBuf, err: ParseError },
+    Io {
+        path: PathBuf,
+        err: io::Error,
+    },
+    TooLarge {
+        path: PathBuf,
+        cap: u64,
+    },
+    Parse {
+        path: PathBuf,
+        err: ParseError,
+    },
+    /// The collector was left out of this build (a cargo feature; DESIGN.md: "Collector
+    /// features").
+    #[cfg(not(feature = "server"))]
+    NotBuilt {
+        feature: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -115,6 +130,11 @@ impl fmt::Display for Error {
                 write!(f, "{}:{}: {}", path.display(), err.line, err.msg)
             }
             Error::Parse { path, err } => write!(f, "{}: {}", path.display(), err.msg),
+            #[cfg(not(feature = "server"))]
+            Error::NotBuilt { feature } => write!(
+                f,
+                "not in this build (built without the cargo feature {feature:?})"
+            ),
         }
     }
 }
@@ -292,17 +312,19 @@ pub fn for_each_dir_entry(
     mut f: impl FnMut(&[u8]),
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    if buf.len() < 32 << 10 {
-        buf.resize(32 << 10, 0);
-    }
+    // Room, not zeroes: the pages getdents64 never writes (most of them for a small directory)
+    // stay out of the resident set.
+    buf.clear();
+    buf.reserve(32 << 10);
     loop {
-        // SAFETY: getdents64 writes at most `buf.len()` bytes into `buf`, which we own.
+        buf.clear();
+        // SAFETY: getdents64 writes at most `buf.capacity()` bytes into `buf`, which we own.
         let n = unsafe {
             libc::syscall(
                 libc::SYS_getdents64,
                 dir.as_raw_fd(),
                 buf.as_mut_ptr(),
-                buf.len(),
+                buf.capacity(),
             )
         };
         if n < 0 {
@@ -315,7 +337,9 @@ pub fn for_each_dir_entry(
         if n == 0 {
             return Ok(());
         }
-        let mut records = buf.get(..n as usize).unwrap_or(&[]);
+        // SAFETY: the kernel wrote the first `n` bytes (at most the capacity).
+        unsafe { buf.set_len((n as usize).min(buf.capacity())) };
+        let mut records = buf.as_slice();
         // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
         while let Some(reclen) = records
             .get(16..18)

@@ -523,6 +523,19 @@ impl Classifier {
         Classifier::with_rules(user)
     }
 
+    /// Classifies nothing (every process is "other"), for a configuration whose processes
+    /// collector is off; the rules file is still read and checked.
+    pub fn without_table(rules_file: Option<&Path>) -> Result<Classifier, ConfigError> {
+        if let Some(path) = rules_file {
+            read_rules(path)?;
+        }
+        Ok(Classifier {
+            rules: Vec::new(),
+            by_comm: HashMap::new(),
+            generic: Vec::new(),
+        })
+    }
+
     /// The built-in table plus rules already read by [`parse_rules`].
     pub fn with_rules(user: Vec<UserRule>) -> Result<Classifier, ConfigError> {
         let mut rules: Vec<Rule> = Vec::with_capacity(BUILTIN.len() + user.len());
@@ -1026,6 +1039,23 @@ myapp-api = "myapp/api"
             "/etc/proctap/rules.toml:2: key comm:java: the same rule as line 1 (comm:java)"
         );
         let e = read_rules(Path::new("/nonexistent/rules.toml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/rules.toml: cannot read: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn without_table_classifies_nothing_but_still_reads_the_rules_file() {
+        let c = Classifier::without_table(None).unwrap();
+        assert_eq!(
+            c.classify("postgres", "postgres", ""),
+            ("other", "postgres")
+        );
+        let e = Classifier::without_table(Some(Path::new("/nonexistent/rules.toml")))
+            .err()
+            .unwrap();
         assert!(
             e.to_string()
                 .starts_with("/nonexistent/rules.toml: cannot read: "),

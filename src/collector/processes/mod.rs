@@ -63,7 +63,16 @@ impl ProcOpts {
         if group_by.is_empty() {
             group_by.push(GroupBy::Name);
         }
-        let classifier = Classifier::new(cfg.proc_rules.as_deref()).map_err(CliError::Config)?;
+        // The built-in table is ~90 KiB of heap: built only when the collector runs. A rules
+        // file is read either way, so a broken one fails at start.
+        let enabled = crate::collector::by_name("processes")
+            .is_some_and(|i| cfg.enabled.get(i) == Some(&true));
+        let classifier = if enabled {
+            Classifier::new(cfg.proc_rules.as_deref())
+        } else {
+            Classifier::without_table(cfg.proc_rules.as_deref())
+        }
+        .map_err(CliError::Config)?;
         Ok(ProcOpts {
             group_by,
             include: re("--proc-include", &cfg.proc_include)?,
