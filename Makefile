@@ -266,7 +266,8 @@ golden:
 
 # proctap vs node_exporter and process-exporter on fixtures/, a generated large tree and 2,000
 # live sleepers; writes BENCHMARKS.md. BENCH_SCRAPES=N scales the counts (default 1000).
-bench: deps
+bench: static
+	$(MAKE) --no-print-directory tiny TINY_TARGETS=$(MUSL)
 	bench/run.sh
 
 # Each cargo-fuzz target (fuzz/, one per parser in src/parsers.rs) for FUZZ_SECONDS, when
