@@ -78,8 +78,15 @@ LINK_tiny_lld    := -Clink-arg=--icf=all -Clink-arg=-znorelro
 LINK_release_zig :=
 LINK_tiny_zig    := -Clink-arg=-Wl,-z,norelro
 # zig supplies crt1.o, libc.a and libunwind; rustc's search path for the target's own (absent)
-# self-contained objects only draws a warning from zig's linker.
-ZIG_RUSTFLAGS := -Clink-self-contained=no -Ctarget-feature=+crt-static -Alinker-messages
+# self-contained objects only draws a warning from zig's linker. zig links a static executable
+# (not PIE), so the code need not be position-independent either (MIPS: 8% smaller).
+ZIG_RUSTFLAGS := -Clink-self-contained=no -Ctarget-feature=+crt-static -Crelocation-model=static -Alinker-messages
+# ARMv7 in Thumb-2, which every ARMv7-A core runs: 23% smaller than ARM code. (ARMv6's Thumb-1
+# cannot do what the ARM code does, so armv6 stays ARM.)
+RUSTFLAGS_$(ARMV7) := -Ctarget-feature=+thumb-mode
+# Flags per target (cargo's CARGO_TARGET_<TRIPLE>_RUSTFLAGS), so that one cargo run can build
+# several targets.
+target_env = CARGO_TARGET_$(shell echo '$(1)' | tr 'a-z-' 'A-Z_')_RUSTFLAGS
 HOST    = $(shell rustc +$(NIGHTLY) -vV | sed -n 's/^host: //p')
 OBJCOPY = $(shell rustc +$(NIGHTLY) --print sysroot)/lib/rustlib/$(HOST)/bin/rust-objcopy
 # cargo leaves the binary unstripped: it is kept as proctap.unstripped (the symbols `make size`
@@ -94,7 +101,8 @@ build_lld = RUSTFLAGS="$(RUSTFLAGS_$(1)) $(LINK_$(1)_lld)" \
 	$(CARGO) +$(NIGHTLY) build --locked --profile $(1) --config 'profile.$(1).strip=false' $(FEATURES_$(1)) \
 		--target $(MUSL) $(BUILD_STD) && \
 	$(call strip_bins,$(TARGET_DIR)/$(MUSL)/$(1)/proctap)
-build_zig = PATH="$(VENV)/bin:$$PATH" RUSTFLAGS="$(RUSTFLAGS_$(1)) $(ZIG_RUSTFLAGS) $(LINK_$(1)_zig)" \
+build_zig = env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS PATH="$(VENV)/bin:$$PATH" \
+	$(foreach t,$(2),$(call target_env,$(t))="$(RUSTFLAGS_$(1)) $(ZIG_RUSTFLAGS) $(LINK_$(1)_zig) $(RUSTFLAGS_$(t))") \
 	$(CARGO) +$(NIGHTLY) zigbuild --locked --profile $(1) --config 'profile.$(1).strip=false' $(FEATURES_$(1)) \
 		$(foreach t,$(2),--target $(t)) $(BUILD_STD) && \
 	$(call strip_bins,$(foreach t,$(2),$(TARGET_DIR)/$(t)/$(1)/proctap))

@@ -133,7 +133,7 @@ impl fmt::Display for Error {
             #[cfg(not(feature = "server"))]
             Error::NotBuilt { feature } => write!(
                 f,
-                "not in this build (built without the cargo feature {feature:?})"
+                "not in this build (built without the cargo feature `{feature}`)"
             ),
         }
     }

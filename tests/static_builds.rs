@@ -174,7 +174,7 @@ fn assert_tiny(target: &str) {
         "{stdout}"
     );
     assert!(
-        stderr.contains("not in this build (built without the cargo feature \"server\")"),
+        stderr.contains("not in this build (built without the cargo feature `server`)"),
         "{stderr}"
     );
 }
