@@ -26,19 +26,20 @@ NIGHTLY := nightly-2026-05-20
 BUDGET       := 1048576
 TINY_BUDGET  := 524288
 TINY_TARGETS := $(MUSL) $(MUSL_ARM)
-# Python packages for the build and the tests, installed by `make deps` into $(VENV).
-PIP_PKGS := ziglang==0.17.1 cargo-zigbuild==0.24.1
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # cargo's target directory, asked of cargo once, so that CARGO_TARGET_DIR (and build.target-dir)
 # is honoured; exported so that bench/ and nested makes use the same one.
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 TARGET_DIR := $(or $(TARGET_DIR),$(CURDIR)/target)
 export TARGET_DIR
-VENV := $(TARGET_DIR)/venv
 # Debian packages the tests run: promtool and prometheus, the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
+# Python packages the builds and tests run, in $(VENV): zig and cargo-zigbuild (the linker of the
+# aarch64 and router builds), the Kubernetes manifests' schemas.
+VENV := $(TARGET_DIR)/venv
+PIP_PKGS := ziglang==0.17.1 cargo-zigbuild==0.24.1 kubernetes-validate==1.37.0 cloudcoil-models-prometheus-operator==0.80.1.0
 
-.PHONY: all build run test lint static static-aarch64 static-armv7 static-armv6 static-mipsel static-mips static-all tiny static-tls size size-check rss install deb man deps golden bench clean fuzz fuzz-targets soak FORCE
+.PHONY: all build run test lint static static-aarch64 static-armv7 static-armv6 static-mipsel static-mips static-all tiny static-tls size size-check rss install deb image ipk ipk-unknown-arch man deps golden bench clean fuzz fuzz-targets soak FORCE
 
 all: build
 
@@ -162,10 +163,14 @@ $(TARGET_DIR)/release/proctap: FORCE
 	$(CARGO) build --release --locked
 $(TARGET_DIR)/$(MUSL)/release/proctap: static ; @:
 $(TARGET_DIR)/$(MUSL_ARM)/release/proctap: static-aarch64 ; @:
+# The other targets' binaries come from their own `make static-*` (static-armv7, ...).
+$(TARGET_DIR)/%/release/proctap: FORCE
+	$(MAKE) --no-print-directory $(or $(call lookup,$*,$(STATIC_TARGETS)),$(error no make target builds $*))
 FORCE:
 
-# Binary, man page, systemd unit (ExecStart pointing at the installed binary), the capability
-# drop-in as a doc example, and the example config unless one is already there.
+# Binary, man page, systemd unit (ExecStart pointing at the installed binary) and socket unit,
+# the capability and socket-activation drop-ins as doc examples, and the example config unless
+# one is already there.
 install: $(BIN)
 	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/proctap
 	install -Dm644 man/proctap.1 $(DESTDIR)$(PREFIX)/share/man/man1/proctap.1
@@ -173,8 +178,12 @@ install: $(BIN)
 	sed -e 's|/usr/local/bin/proctap|$(PREFIX)/bin/proctap|' -e 's|/etc/proctap.conf|$(SYSCONFDIR)/proctap.conf|' \
 		contrib/systemd/proctap.service > $(DESTDIR)$(UNITDIR)/proctap.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/proctap.service
+	install -m644 contrib/systemd/proctap.socket $(DESTDIR)$(UNITDIR)/proctap.socket
 	install -Dm644 contrib/systemd/proctap-process-details.conf \
 		$(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-process-details.conf
+	sed -e 's|/usr/local/bin/proctap|$(PREFIX)/bin/proctap|' -e 's|/etc/proctap.conf|$(SYSCONFDIR)/proctap.conf|' \
+		contrib/systemd/proctap-socket.conf > $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-socket.conf
+	chmod 644 $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap-socket.conf
 	install -Dm644 examples/proctap.conf $(DESTDIR)$(PREFIX)/share/doc/proctap/examples/proctap.conf
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/proctap.conf ]; then \
 		echo "keeping $(DESTDIR)$(SYSCONFDIR)/proctap.conf"; \
@@ -184,38 +193,117 @@ install: $(BIN)
 
 # A Debian package of the static binary (it runs on any release), built with dpkg-deb alone:
 # $(TARGET_DIR)/deb/proctap_VERSION_ARCH.deb. DEB_ARCH=arm64 packages the aarch64 build.
+# A packager names themselves: make deb DEB_MAINTAINER='Name <mail>' DEB_HOMEPAGE=URL (the
+# maintainer defaults to DEBFULLNAME/DEBEMAIL, as for dch; Homepage is left out when empty).
 DEB_ARCH ?= amd64
 DEB_TARGET = $(if $(filter arm64,$(DEB_ARCH)),$(MUSL_ARM),$(MUSL))
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+REVISION := $(or $(shell git rev-parse HEAD 2>/dev/null),unknown)
+DEB_MAINTAINER ?= $(if $(DEBEMAIL),$(or $(DEBFULLNAME),proctap packager) <$(DEBEMAIL)>,proctap packager <packager@proctap.invalid>)
+DEB_HOMEPAGE ?=
+# The changelog's date is the commit's, so the same checkout gives the same package.
+DEB_DATE := $(shell date -R -u -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))
 DEB_ROOT = $(TARGET_DIR)/deb/proctap_$(VERSION)_$(DEB_ARCH)
 deb: $(TARGET_DIR)/$(DEB_TARGET)/release/proctap
 	rm -rf $(DEB_ROOT)
 	$(MAKE) --no-print-directory -o $(TARGET_DIR)/$(DEB_TARGET)/release/proctap install \
 		BIN=$(TARGET_DIR)/$(DEB_TARGET)/release/proctap DESTDIR=$(DEB_ROOT) PREFIX=/usr SYSCONFDIR=/etc
 	gzip -9n $(DEB_ROOT)/usr/share/man/man1/proctap.1
-	printf 'proctap\nLicense: Apache-2.0 (see /usr/share/common-licenses/Apache-2.0)\n' \
-		> $(DEB_ROOT)/usr/share/doc/proctap/copyright
+	install -m644 contrib/debian/copyright $(DEB_ROOT)/usr/share/doc/proctap/copyright
+	printf '%s\n' 'proctap ($(VERSION)) unstable; urgency=medium' '' \
+		'  * proctap $(VERSION), packaged from revision $(shell printf %.12s $(REVISION)).' '' \
+		' -- $(DEB_MAINTAINER)  $(DEB_DATE)' | gzip -9n > $(DEB_ROOT)/usr/share/doc/proctap/changelog.gz
 	install -d $(DEB_ROOT)/DEBIAN
 	echo /etc/proctap.conf > $(DEB_ROOT)/DEBIAN/conffiles
 	printf '%s\n' \
 		'Package: proctap' \
 		'Version: $(VERSION)' \
 		'Architecture: $(DEB_ARCH)' \
-		'Maintainer: proctap maintainers <proctap@example.invalid>' \
+		'Maintainer: $(DEB_MAINTAINER)' \
 		'Installed-Size: '$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1) \
 		'Section: net' \
 		'Priority: optional' \
-		'Homepage: https://example.invalid/proctap' \
+		$(if $(DEB_HOMEPAGE),'Homepage: $(DEB_HOMEPAGE)') \
 		'Description: tiny Prometheus exporter for Linux hosts and processes' \
-		' proctap reads /proc and /sys and serves host metrics under node_exporter'"'"'s names' \
-		' and per-process metrics under process-exporter'"'"'s, from one small static binary.' \
+		' proctap reads /proc and /sys and serves host metrics under the names of' \
+		' node_exporter and per-process metrics under those of process-exporter,' \
+		' from one small static binary.' \
 		> $(DEB_ROOT)/DEBIAN/control
-	printf '%s\n' '#!/bin/sh' 'set -e' \
-		'if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi' \
-		> $(DEB_ROOT)/DEBIAN/postinst
-	cp $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
-	chmod 755 $(DEB_ROOT)/DEBIAN/postinst $(DEB_ROOT)/DEBIAN/postrm
+	cd $(DEB_ROOT) && find usr -type f | LC_ALL=C sort | xargs md5sum > DEBIAN/md5sums
+	install -m755 contrib/debian/postinst contrib/debian/prerm contrib/debian/postrm $(DEB_ROOT)/DEBIAN/
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(TARGET_DIR)/deb/proctap_$(VERSION)_$(DEB_ARCH).deb
+
+# The container image (Containerfile) of the static binary, tagged $(IMAGE), built with the
+# first of podman, buildah and docker found (CONTAINER_TOOL= picks one). IMAGE_ARCH=arm64 packs
+# the aarch64 build; FROM scratch needs no emulation for that.
+IMAGE ?= proctap:$(VERSION)
+IMAGE_ARCH ?= amd64
+IMAGE_TARGET = $(if $(filter arm64,$(IMAGE_ARCH)),$(MUSL_ARM),$(MUSL))
+CONTAINER_TOOL ?= $(firstword $(foreach t,podman buildah docker,$(shell command -v $(t))))
+image: $(TARGET_DIR)/$(IMAGE_TARGET)/release/proctap
+	@[ -n "$(CONTAINER_TOOL)" ] || { echo "make image: no podman, buildah or docker (make deps installs podman)"; exit 1; }
+	rm -rf $(TARGET_DIR)/image-$(IMAGE_ARCH)
+	install -Dm755 $< $(TARGET_DIR)/image-$(IMAGE_ARCH)/rootfs/bin/proctap
+	install -Dm644 LICENSE $(TARGET_DIR)/image-$(IMAGE_ARCH)/rootfs/usr/share/doc/proctap/LICENSE
+	$(CONTAINER_TOOL) build --platform linux/$(IMAGE_ARCH) -f Containerfile \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+		-t $(IMAGE) $(TARGET_DIR)/image-$(IMAGE_ARCH)
+
+# An OpenWrt package of the static binary, packed by hand as opkg reads it (an ar archive of
+# debian-binary, control.tar.gz and data.tar.gz), with the feed package's files
+# (contrib/openwrt/proctap): $(TARGET_DIR)/ipk/proctap_VERSION-1_ARCH.ipk. ARCH is OpenWrt's
+# package architecture (`opkg print-architecture` on the router); each maps to the Rust target
+# whose static binary it gets, built by that target's `make static*`.
+ARCH ?= x86_64
+IPK_ARCHES := aarch64_generic=aarch64-unknown-linux-musl aarch64_cortex-a53=aarch64-unknown-linux-musl \
+	aarch64_cortex-a72=aarch64-unknown-linux-musl arm_cortex-a7_neon-vfpv4=armv7-unknown-linux-musleabihf \
+	arm_cortex-a9_vfpv3-d16=armv7-unknown-linux-musleabihf arm_arm1176jzf-s_vfp=arm-unknown-linux-musleabihf \
+	mipsel_24kc=mipsel-unknown-linux-musl mips_24kc=mips-unknown-linux-musl x86_64=x86_64-unknown-linux-musl
+STATIC_TARGETS := x86_64-unknown-linux-musl=static aarch64-unknown-linux-musl=static-aarch64 \
+	armv7-unknown-linux-musleabihf=static-armv7 arm-unknown-linux-musleabihf=static-armv6 \
+	mipsel-unknown-linux-musl=static-mipsel mips-unknown-linux-musl=static-mips
+lookup = $(patsubst $(1)=%,%,$(filter $(1)=%,$(2)))
+IPK_TRIPLE = $(call lookup,$(ARCH),$(IPK_ARCHES))
+IPK_RELEASE := 1
+IPK_DIR = $(TARGET_DIR)/ipk/$(ARCH)
+IPK = $(TARGET_DIR)/ipk/proctap_$(VERSION)-$(IPK_RELEASE)_$(ARCH).ipk
+IPK_TAR = tar --owner=0 --group=0 --numeric-owner --sort=name --mtime=@$$(git log -1 --format=%ct 2>/dev/null || date +%s)
+ipk: $(if $(IPK_TRIPLE),$(TARGET_DIR)/$(IPK_TRIPLE)/release/proctap,ipk-unknown-arch)
+	rm -rf $(IPK_DIR)
+	install -Dm755 $< $(IPK_DIR)/data/usr/bin/proctap
+	install -Dm755 contrib/openwrt/proctap/files/proctap.init $(IPK_DIR)/data/etc/init.d/proctap
+	install -Dm600 contrib/openwrt/proctap/files/proctap.config $(IPK_DIR)/data/etc/config/proctap
+	install -d $(IPK_DIR)/control
+	echo /etc/config/proctap > $(IPK_DIR)/control/conffiles
+	# As the buildroot's default scripts: enable and start the service, stop and disable it.
+	printf '%s\n' '#!/bin/sh' '[ "$${IPKG_NO_SCRIPT}" = 1 ] && exit 0' \
+		'[ -s "$${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0' '. "$${IPKG_INSTROOT}/lib/functions.sh"' \
+		'default_postinst "$$0" "$$@"' > $(IPK_DIR)/control/postinst
+	printf '%s\n' '#!/bin/sh' '[ -s "$${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0' \
+		'. "$${IPKG_INSTROOT}/lib/functions.sh"' 'default_prerm "$$0" "$$@"' > $(IPK_DIR)/control/prerm
+	chmod 755 $(IPK_DIR)/control/postinst $(IPK_DIR)/control/prerm
+	cd $(IPK_DIR)/data && $(IPK_TAR) -cf - . | gzip -9n > ../data.tar.gz
+	printf '%s\n' \
+		'Package: proctap' \
+		'Version: $(VERSION)-$(IPK_RELEASE)' \
+		'Source: contrib/openwrt/proctap' \
+		'SourceName: proctap' \
+		'License: Apache-2.0' \
+		'LicenseFiles: LICENSE' \
+		'Section: utils' \
+		'Maintainer: $(DEB_MAINTAINER)' \
+		'Architecture: $(ARCH)' \
+		'Installed-Size: '$$(gzip -dc $(IPK_DIR)/data.tar.gz | wc -c) \
+		'Description: Tiny Prometheus exporter for host and process metrics (static build)' \
+		> $(IPK_DIR)/control/control
+	cd $(IPK_DIR)/control && $(IPK_TAR) -cf - . | gzip -9n > ../control.tar.gz
+	echo 2.0 > $(IPK_DIR)/debian-binary
+	rm -f $(IPK)
+	cd $(IPK_DIR) && ar rc $(IPK) debian-binary control.tar.gz data.tar.gz
+	@ls -l $(IPK)
+
+ipk-unknown-arch:
+	@echo "make ipk: unknown ARCH=$(ARCH); known: $(foreach a,$(IPK_ARCHES),$(firstword $(subst =, ,$(a))))"; exit 2
 
 # Renders the man page the way `man` shows it; fails on any groff warning.
 man:
@@ -225,8 +313,11 @@ man:
 	@echo "rendered man/proctap.1 to $(TARGET_DIR)/proctap.1.txt"
 
 # Installs what the tests need, only where it is missing: Debian's promtool and node_exporter,
-# qemu for the cross builds, the rustup components for fmt/clippy, the musl targets, the pinned
-# nightly with rust-src for the static builds, and $(PIP_PKGS) in the virtualenv $(VENV).
+# podman, lintian and the rest below (mkfs.btrfs and mkfs.xfs for tests/filesystems.rs, qemu for
+# the cross builds' tests, gzip to decompress gzip bodies, unshare and ip for a private network
+# namespace for the listen tests), the Python packages of PIP_PKGS in a virtualenv of the
+# project's own, the rustup components for fmt/clippy, the musl targets, and the pinned nightly
+# with rust-src for the static builds.
 deps:
 	@missing=""; \
 	{ command -v promtool && command -v prometheus; } >/dev/null || missing="$$missing prometheus"; \
@@ -243,6 +334,15 @@ deps:
 	command -v busybox >/dev/null || missing="$$missing busybox"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v lintian >/dev/null || missing="$$missing lintian"; \
+	command -v podman >/dev/null || missing="$$missing podman"; \
+	command -v runc >/dev/null || missing="$$missing runc"; \
+	command -v ar >/dev/null || missing="$$missing binutils"; \
+	command -v mkfs.btrfs >/dev/null || missing="$$missing btrfs-progs"; \
+	command -v mkfs.xfs >/dev/null || missing="$$missing xfsprogs"; \
+	command -v gzip >/dev/null || missing="$$missing gzip"; \
+	command -v unshare >/dev/null || missing="$$missing util-linux"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -250,6 +350,12 @@ deps:
 		if [ -d /run/systemd/system ]; then \
 			$(SUDO) systemctl disable --now prometheus prometheus-node-exporter prometheus-process-exporter >/dev/null 2>&1 || true; \
 		fi; \
+	fi
+	@if [ "$$(cat $(VENV)/pip-pkgs 2>/dev/null)" != "$(PIP_PKGS)" ]; then \
+		echo "make deps: installing $(PIP_PKGS) into $(VENV)"; \
+		python3 -m venv $(VENV) && \
+		$(VENV)/bin/pip install -q --disable-pip-version-check $(PIP_PKGS) && \
+		echo "$(PIP_PKGS)" > $(VENV)/pip-pkgs; \
 	fi
 	@if command -v rustup >/dev/null; then \
 		rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt; \
@@ -261,11 +367,6 @@ deps:
 			rustup component add rust-src --toolchain $(NIGHTLY) || exit 1; \
 		rustup target list --installed --toolchain $(NIGHTLY) | grep -qx '$(MUSL)' || \
 			rustup target add $(MUSL) --toolchain $(NIGHTLY) || exit 1; \
-	fi
-	@if [ "$$(cat $(VENV)/.pip-pkgs 2>/dev/null)" != "$(PIP_PKGS)" ]; then \
-		echo "make deps: installing $(PIP_PKGS) into $(VENV)"; \
-		{ [ -x $(VENV)/bin/pip ] || python3 -m venv $(VENV); } && \
-		$(VENV)/bin/pip install -q $(PIP_PKGS) && echo "$(PIP_PKGS)" > $(VENV)/.pip-pkgs || exit 1; \
 	fi
 
 # Rewrites fixtures/e2e-output.txt from the current code; review the diff before committing.

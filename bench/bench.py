@@ -331,18 +331,18 @@ def sleepers_start(count):
 def processes_built():
     try:
         h = subprocess.run([PROCTAP, "--help"], capture_output=True, text=True).stdout
-        r = subprocess.run([PROCTAP, "once", "--collectors", "processes"],
+        r = subprocess.run([PROCTAP, "once", "--collectors", "namedprocess"],
                            capture_output=True, text=True)
     except OSError:
         return False, ""
-    return r.returncode in (0, 1) and "processes" in h, h
+    return r.returncode in (0, 1) and "namedprocess" in h, h
 
 
 def process_section(n, rows, proc_notes):
     built, help_text = processes_built()
     if not built:
-        say("== processes: skipped: processes collector not built")
-        proc_notes.append("skipped: processes collector not built")
+        say("== processes: skipped: namedprocess collector not built")
+        proc_notes.append("skipped: namedprocess collector not built")
         return
     extra = ["--top-n", "5"] if "--top-n" in help_text else []
     cfg = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
@@ -359,7 +359,7 @@ def process_section(n, rows, proc_notes):
                           [PROCESS_EXPORTER, "-web.listen-address", "127.0.0.1:%d" % pe_port,
                            "-config.path", cfg.name, "-procfs", procfs, "-threads=false",
                            "-gather-smaps=false"], pe_port)
-            pt = proctap(["--collectors", "processes", "--path.procfs", procfs,
+            pt = proctap(["--collectors", "namedprocess", "--path.procfs", procfs,
                           "--path.rootfs", rootfs] + extra, free_port())
             for e in (pe, pt):
                 for _ in range(3):
@@ -371,7 +371,7 @@ def process_section(n, rows, proc_notes):
                 rows.append(("processes: " + label, e.name, res[e.name]))
             pe.stop()
             pt.stop()
-        proc_notes.append("proctap flags: `--collectors processes %s`; process-exporter: "
+        proc_notes.append("proctap flags: `--collectors namedprocess %s`; process-exporter: "
                           "`-threads=false -gather-smaps=false` and a config grouping by "
                           "`{{.Comm}}` (proctap reads no smaps by default either)." % " ".join(extra))
     finally:
@@ -455,7 +455,7 @@ def report(rows, raws, notes, proc_notes, started_at, elapsed):
         o.append("| 2,000 processes <= 50 ms | %s | %s ms median | %s |" % (
             label[len("processes: "):], ms(r["median"]), "yes" if r["median"] <= 0.05 else "no"))
     if not proc_rows:
-        o.append("| 2,000 processes <= 50 ms | live | skipped: processes collector not built | - |")
+        o.append("| 2,000 processes <= 50 ms | live | skipped: namedprocess collector not built | - |")
     o.append("")
     for n in proc_notes:
         o.append("Processes: " + n + "\n")

@@ -57,7 +57,7 @@ pub fn allocations<T>(f: impl FnOnce() -> T) -> (u64, T) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::{self, fixture_ctx, Scraper};
+    use crate::collector::{self, default_settings, fixture_ctx, Scraper};
 
     #[test]
     fn the_counter_counts() {
@@ -78,7 +78,7 @@ mod tests {
             .enumerate()
             .filter(|(_, c)| c.enabled_by_default)
         {
-            let mut s = Scraper::new(fixture_ctx(), vec![i]);
+            let mut s = Scraper::new(fixture_ctx(), &default_settings(), vec![i]).unwrap();
             s.scrape();
             s.scrape();
             let (n, _) = allocations(|| s.scrape());
@@ -88,7 +88,7 @@ mod tests {
                 c.name
             );
         }
-        let mut scraper = Scraper::new(fixture_ctx(), enabled);
+        let mut scraper = Scraper::new(fixture_ctx(), &default_settings(), enabled).unwrap();
         for _ in 0..2 {
             assert!(scraper.scrape(), "every collector succeeds on the fixtures");
         }
@@ -101,19 +101,37 @@ mod tests {
     }
 
     #[test]
+    fn off_by_default_collectors_and_options_do_not_allocate() {
+        let cfg = crate::cli::parse([
+            "--collector.cpu.info",
+            "--collector.cpu.info.flags-include=^(aes|avx.*|sha_ni)$",
+            "--collector.cpu.info.bugs-include=.",
+            "--collector.stat.softirq",
+        ])
+        .unwrap();
+        for name in ["cpu", "stat", "processes", "softirqs"] {
+            let i = collector::by_name(name).unwrap();
+            let mut s = Scraper::new(fixture_ctx(), &cfg.settings, vec![i]).unwrap();
+            s.scrape();
+            s.scrape();
+            let (n, ok) = allocations(|| s.scrape());
+            assert!(ok, "{name} fails on the fixtures");
+            assert_eq!(n, 0, "collector {name} allocates in a steady-state scrape");
+        }
+    }
+
+    #[test]
     fn selected_processes_do_not_allocate_once_known() {
-        let mut ctx = fixture_ctx();
-        let cfg = crate::cli::Config {
-            proc_names: vec!["postgres".into()],
-            proc_pattern: Some("kafka".into()),
-            top_n: 3,
-            proc_smaps: true,
-            group_by: vec!["class".into(), "user".into()],
-            ..Default::default()
-        };
-        ctx.opts = collector::Opts::new(&cfg).unwrap();
-        let i = collector::by_name("processes").unwrap();
-        let mut s = Scraper::new(ctx, vec![i]);
+        let cfg = crate::cli::parse([
+            "--proc-name=postgres",
+            "--proc-pattern=kafka",
+            "--top-n=3",
+            "--proc-smaps",
+            "--group-by=class,user",
+        ])
+        .unwrap();
+        let i = collector::by_name("namedprocess").unwrap();
+        let mut s = Scraper::new(fixture_ctx(), &cfg.settings, vec![i]).unwrap();
         s.scrape();
         s.scrape();
         let (n, ok) = allocations(|| s.scrape());

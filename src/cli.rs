@@ -1,14 +1,17 @@
 //! Options: one table of flags drives the command line (lexopt), the config file, `--help`
-//! and `proctap config`, so the four never disagree.
+//! and `proctap config`, so the four never disagree. The table is the program's own flags
+//! (below) plus each collector's, which live next to the collector (`Collector::flags`).
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::collector::processes::group;
-use crate::collector::{self, filesystem, Opts};
+use crate::collector;
+use crate::compat::{self, Found, Given, Takes};
 use crate::config::{self, ConfigError, Value};
-use crate::log::Level;
+pub use crate::flag::{bad, CliError};
+use crate::flag::{boolean, Flag, Kind, Settings};
+use crate::listen;
+use crate::log::{self, Level};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -23,14 +26,39 @@ pub enum Command {
     Version,
     /// Print the process classification table (`proctap subgroups [--group G]`).
     Subgroups,
+    /// kingpin's `--completion-script-bash` / `-zsh`, and `--completion-bash` (the words).
+    Completion(Shell),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    /// One word per line, as kingpin's `--completion-bash` answers its scripts.
+    Words,
+}
+
+/// The parsed command line and config file: every flag's value in `settings`, and the ones the
+/// program itself uses (not the collectors) as typed fields derived from them.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub command: Command,
     /// The `--config` file, if any.
     pub config_file: Option<PathBuf>,
-    pub listen: String,
+    /// `proctap subgroups --group G`.
+    pub subgroups_group: Option<String>,
+    pub settings: Settings,
+    /// node_exporter flags of the compat table that were given (src/compat.rs), each logged once
+    /// at start and kept by `proctap config`.
+    pub compat: Vec<Given>,
+    /// Flags of [`compat::SINGLE`] given more than once on the command line.
+    pub repeated: Vec<&'static str>,
+    /// One entry per [`collector::ALL`].
+    pub enabled: Vec<bool>,
+    /// `--web.listen-address`, each checked by [`listen::parse`]; [`listen::DEFAULT`] when none.
+    pub listen: Vec<String>,
+    /// `--web.systemd-socket`: serve on the sockets systemd passes instead.
+    pub systemd_socket: bool,
     pub telemetry_path: String,
     /// `--web.config-file`: TLS and basic auth (with the `tls` feature).
     pub web_config_file: Option<PathBuf>,
@@ -39,520 +67,224 @@ pub struct Config {
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
-    /// One entry per [`collector::ALL`].
-    pub enabled: Vec<bool>,
-    /// `None`: node_exporter's default pattern.
-    pub diskstats_exclude: Option<String>,
-    pub diskstats_include: Option<String>,
-    pub netdev_exclude: Option<String>,
-    pub netdev_include: Option<String>,
-    pub netclass_ignored: String,
-    pub netstat_fields: String,
-    pub vmstat_fields: String,
-    pub arp_exclude: Option<String>,
-    pub arp_include: Option<String>,
-    pub filesystem_mount_points_exclude: String,
-    pub filesystem_fs_types_exclude: String,
-    pub filesystem_mount_timeout: Duration,
-    /// `None`: no textfile directory (node_exporter's default).
-    pub textfile_directory: Option<PathBuf>,
-    /// `--proc-name`, as given (repeatable).
-    pub proc_names: Vec<String>,
-    pub proc_pattern: Option<String>,
-    pub top_n: usize,
-    /// Parts of `--group-by`: name, user, cmdline, class.
-    pub group_by: Vec<String>,
-    pub proc_include: Option<String>,
-    pub proc_exclude: Option<String>,
-    pub proc_rules: Option<PathBuf>,
-    pub proc_smaps: bool,
-    pub proc_kernel_threads: bool,
-    /// `proctap subgroups --group G`.
-    pub subgroups_group: Option<String>,
+    pub udev: PathBuf,
     pub log_json: bool,
     pub log_level: Level,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
+        let mut cfg = Config {
             command: Command::Serve,
             config_file: None,
-            listen: "0.0.0.0:9100".into(),
-            telemetry_path: "/metrics".into(),
-            web_config_file: None,
-            interval: Duration::ZERO,
-            procfs: "/proc".into(),
-            sysfs: "/sys".into(),
-            rootfs: "/".into(),
+            subgroups_group: None,
+            settings: Settings::new(all_flags()),
+            compat: Vec::new(),
+            repeated: Vec::new(),
             enabled: collector::ALL
                 .iter()
                 .map(|c| c.enabled_by_default)
                 .collect(),
-            diskstats_exclude: None,
-            diskstats_include: None,
-            netdev_exclude: None,
-            netdev_include: None,
-            netclass_ignored: collector::NETCLASS_IGNORED_DEFAULT.into(),
-            netstat_fields: collector::NETSTAT_FIELDS_DEFAULT.into(),
-            vmstat_fields: collector::VMSTAT_FIELDS_DEFAULT.into(),
-            arp_exclude: None,
-            arp_include: None,
-            filesystem_mount_points_exclude: filesystem::MOUNT_POINTS_EXCLUDE_DEFAULT.into(),
-            filesystem_fs_types_exclude: filesystem::FS_TYPES_EXCLUDE_DEFAULT.into(),
-            filesystem_mount_timeout: filesystem::MOUNT_TIMEOUT_DEFAULT,
-            textfile_directory: None,
-            proc_names: Vec::new(),
-            proc_pattern: None,
-            top_n: 0,
-            group_by: vec!["name".into()],
-            proc_include: None,
-            proc_exclude: None,
-            proc_rules: None,
-            proc_smaps: false,
-            proc_kernel_threads: false,
-            subgroups_group: None,
+            listen: Vec::new(),
+            systemd_socket: false,
+            telemetry_path: String::new(),
+            web_config_file: None,
+            interval: Duration::ZERO,
+            procfs: PathBuf::new(),
+            sysfs: PathBuf::new(),
+            rootfs: PathBuf::new(),
+            udev: PathBuf::new(),
             log_json: false,
             log_level: Level::Info,
-        }
+        };
+        cfg.derive();
+        cfg
     }
 }
 
-/// A bad command line or config file; the process exits 2 with this one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CliError {
-    UnknownFlag(String),
-    UnexpectedArgument(String),
-    MissingValue(String),
-    BadValue {
-        flag: String,
-        value: String,
-        why: String,
-    },
-    Conflict(String, String),
-    Config(ConfigError),
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CliError::UnknownFlag(flag) => write!(f, "unknown flag {flag} (see --help)"),
-            CliError::UnexpectedArgument(a) => write!(f, "unexpected argument {a:?} (see --help)"),
-            CliError::MissingValue(flag) => write!(f, "flag {flag} needs a value"),
-            CliError::BadValue { flag, value, why } => {
-                write!(f, "flag {flag}: invalid value {value:?}: {why}")
-            }
-            CliError::Conflict(a, b) => write!(f, "flags {a} and {b} are mutually exclusive"),
-            CliError::Config(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-pub fn bad(flag: &str, value: &str, why: impl fmt::Display) -> CliError {
-    CliError::BadValue {
-        flag: flag.into(),
-        value: value.into(),
-        why: why.to_string(),
-    }
-}
-
-/// The help sections, in `--help` order.
+/// The help sections of the program's own flags, in `--help` order; the collectors' flags come
+/// after `Collectors`, under "Collector options" or a heading of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Section {
     Server,
     Paths,
     Collectors,
-    CollectorOptions,
-    Processes,
     Logging,
 }
 
 impl Section {
-    const ALL: [Section; 6] = [
-        Section::Server,
-        Section::Paths,
-        Section::Collectors,
-        Section::CollectorOptions,
-        Section::Processes,
-        Section::Logging,
-    ];
-
     fn title(self) -> &'static str {
         match self {
             Section::Server => "Server",
             Section::Paths => "Paths",
             Section::Collectors => "Collectors",
-            Section::CollectorOptions => "Collector options",
-            Section::Processes => "Processes (the processes collector)",
             Section::Logging => "Logging (to stderr)",
         }
     }
 }
 
-type Getter = fn(&Config) -> Value;
-type Setter = fn(&mut Config, Value) -> Result<(), String>;
-
-/// One long flag; its name without the dashes is also its config file key.
-struct Flag {
-    name: &'static str,
-    aliases: &'static [&'static str],
-    /// The value's placeholder in `--help`; `None` for a switch.
-    arg: Option<&'static str>,
-    section: Section,
-    help: &'static str,
-    get: Getter,
-    set: Setter,
-    /// Shown instead of the current value in `--help` when the value is empty.
-    unset: &'static str,
-}
-
-fn string(v: Value) -> Result<String, String> {
-    match v {
-        Value::Str(s) => Ok(s),
-        other => Err(format!("expected a string, found {}", other.kind())),
-    }
-}
-
-fn regex(v: Value) -> Result<String, String> {
-    let s = string(v)?;
-    regex_lite::Regex::new(&s).map_err(|e| e.to_string())?;
-    Ok(s)
-}
-
-/// An optional pattern: the empty string means "not set".
-fn opt_regex(v: Value) -> Result<Option<String>, String> {
-    let s = regex(v)?;
-    Ok((!s.is_empty()).then_some(s))
-}
-
-fn boolean(v: Value) -> Result<bool, String> {
-    match v {
-        Value::Bool(b) => Ok(b),
-        Value::Str(s) if s == "true" => Ok(true),
-        Value::Str(s) if s == "false" => Ok(false),
-        other => Err(format!("expected true or false, found {}", other.kind())),
-    }
-}
-
-/// A list from the file (`["a", "b"]`) or the command line (`a,b`).
-fn list(v: Value) -> Result<Vec<String>, String> {
-    let items = match v {
-        Value::List(items) => items,
-        Value::Str(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
-        other => return Err(format!("expected a list, found {}", other.kind())),
-    };
-    Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
-}
-
-/// A count: an integer in the file, digits on the command line.
-fn count(v: Value) -> Result<usize, String> {
-    match v {
-        Value::Int(i) if i >= 0 => usize::try_from(i).map_err(|e| e.to_string()),
-        Value::Str(s) => s
-            .parse()
-            .map_err(|_| format!("expected a non-negative integer, found {s:?}")),
-        other => Err(format!(
-            "expected a non-negative integer, found {}",
-            other.kind()
-        )),
-    }
-}
-
-/// A duration like node_exporter's flags take: `5s`, `500ms`, `2m`, `1h` (or a number of seconds
-/// in the config file).
-fn duration(v: Value) -> Result<Duration, String> {
-    let s = match v {
-        Value::Int(i) if i >= 0 => return Ok(Duration::from_secs(i as u64)),
-        Value::Float(f) if f >= 0.0 && f.is_finite() => return Ok(Duration::from_secs_f64(f)),
-        Value::Str(s) => s,
-        other => {
-            return Err(format!(
-                "expected a duration such as \"5s\", found {}",
-                other.kind()
-            ))
-        }
-    };
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a duration such as \"5s\", found {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("expected a unit ms, s, m or h in {s:?}")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
-}
-
-fn duration_str(d: Duration) -> Value {
-    let ms = d.as_millis();
-    Value::Str(if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
+fn telemetry_path(s: &str) -> Result<(), String> {
+    if s.starts_with('/') {
+        Ok(())
     } else {
-        format!("{ms}ms")
-    })
-}
-
-fn opt_str(v: &Option<String>) -> Value {
-    Value::Str(v.clone().unwrap_or_default())
-}
-
-fn path_str(p: &Path) -> Value {
-    Value::Str(p.display().to_string())
-}
-
-#[rustfmt::skip]
-const FLAGS: &[Flag] = &[
-    Flag { name: "listen", aliases: &["web.listen-address"], arg: Some("ADDR"), section: Section::Server,
-        help: "Address to listen on.", unset: "",
-        get: |c| Value::Str(c.listen.clone()),
-        set: |c, v| { c.listen = string(v)?; Ok(()) } },
-    Flag { name: "web.telemetry-path", aliases: &[], arg: Some("PATH"), section: Section::Server,
-        help: "Path under which metrics are served.", unset: "",
-        get: |c| Value::Str(c.telemetry_path.clone()),
-        set: |c, v| {
-            let s = string(v)?;
-            if !s.starts_with('/') {
-                return Err("must start with /".into());
-            }
-            c.telemetry_path = s;
-            Ok(())
-        } },
-    Flag { name: "web.config-file", aliases: &[], arg: Some("FILE"), section: Section::Server,
-        help: "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.", unset: "none",
-        get: |c| Value::Str(c.web_config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
-        set: |c, v| {
-            let s = string(v)?;
-            if !s.is_empty() && !cfg!(feature = "tls") {
-                return Err("this proctap was built without TLS and basic auth (cargo feature tls)".into());
-            }
-            c.web_config_file = (!s.is_empty()).then(|| s.into());
-            Ok(())
-        } },
-    Flag { name: "interval", aliases: &[], arg: Some("DURATION"), section: Section::Server,
-        help: "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.", unset: "",
-        get: |c| duration_str(c.interval),
-        set: |c, v| { c.interval = duration(v)?; Ok(()) } },
-    Flag { name: "path.procfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
-        help: "procfs mount point.", unset: "",
-        get: |c| path_str(&c.procfs), set: |c, v| { c.procfs = string(v)?.into(); Ok(()) } },
-    Flag { name: "path.sysfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
-        help: "sysfs mount point.", unset: "",
-        get: |c| path_str(&c.sysfs), set: |c, v| { c.sysfs = string(v)?.into(); Ok(()) } },
-    Flag { name: "path.rootfs", aliases: &[], arg: Some("DIR"), section: Section::Paths,
-        help: "Root filesystem (for the host's files).", unset: "",
-        get: |c| path_str(&c.rootfs), set: |c, v| { c.rootfs = string(v)?.into(); Ok(()) } },
-    Flag { name: "collectors", aliases: &["monitor"], arg: Some("a,b,c"), section: Section::Collectors,
-        help: "Enable exactly these collectors.", unset: "",
-        get: |c| Value::List(
-            collector::ALL.iter().zip(&c.enabled).filter(|(_, on)| **on).map(|(k, _)| k.name.to_string()).collect(),
-        ),
-        set: |c, v| {
-            let names = list(v)?;
-            c.enabled.iter_mut().for_each(|e| *e = false);
-            for name in names {
-                let i = collector::by_name(&name).ok_or_else(|| format!("unknown collector {name:?}"))?;
-                if let Some(e) = c.enabled.get_mut(i) {
-                    *e = true;
-                }
-            }
-            Ok(())
-        } },
-    Flag { name: "collector.disable-defaults", aliases: &[], arg: None, section: Section::Collectors,
-        help: "Disable every collector; enable some with --collector.NAME.", unset: "",
-        get: |_| Value::Bool(false),
-        set: |c, v| {
-            if boolean(v)? {
-                c.enabled.iter_mut().for_each(|e| *e = false);
-            }
-            Ok(())
-        } },
-    Flag { name: "collector.diskstats.device-exclude", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Disks to skip (mutually exclusive with -include).", unset: "",
-        get: |c| Value::Str(c.diskstats_exclude.clone().unwrap_or_else(|| collector::DISKSTATS_EXCLUDE_DEFAULT.into())),
-        set: |c, v| { c.diskstats_exclude = Some(regex(v)?); Ok(()) } },
-    Flag { name: "collector.diskstats.device-include", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Only these disks.", unset: "none",
-        get: |c| opt_str(&c.diskstats_include), set: |c, v| { c.diskstats_include = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.netdev.device-exclude", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Interfaces to skip (mutually exclusive with -include).", unset: "none",
-        get: |c| opt_str(&c.netdev_exclude), set: |c, v| { c.netdev_exclude = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.netdev.device-include", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Only these interfaces.", unset: "none",
-        get: |c| opt_str(&c.netdev_include), set: |c, v| { c.netdev_include = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.netclass.ignored-devices", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Interfaces the netclass collector ignores.", unset: "",
-        get: |c| Value::Str(c.netclass_ignored.clone()), set: |c, v| { c.netclass_ignored = regex(v)?; Ok(()) } },
-    Flag { name: "collector.netstat.fields", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Fields of /proc/net/{snmp,netstat,snmp6} to export, as Proto_Field.", unset: "",
-        get: |c| Value::Str(c.netstat_fields.clone()), set: |c, v| { c.netstat_fields = regex(v)?; Ok(()) } },
-    Flag { name: "collector.vmstat.fields", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Fields of /proc/vmstat to export.", unset: "",
-        get: |c| Value::Str(c.vmstat_fields.clone()), set: |c, v| { c.vmstat_fields = regex(v)?; Ok(()) } },
-    Flag { name: "collector.arp.device-exclude", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "ARP devices to skip (mutually exclusive with -include).", unset: "none",
-        get: |c| opt_str(&c.arp_exclude), set: |c, v| { c.arp_exclude = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.arp.device-include", aliases: &[], arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Only these ARP devices.", unset: "none",
-        get: |c| opt_str(&c.arp_include), set: |c, v| { c.arp_include = opt_regex(v)?; Ok(()) } },
-    Flag { name: "collector.filesystem.mount-points-exclude", aliases: &["collector.filesystem.ignored-mount-points"],
-        arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Mount points to skip.", unset: "",
-        get: |c| Value::Str(c.filesystem_mount_points_exclude.clone()),
-        set: |c, v| { c.filesystem_mount_points_exclude = regex(v)?; Ok(()) } },
-    Flag { name: "collector.filesystem.fs-types-exclude", aliases: &["collector.filesystem.ignored-fs-types"],
-        arg: Some("RE"), section: Section::CollectorOptions,
-        help: "Filesystem types to skip.", unset: "",
-        get: |c| Value::Str(c.filesystem_fs_types_exclude.clone()),
-        set: |c, v| { c.filesystem_fs_types_exclude = regex(v)?; Ok(()) } },
-    Flag { name: "collector.filesystem.mount-timeout", aliases: &[], arg: Some("DURATION"), section: Section::CollectorOptions,
-        help: "How long a scrape waits for a mount's statvfs; a mount that takes longer (a dead NFS server) is reported with node_filesystem_device_error 1 until it answers.", unset: "",
-        get: |c| duration_str(c.filesystem_mount_timeout),
-        set: |c, v| { c.filesystem_mount_timeout = duration(v)?; Ok(()) } },
-    Flag { name: "collector.textfile.directory", aliases: &[], arg: Some("DIR"), section: Section::CollectorOptions,
-        help: "Directory of *.prom files to merge into the output (taken as given, not under --path.rootfs).", unset: "none",
-        get: |c| Value::Str(c.textfile_directory.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
-        set: |c, v| {
-            let s = string(v)?;
-            c.textfile_directory = (!s.is_empty()).then(|| s.into());
-            Ok(())
-        } },
-    Flag { name: "group-by", aliases: &[], arg: Some("PARTS"), section: Section::Processes,
-        help: "What makes a namedprocess_namegroup group: name (comm), user, cmdline (basename of argv[0]) or class (group/subgroup of the classification), combined with commas; the groupname joins the parts with /.", unset: "",
-        get: |c| Value::List(c.group_by.clone()),
-        set: |c, v| {
-            let parts = list(v)?;
-            if let Some(p) = parts.iter().find(|p| group::GroupBy::parse(p).is_none()) {
-                return Err(format!("unknown part {p:?}: expected name, user, cmdline or class"));
-            }
-            c.group_by = if parts.is_empty() { vec!["name".into()] } else { parts };
-            Ok(())
-        } },
-    Flag { name: "proc-include", aliases: &[], arg: Some("RE"), section: Section::Processes,
-        help: "Look only at processes whose name (comm) matches.", unset: "all",
-        get: |c| opt_str(&c.proc_include), set: |c, v| { c.proc_include = opt_regex(v)?; Ok(()) } },
-    Flag { name: "proc-exclude", aliases: &[], arg: Some("RE"), section: Section::Processes,
-        help: "Skip processes whose name (comm) matches; checked before --proc-include.", unset: "none",
-        get: |c| opt_str(&c.proc_exclude), set: |c, v| { c.proc_exclude = opt_regex(v)?; Ok(()) } },
-    Flag { name: "proc-kernel-threads", aliases: &[], arg: None, section: Section::Processes,
-        help: "Include kernel threads (excluded by default).", unset: "",
-        get: |c| Value::Bool(c.proc_kernel_threads), set: |c, v| { c.proc_kernel_threads = boolean(v)?; Ok(()) } },
-    Flag { name: "proc-name", aliases: &[], arg: Some("NAME"), section: Section::Processes,
-        help: "Export proctap_process_* series for every process whose comm equals NAME; repeatable. Linux truncates comm to 15 bytes, so NAME is compared truncated to 15 bytes too.", unset: "none",
-        get: |c| Value::List(c.proc_names.clone()),
-        set: |c, v| {
-            match v {
-                Value::List(names) => c.proc_names.extend(names.into_iter().filter(|n| !n.is_empty())),
-                other => {
-                    let n = string(other)?;
-                    if !n.is_empty() {
-                        c.proc_names.push(n);
-                    }
-                }
-            }
-            Ok(())
-        } },
-    Flag { name: "proc-pattern", aliases: &[], arg: Some("RE"), section: Section::Processes,
-        help: "Export proctap_process_* series for every process whose comm or command line (arguments joined by spaces) matches.", unset: "none",
-        get: |c| opt_str(&c.proc_pattern), set: |c, v| { c.proc_pattern = opt_regex(v)?; Ok(()) } },
-    Flag { name: "top-n", aliases: &[], arg: Some("N"), section: Section::Processes,
-        help: "Also export proctap_process_* series for the top N processes by CPU percent, by resident memory and by I/O bytes per second, each list chosen separately (0: none).", unset: "",
-        get: |c| Value::Int(c.top_n as i64), set: |c, v| { c.top_n = count(v)?; Ok(()) } },
-    Flag { name: "proc-rules", aliases: &[], arg: Some("FILE"), section: Section::Processes,
-        help: "Classification rules that add to or override the built-in table, one `comm = \"group/subgroup\"` per line (see proctap subgroups).", unset: "none",
-        get: |c| Value::Str(c.proc_rules.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
-        set: |c, v| {
-            let s = string(v)?;
-            c.proc_rules = (!s.is_empty()).then(|| s.into());
-            Ok(())
-        } },
-    Flag { name: "proc-smaps", aliases: &[], arg: None, section: Section::Processes,
-        help: "Read /proc/<pid>/smaps_rollup for proportional (pss) and unique (uss) memory; costly on big hosts.", unset: "",
-        get: |c| Value::Bool(c.proc_smaps), set: |c, v| { c.proc_smaps = boolean(v)?; Ok(()) } },
-    Flag { name: "log-format", aliases: &["log.format"], arg: Some("text|json"), section: Section::Logging,
-        help: "Log line format.", unset: "",
-        get: |c| Value::Str(if c.log_json { "json" } else { "text" }.into()),
-        set: |c, v| {
-            c.log_json = match string(v)?.as_str() {
-                "text" | "logfmt" => false,
-                "json" => true,
-                _ => return Err("expected text or json".into()),
-            };
-            Ok(())
-        } },
-    Flag { name: "log-level", aliases: &["log.level"], arg: Some("LEVEL"), section: Section::Logging,
-        help: "debug, info, warn or error.", unset: "",
-        get: |c| Value::Str(c.log_level.as_str().into()),
-        set: |c, v| {
-            c.log_level = Level::parse(&string(v)?).ok_or("expected debug, info, warn or error")?;
-            Ok(())
-        } },
-];
-
-/// Include/exclude pairs: setting both in one place is an error, as in node_exporter; a
-/// command-line flag overrides its partner from the config file.
-const EXCLUSIVE: &[(&str, &str)] = &[
-    (
-        "collector.arp.device-include",
-        "collector.arp.device-exclude",
-    ),
-    (
-        "collector.diskstats.device-include",
-        "collector.diskstats.device-exclude",
-    ),
-    (
-        "collector.netdev.device-include",
-        "collector.netdev.device-exclude",
-    ),
-];
-
-fn reset_partner(cfg: &mut Config, key: &str) {
-    for (a, b) in EXCLUSIVE {
-        let partner = if key == *a {
-            b
-        } else if key == *b {
-            a
-        } else {
-            continue;
-        };
-        match *partner {
-            "collector.diskstats.device-include" => cfg.diskstats_include = None,
-            "collector.diskstats.device-exclude" => cfg.diskstats_exclude = None,
-            "collector.netdev.device-include" => cfg.netdev_include = None,
-            "collector.netdev.device-exclude" => cfg.netdev_exclude = None,
-            "collector.arp.device-include" => cfg.arp_include = None,
-            "collector.arp.device-exclude" => cfg.arp_exclude = None,
-            _ => {}
-        }
+        Err("must start with /".into())
     }
 }
 
-/// Which setting a key names: a flag of the table, or a collector's on/off switch.
+fn web_config_file(s: &str) -> Result<(), String> {
+    if !s.is_empty() && !cfg!(feature = "tls") {
+        return Err("this proctap was built without TLS and basic auth (cargo feature tls)".into());
+    }
+    Ok(())
+}
+
+fn log_format(s: &str) -> Result<(), String> {
+    match s {
+        "text" | "logfmt" | "json" => Ok(()),
+        _ => Err("expected text or json".into()),
+    }
+}
+
+fn listen_address(s: &str) -> Result<(), String> {
+    listen::parse(s).map(drop)
+}
+
+fn log_level(s: &str) -> Result<(), String> {
+    Level::parse(s)
+        .map(drop)
+        .ok_or_else(|| "expected debug, info, warn or error".into())
+}
+
+fn collector_name(s: &str) -> Result<(), String> {
+    collector::by_name(s)
+        .map(drop)
+        .ok_or_else(|| format!("unknown collector {s:?}"))
+}
+
+/// The program's own flags, by section.
+#[rustfmt::skip]
+const FLAGS: &[(Section, Flag)] = &[
+    (Section::Server, Flag::new("listen", Kind::Repeat, "ADDR", listen::DEFAULT,
+        "Address to listen on, as node_exporter takes it: :PORT (and 0.0.0.0:PORT, [::]:PORT) is every address, IPv6 and IPv4 on one socket; IP:PORT; [IPv6]:PORT; [IPv4]:PORT; HOST:PORT, resolved once at start to its first IPv4 address (else its first). Repeat the flag to listen on several; in the config file, a list.")
+        .aliases(&["web.listen-address"]).check(listen_address)),
+    (Section::Server, Flag::switch("web.systemd-socket",
+        "Serve on the listening sockets systemd passes (LISTEN_FDS; a proctap.socket unit) instead of the listen addresses.")),
+    (Section::Server, Flag::new("web.telemetry-path", Kind::Str, "PATH", "/metrics",
+        "Path under which metrics are served; gzipped when the request's Accept-Encoding takes gzip (Prometheus's does).")
+        .check(telemetry_path)),
+    (Section::Server, Flag::new("web.config.file", Kind::Str, "FILE", "",
+        "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.")
+        .aliases(&["web.config-file"]).unset("none").check(web_config_file)),
+    (Section::Server, Flag::new("interval", Kind::Duration, "DURATION", "0s",
+        "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.")),
+    (Section::Server, Flag::switch("web.disable-exporter-metrics",
+        "Leave out the exporter's own process_* metrics (node_exporter leaves out its process_*, go_* and promhttp_*).")),
+    (Section::Server, Flag::new("web.max-requests", Kind::Count, "N", "40",
+        "proctap answers one scrape at a time; when more than N scrape requests are waiting for their turn, the newest gets 503 (node_exporter: the maximum number of parallel scrapes). 0: no limit.")),
+    (Section::Server, Flag::new("runtime.gomaxprocs", Kind::Count, "N", "1",
+        "Accepted for node_exporter compatibility, no effect: proctap does its work on one thread.")),
+    (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")),
+    (Section::Paths, Flag::new("path.sysfs", Kind::Str, "DIR", "/sys", "sysfs mount point.")),
+    (Section::Paths, Flag::new("path.rootfs", Kind::Str, "DIR", "/", "Root filesystem (for the host's files).")),
+    (Section::Paths, Flag::new("path.udev.data", Kind::Str, "DIR", crate::source::UDEV_DATA, "udev's database (disk model, serial, filesystem and device mapper labels).")),
+    (Section::Collectors, Flag::new("collectors", Kind::List, "a,b,c", "", "Enable exactly these collectors.")
+        .aliases(&["monitor"]).check(collector_name)),
+    (Section::Collectors, Flag::switch("collector.disable-defaults", "Disable every collector; enable some with --collector.NAME.")
+        .action()),
+    (Section::Logging, Flag::new("log.format", Kind::Str, "text|json", "text", "Log line format (logfmt is text).")
+        .aliases(&["log-format"]).check(log_format)),
+    (Section::Logging, Flag::new("log.level", Kind::Str, "LEVEL", "info", "debug, info, warn or error.")
+        .aliases(&["log-level"]).check(log_level)),
+];
+
+/// Every flag: the program's own, then each collector's.
+fn all_flags() -> impl Iterator<Item = &'static Flag> {
+    FLAGS.iter().map(|(_, f)| f).chain(collector::flags())
+}
+
+/// Every real flag (not the compat table's rows).
+#[cfg(test)]
+pub fn flags() -> impl Iterator<Item = &'static Flag> {
+    all_flags()
+}
+
+fn flag_named(name: &str) -> Option<&'static Flag> {
+    all_flags().find(|f| f.name == name)
+}
+
+/// The include flag of `f`'s pair when `f` is an exclude flag, or its exclude flag.
+fn partner_of(f: &Flag) -> Option<&'static Flag> {
+    match f.partner {
+        Some(p) => flag_named(p),
+        None => all_flags().find(|g| g.partner == Some(f.name)),
+    }
+}
+
+/// Which setting a key names: a flag of the table, a collector's on/off switch, or a
+/// node_exporter flag of the compat table.
 enum Target {
     Flag(&'static Flag),
     Collector(usize),
+    Compat(Found),
 }
 
+impl Target {
+    /// The real flag this sets: itself, or the one a compat alias names.
+    fn flag(&self) -> Option<&'static Flag> {
+        match self {
+            Target::Flag(f) => Some(f),
+            Target::Compat(found) => found.alias_of().and_then(flag_named),
+            Target::Collector(_) => None,
+        }
+    }
+
+    fn is_switch(&self) -> bool {
+        match self {
+            Target::Flag(f) => f.is_switch(),
+            Target::Collector(_) => true,
+            Target::Compat(found) => match self.flag() {
+                Some(f) => f.is_switch(),
+                None => matches!(found.takes(), Takes::Switch { .. }),
+            },
+        }
+    }
+}
+
+/// A real flag wins over the compat table, so a row turns into a working flag by declaring it.
 fn lookup(key: &str) -> Option<Target> {
-    if let Some(f) = FLAGS
-        .iter()
-        .find(|f| f.name == key || f.aliases.contains(&key))
-    {
+    if let Some(f) = all_flags().find(|f| f.known_as(key)) {
         return Some(Target::Flag(f));
     }
-    let name = key.strip_prefix("collector.")?;
-    collector::by_name(name).map(Target::Collector)
+    if let Some(i) = key.strip_prefix("collector.").and_then(collector::by_name) {
+        return Some(Target::Collector(i));
+    }
+    compat::find(key).map(Target::Compat)
 }
 
 /// Applies one setting. `key` is canonical or an alias, without dashes.
 fn apply(cfg: &mut Config, target: &Target, value: Value) -> Result<(), String> {
     match target {
-        Target::Flag(f) => (f.set)(cfg, value),
+        Target::Flag(f) => {
+            cfg.settings.set(f, value)?;
+            match f.name {
+                "collectors" => {
+                    let names = cfg.settings.list("collectors").to_vec();
+                    cfg.enabled.iter_mut().for_each(|e| *e = false);
+                    for name in names {
+                        if let Some(e) =
+                            collector::by_name(&name).and_then(|i| cfg.enabled.get_mut(i))
+                        {
+                            *e = true;
+                        }
+                    }
+                }
+                "collector.disable-defaults" if cfg.settings.switch(f.name) => {
+                    cfg.enabled.iter_mut().for_each(|e| *e = false);
+                }
+                _ => {}
+            }
+            Ok(())
+        }
         Target::Collector(i) => {
             let on = boolean(value)?;
             if let Some(e) = cfg.enabled.get_mut(*i) {
@@ -560,17 +292,13 @@ fn apply(cfg: &mut Config, target: &Target, value: Value) -> Result<(), String> 
             }
             Ok(())
         }
-    }
-}
-
-fn canonical(target: &Target) -> String {
-    match target {
-        Target::Flag(f) => f.name.to_string(),
-        Target::Collector(i) => {
-            format!(
-                "collector.{}",
-                collector::ALL.get(*i).map_or("", |c| c.name)
-            )
+        Target::Compat(found) => {
+            if let Some(f) = target.flag() {
+                apply(cfg, &Target::Flag(f), value.clone())?;
+            }
+            let value = found.accept(value)?;
+            Given::record(&mut cfg.compat, *found, value);
+            Ok(())
         }
     }
 }
@@ -610,7 +338,17 @@ where
             }
         };
         match flag.as_str() {
-            "-h" | "--help" => cfg.command = Command::Help,
+            // kingpin's own: node_exporter has --help-long and --help-man besides --help.
+            "-h" | "--help" | "--help-long" | "--help-man" => cfg.command = Command::Help,
+            "--completion-script-bash" => cfg.command = Command::Completion(Shell::Bash),
+            "--completion-script-zsh" => cfg.command = Command::Completion(Shell::Zsh),
+            // kingpin's scripts pass the words typed so far; the answer is every word anyway.
+            "--completion-bash" => {
+                return Ok(Config {
+                    command: Command::Completion(Shell::Words),
+                    ..cfg
+                })
+            }
             "-V" | "--version" => cfg.command = Command::Version,
             "--group" if cfg.command == Command::Subgroups => {
                 let v = parser
@@ -634,11 +372,7 @@ where
                     ),
                     (None, None) => return Err(CliError::UnknownFlag(flag)),
                 };
-                let switch = match &target {
-                    Target::Flag(f) => f.arg.is_none(),
-                    Target::Collector(_) => true,
-                };
-                let value = if switch {
+                let value = if target.is_switch() {
                     Value::Bool(!negated)
                 } else if negated {
                     return Err(CliError::UnknownFlag(flag));
@@ -659,28 +393,58 @@ where
             }
         }
     }
-    if matches!(cfg.command, Command::Help | Command::Version) {
+    if matches!(
+        cfg.command,
+        Command::Help | Command::Version | Command::Completion(_)
+    ) {
         return Ok(cfg);
     }
     if let Some(path) = cfg.config_file.clone() {
         apply_file(&mut cfg, &path)?;
     }
-    let mut set_here: Vec<String> = Vec::new();
+    cfg.repeated = compat::SINGLE
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| {
+            let given = settings
+                .iter()
+                .filter(|s| s.target.flag().is_some_and(|f| f.name == *name));
+            given.count() > 1
+        })
+        .collect();
+    // A compat flag on the command line replaces the file's value, as real flags do.
+    for s in &settings {
+        if let Target::Compat(found) = s.target {
+            cfg.compat.retain(|g| g.found != found);
+        }
+    }
+    // A repeatable flag given here replaces the file's list (and the default); each use adds.
+    for f in settings.iter().filter_map(|s| s.target.flag()) {
+        if f.kind == Kind::Repeat {
+            cfg.settings.clear(f);
+        }
+    }
+    let mut set_here: Vec<&'static str> = Vec::new();
     for s in settings {
-        let key = canonical(&s.target);
-        if !is_empty(&s.value) {
-            set_here.push(key.clone());
+        if let Some(f) = s.target.flag() {
+            if !is_empty(&s.value) {
+                set_here.push(f.name);
+            }
+            // An include on the command line replaces the file's exclude, and the reverse.
+            if let Some(p) = partner_of(f) {
+                cfg.settings.reset(p);
+            }
         }
         let shown = match &s.value {
             Value::Str(v) => v.clone(),
             other => other.to_toml(),
         };
-        reset_partner(&mut cfg, &key);
         apply(&mut cfg, &s.target, s.value).map_err(|why| bad(&s.flag, &shown, why))?;
     }
     check_exclusive(&set_here)
         .map_err(|(a, b)| CliError::Conflict(format!("--{a}"), format!("--{b}")))?;
-    cfg.opts()?;
+    cfg.derive();
+    collector::validate(&cfg.settings)?;
     Ok(cfg)
 }
 
@@ -689,10 +453,13 @@ fn is_empty(v: &Value) -> bool {
     matches!(v, Value::Str(s) if s.is_empty())
 }
 
-fn check_exclusive(keys: &[String]) -> Result<(), (&'static str, &'static str)> {
-    for (a, b) in EXCLUSIVE {
-        if keys.iter().any(|k| k == a) && keys.iter().any(|k| k == b) {
-            return Err((a, b));
+/// Include/exclude pairs: setting both in one place is an error, as in node_exporter.
+fn check_exclusive(names: &[&str]) -> Result<(), (&'static str, &'static str)> {
+    for f in all_flags() {
+        if let Some(p) = f.partner {
+            if names.contains(&f.name) && names.contains(&p) {
+                return Err((f.name, p));
+            }
         }
     }
     Ok(())
@@ -711,7 +478,7 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| file_err(0, None, format!("cannot read: {e}")))?;
     let entries = config::parse(path, &text).map_err(CliError::Config)?;
-    let mut keys = Vec::new();
+    let mut names = Vec::new();
     for e in entries {
         let target = lookup(&e.key).ok_or_else(|| {
             file_err(
@@ -720,12 +487,16 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
                 "unknown key (see proctap config for the known keys)".into(),
             )
         })?;
-        if !is_empty(&e.value) {
-            keys.push(canonical(&target));
+        if let (Some(f), false) = (target.flag(), is_empty(&e.value)) {
+            names.push(f.name);
+        }
+        // The file's list replaces the default of a repeatable flag.
+        if let Some(f) = target.flag().filter(|f| f.kind == Kind::Repeat) {
+            cfg.settings.clear(f);
         }
         apply(cfg, &target, e.value).map_err(|why| file_err(e.line, Some(&e.key), why))?;
     }
-    if let Err((a, b)) = check_exclusive(&keys) {
+    if let Err((a, b)) = check_exclusive(&names) {
         return Err(file_err(
             0,
             Some(b),
@@ -736,9 +507,23 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
 }
 
 impl Config {
-    /// Compiles the per-collector options; an invalid pattern names its flag.
-    pub fn opts(&self) -> Result<Opts, CliError> {
-        Opts::new(self)
+    /// The typed fields from the settings.
+    fn derive(&mut self) {
+        let s = &self.settings;
+        self.listen = match s.list("listen") {
+            [] => vec![listen::DEFAULT.to_string()],
+            given => given.to_vec(),
+        };
+        self.systemd_socket = s.switch("web.systemd-socket");
+        self.telemetry_path = s.str("web.telemetry-path").to_string();
+        self.web_config_file = s.path("web.config.file");
+        self.interval = s.duration("interval");
+        self.procfs = s.str("path.procfs").into();
+        self.sysfs = s.str("path.sysfs").into();
+        self.rootfs = s.str("path.rootfs").into();
+        self.udev = s.str("path.udev.data").into();
+        self.log_json = s.str("log.format") == "json";
+        self.log_level = Level::parse(s.str("log.level")).unwrap_or(Level::Info);
     }
 
     /// Indexes into [`collector::ALL`] of the enabled collectors, in table order.
@@ -748,21 +533,128 @@ impl Config {
             .collect()
     }
 
+    /// The value `proctap config` prints for a flag.
+    fn shown(&self, f: &Flag) -> Value {
+        if f.name == "collectors" {
+            return Value::List(
+                collector::ALL
+                    .iter()
+                    .zip(&self.enabled)
+                    .filter(|(_, on)| **on)
+                    .map(|(c, _)| c.name.to_string())
+                    .collect(),
+            );
+        }
+        self.settings
+            .value(f.name)
+            .cloned()
+            .unwrap_or(Value::Str(String::new()))
+    }
+
     /// The effective configuration in the config file's format: save it, edit it, load it
     /// with `--config`.
     pub fn to_file(&self) -> String {
         let mut out = String::from("# proctap configuration: `proctap config` printed this; load it with --config FILE.\n# Keys are the long flag names; flags on the command line win over this file.\n");
-        for section in Section::ALL {
-            out.push_str(&format!("\n# {}\n", section.title()));
-            for f in FLAGS
-                .iter()
-                .filter(|f| f.section == section && f.name != "collector.disable-defaults")
-            {
-                out.push_str(&format!("{} = {}\n", f.name, (f.get)(self).to_toml()));
+        for (title, flags) in sections() {
+            out.push_str(&format!("\n# {title}\n"));
+            for f in flags.iter().filter(|f| !f.action) {
+                out.push_str(&format!("{} = {}\n", f.name, self.shown(f).to_toml()));
+            }
+        }
+        // Kept as keys, so that the file starts proctap as the flags did and reads back the same.
+        let kept: Vec<&Given> = self
+            .compat
+            .iter()
+            .filter(|g| g.found.alias_of().is_none())
+            .collect();
+        if !kept.is_empty() {
+            out.push_str("\n# node_exporter flags given that proctap accepts and does not use (see the log)\n");
+            for g in kept {
+                out.push_str(&format!(
+                    "{} = {}   # {}\n",
+                    g.found.name(),
+                    g.value.to_toml(),
+                    g.comment()
+                ));
             }
         }
         out
     }
+
+    /// Logs one line per node_exporter flag of the compat table that was given: a warning when
+    /// proctap does not do what it asks for, info otherwise.
+    pub fn log_compat(&self) {
+        for g in &self.compat {
+            let (level, line) = g.note();
+            log::log(level, &line, &[]);
+        }
+        for name in &self.repeated {
+            if let Some((_, why)) = compat::SINGLE.iter().find(|(n, _)| n == name) {
+                log::warn(&format!("--{name} given more than once: {why}"), &[]);
+            }
+        }
+    }
+}
+
+/// Every word a shell may complete: the commands, every flag (switches also as `--no-`), and
+/// `--collector.NAME` / `--no-collector.NAME` for every collector.
+pub fn completion_words() -> Vec<String> {
+    let mut words: Vec<String> = [
+        "once",
+        "check",
+        "config",
+        "subgroups",
+        "--config",
+        "--help",
+        "--version",
+    ]
+    .iter()
+    .map(|w| w.to_string())
+    .collect();
+    for f in all_flags() {
+        words.push(format!("--{}", f.name));
+        if f.is_switch() {
+            words.push(format!("--no-{}", f.name));
+        }
+    }
+    for c in collector::ALL {
+        words.push(format!("--collector.{}", c.name));
+        words.push(format!("--no-collector.{}", c.name));
+    }
+    words
+}
+
+/// The flags by `--help` section, in order: the program's own sections, with the collectors'
+/// flags after "Collectors".
+fn sections() -> Vec<(&'static str, Vec<&'static Flag>)> {
+    let own = |section: Section| {
+        (
+            section.title(),
+            FLAGS
+                .iter()
+                .filter(|(s, _)| *s == section)
+                .map(|(_, f)| f)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut out = vec![
+        own(Section::Server),
+        own(Section::Paths),
+        own(Section::Collectors),
+    ];
+    let shared: Vec<&Flag> = collector::ALL
+        .iter()
+        .filter(|c| c.help_section.is_none())
+        .flat_map(|c| c.flags)
+        .collect();
+    out.push(("Collector options", shared));
+    for c in collector::ALL {
+        if let Some(title) = c.help_section {
+            out.push((title, c.flags.iter().collect()));
+        }
+    }
+    out.push(own(Section::Logging));
+    out
 }
 
 fn lexopt_error(e: lexopt::Error) -> CliError {
@@ -783,12 +675,25 @@ fn lexopt_error(e: lexopt::Error) -> CliError {
     }
 }
 
+/// `--version` in node_exporter's layout (Prometheus' common version package), which scripts
+/// grep: `proctap, version V (branch: B, revision: R)`, then the build details.
 pub fn version() -> String {
+    // Go's names for the architectures, as node_exporter prints them.
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "mips" if cfg!(target_endian = "little") => "mipsle",
+        other => other,
+    };
     format!(
-        "proctap {} (revision {}, rustc {})\n",
+        "proctap, version {} (branch: {}, revision: {})\n  build user:       {}\n  build date:       {}\n  rustc version:    {}\n  platform:         {}/{arch}\n",
         env!("CARGO_PKG_VERSION"),
+        env!("PROCTAP_BRANCH"),
         env!("PROCTAP_REVISION"),
-        env!("PROCTAP_RUSTC")
+        env!("PROCTAP_BUILD_USER"),
+        env!("PROCTAP_BUILD_DATE"),
+        env!("PROCTAP_RUSTC"),
+        std::env::consts::OS,
     )
 }
 
@@ -824,6 +729,23 @@ fn help_entry(out: &mut String, flag: &str, text: &str, default: Option<&str>) {
     }
 }
 
+/// Appends `text` wrapped at 100 columns.
+fn paragraph(out: &mut String, text: &str) {
+    let mut width = 0;
+    for word in text.split(' ') {
+        if width > 0 && width + 1 + word.len() > 100 {
+            out.push('\n');
+            width = 0;
+        } else if width > 0 {
+            out.push(' ');
+            width += 1;
+        }
+        out.push_str(word);
+        width += word.len();
+    }
+    out.push('\n');
+}
+
 pub fn help() -> String {
     let d = Config::default();
     let mut out = format!(
@@ -852,29 +774,35 @@ pub fn help() -> String {
         "Print the effective process classification table (built-in plus --proc-rules); --group G shows one group.",
         None,
     );
-    for section in Section::ALL {
-        out.push_str(&format!("\n{}:\n", section.title()));
-        for f in FLAGS.iter().filter(|f| f.section == section) {
+    for (title, flags) in sections() {
+        if flags.is_empty() && title != Section::Collectors.title() {
+            continue;
+        }
+        out.push_str(&format!("\n{title}:\n"));
+        for f in flags {
             let mut flag = format!("--{}", f.name);
-            if let Some(arg) = f.arg {
-                flag = format!("{flag} {arg}");
+            if !f.is_switch() {
+                flag = format!("{flag} {}", f.arg);
             }
             let mut text = f.help.to_string();
             for a in f.aliases {
                 text.push_str(&format!(" (alias --{a})"));
             }
-            let default = match ((f.get)(&d), f.arg) {
-                (_, None) => None,
+            let default = match (d.shown(f), f.is_switch()) {
+                (_, true) => None,
                 (Value::Str(s), _) if s.is_empty() => {
                     Some(f.unset.to_string()).filter(|u| !u.is_empty())
                 }
                 (Value::Str(s), _) => Some(s),
+                (Value::List(l), _) if l.is_empty() => {
+                    Some(f.unset.to_string()).filter(|u| !u.is_empty())
+                }
                 (Value::List(l), _) => Some(l.join(",")),
                 (v, _) => Some(v.to_toml()),
             };
             help_entry(&mut out, &flag, &text, default.as_deref());
         }
-        if section == Section::Collectors {
+        if title == Section::Collectors.title() {
             help_entry(&mut out, "--collector.NAME", "Enable collector NAME.", None);
             help_entry(
                 &mut out,
@@ -890,18 +818,45 @@ pub fn help() -> String {
             if !off.is_empty() {
                 help_entry(&mut out, "", "Off by default:", Some(&off.join(",")));
             }
+            help_entry(
+                &mut out,
+                "",
+                "processes is node_exporter's collector of that name (node_processes_*); namedprocess is proctap's process groups (namedprocess_namegroup_*, as process-exporter names them).",
+                None,
+            );
         }
     }
     out.push('\n');
     help_entry(&mut out, "--config FILE", "Read settings from FILE: one `key = value` per line, keys are the long flag names; flags given here win.", None);
-    help_entry(&mut out, "-h, --help", "Print this help.", None);
+    help_entry(
+        &mut out,
+        "-h, --help",
+        "Print this help (also --help-long and --help-man, as node_exporter has them).",
+        None,
+    );
+    help_entry(
+        &mut out,
+        "--completion-script-bash",
+        "Print a bash completion script (--completion-script-zsh: for zsh).",
+        None,
+    );
     help_entry(
         &mut out,
         "-V, --version",
         "Print version, git revision and rustc version.",
         None,
     );
-    out.push_str("\nBad flags, values or config files exit with status 2.\n");
+    out.push_str("\nEvery scrape ends with node_scrape_collector_duration_seconds and _success per collector,\nproctap_build_info and node_exporter_build_info (the same labels, under node_exporter's name\nbecause dashboards such as node_exporter's mixin list instances from it), and the exporter's\nprocess_* unless --web.disable-exporter-metrics. GET /metrics?collect[]=NAME runs only NAME,\n?exclude[]=NAME all but NAME, as in node_exporter.\n");
+    out.push('\n');
+    paragraph(
+        &mut out,
+        "node_exporter's flags work here: every flag of node_exporter 1.5 and later is accepted, \
+         under node_exporter's spelling (proctap's own spellings are aliases). One for a collector or \
+         option proctap does not have (e.g. --collector.zfs, --collector.ntp.server) is named in one \
+         warning at start and ignored; older spellings (e.g. --collector.diskstats.ignored-devices) \
+         set today's flag. Only a flag no node_exporter knows, a bad value or a bad config file exits \
+         with status 2.",
+    );
     out
 }
 
@@ -920,6 +875,11 @@ mod tests {
             .collect()
     }
 
+    fn filter(c: &Config, collector: &str) -> collector::Filter {
+        let flag = |which: &str| format!("collector.{collector}.device-{which}");
+        collector::Filter::from_settings(&c.settings, &flag("include"), &flag("exclude")).unwrap()
+    }
+
     fn temp_file(name: &str, text: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("proctap-cli-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -932,7 +892,8 @@ mod tests {
     fn defaults() {
         let c = p(&[]).unwrap();
         assert_eq!(c.command, Command::Serve);
-        assert_eq!(c.listen, "0.0.0.0:9100");
+        assert_eq!(c.listen, [listen::DEFAULT]);
+        assert!(!c.systemd_socket);
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.procfs, PathBuf::from("/proc"));
         assert_eq!(
@@ -942,15 +903,15 @@ mod tests {
                 .filter(|c| c.enabled_by_default)
                 .count()
         );
-        let mut o = c.opts().unwrap();
-        assert!(!o.diskstats.allows("sda1"));
-        assert!(!o.diskstats.allows("loop0"));
-        assert!(!o.diskstats.allows("nvme0n1p2"));
-        assert!(o.diskstats.allows("sda"));
-        assert!(o.diskstats.allows("nvme0n1"));
-        assert!(o.diskstats.allows("mmcblk0p1"));
-        assert!(o.diskstats.allows("dm-0"));
-        assert!(o.netdev.allows("lo"));
+        let mut disks = filter(&c, "diskstats");
+        assert!(!disks.allows("sda1"));
+        assert!(!disks.allows("loop0"));
+        assert!(!disks.allows("nvme0n1p2"));
+        assert!(disks.allows("sda"));
+        assert!(disks.allows("nvme0n1"));
+        assert!(disks.allows("mmcblk0p1"));
+        assert!(disks.allows("dm-0"));
+        assert!(filter(&c, "netdev").allows("lo"));
     }
 
     #[test]
@@ -972,14 +933,14 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.command, Command::Once);
-        assert_eq!(c.listen, "127.0.0.1:9999");
+        assert_eq!(c.listen, ["127.0.0.1:9999"]);
         assert_eq!(c.procfs, PathBuf::from("fixtures/proc"));
         assert_eq!(enabled_names(&c), ["loadavg", "meminfo"]);
         assert!(c.log_json);
         assert_eq!(c.log_level, Level::Debug);
-        let mut o = c.opts().unwrap();
-        assert!(o.netdev.allows("eth0.100"));
-        assert!(!o.netdev.allows("wlan0"));
+        let mut netdev = filter(&c, "netdev");
+        assert!(netdev.allows("eth0.100"));
+        assert!(!netdev.allows("wlan0"));
         let c = p(&["--collector.disable-defaults", "--collector.stat"]).unwrap();
         assert_eq!(enabled_names(&c), ["stat"]);
     }
@@ -1037,9 +998,12 @@ mod tests {
         );
         let file = path.to_str().unwrap();
         let c = p(&["--config", file]).unwrap();
-        assert_eq!(c.listen, "127.0.0.1:9200");
+        assert_eq!(c.listen, ["127.0.0.1:9200"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats"]);
-        assert_eq!(c.diskstats_exclude.as_deref(), Some("^loop"));
+        assert_eq!(
+            c.settings.str("collector.diskstats.device-exclude"),
+            "^loop"
+        );
         assert_eq!(c.log_level, Level::Warn);
         // The command line wins, wherever it stands relative to --config.
         let c = p(&[
@@ -1051,17 +1015,13 @@ mod tests {
             "--log-level=debug",
         ])
         .unwrap();
-        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.listen, ["127.0.0.1:1"]);
         assert_eq!(enabled_names(&c), ["cpu", "diskstats", "meminfo"]);
         assert_eq!(c.log_level, Level::Debug);
         // An include on the command line replaces the file's exclude instead of conflicting.
         let c = p(&["--config", file, "--collector.diskstats.device-include=^sd"]).unwrap();
-        let mut o = c.opts().unwrap();
-        assert!(
-            o.diskstats.allows("sda")
-                && !o.diskstats.allows("loop0")
-                && !o.diskstats.allows("dm-0")
-        );
+        let mut disks = filter(&c, "diskstats");
+        assert!(disks.allows("sda") && !disks.allows("loop0") && !disks.allows("dm-0"));
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
@@ -1069,7 +1029,7 @@ mod tests {
     fn config_file_errors_name_file_line_and_key() {
         let cases = [
             ("unknown", "listen = \"x:1\"\nno.such.key = 1\n", ":2: key no.such.key: unknown key"),
-            ("badvalue", "\nlisten = 5\n", ":2: key listen: expected a string, found an integer"),
+            ("badvalue", "\nlisten = 5\n", ":2: key listen: expected a string or a list of strings, found an integer"),
             ("badregex", "collector.vmstat.fields = \"(\"\n", ":1: key collector.vmstat.fields: "),
             ("badcollector", "collectors = [\"cpu\", \"gpu\"]\n", ":1: key collectors: unknown collector \"gpu\""),
             ("badbool", "collector.cpu = \"maybe\"\n", ":1: key collector.cpu: expected true or false"),
@@ -1103,7 +1063,7 @@ mod tests {
         ])
         .unwrap();
         let text = c.to_file();
-        assert!(text.contains("\nlisten = \"127.0.0.1:9300\"\n"), "{text}");
+        assert!(text.contains("\nlisten = [\"127.0.0.1:9300\"]\n"), "{text}");
         assert!(
             text.contains("\ncollectors = [\"cpu\", \"netdev\"]\n"),
             "{text}"
@@ -1112,7 +1072,10 @@ mod tests {
         let back = p(&["--config", path.to_str().unwrap()]).unwrap();
         assert_eq!(back.to_file(), text);
         assert_eq!(enabled_names(&back), ["cpu", "netdev"]);
-        assert_eq!(back.netdev_exclude.as_deref(), Some("^(lo|wg\\d+)$"));
+        assert_eq!(
+            back.settings.str("collector.netdev.device-exclude"),
+            "^(lo|wg\\d+)$"
+        );
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
         // The defaults read back too.
         let d = Config::default().to_file();
@@ -1138,12 +1101,17 @@ mod tests {
             "--proc-exclude=^sh$",
         ])
         .unwrap();
-        assert_eq!(c.proc_names, ["postgres", "systemd-resolved"], "repeatable");
-        assert_eq!(c.top_n, 5);
-        assert_eq!(c.group_by, ["name", "user"]);
-        assert!(c.proc_smaps && !c.proc_kernel_threads);
-        let o = c.opts().unwrap();
-        assert_eq!(o.processes.names, ["postgres", "systemd-resolve"]);
+        let s = &c.settings;
+        assert_eq!(
+            s.list("proc-name"),
+            ["postgres", "systemd-resolved"],
+            "repeatable"
+        );
+        assert_eq!(s.count("top-n"), 5);
+        assert_eq!(s.list("group-by"), ["name", "user"]);
+        assert!(s.switch("proc-smaps") && !s.switch("proc-kernel-threads"));
+        let o = collector::namedprocess::ProcOpts::new(s).unwrap();
+        assert_eq!(o.names, ["postgres", "systemd-resolve"]);
         let e = p(&["--group-by", "name,comm"]).unwrap_err();
         assert!(e.to_string().contains("unknown part \"comm\""), "{e}");
         let e = p(&["--top-n", "-1"]).unwrap_err();
@@ -1159,15 +1127,171 @@ mod tests {
         );
         let path = temp_file("procs", "proc-name = [\"nginx\"]\ntop-n = 2\n");
         let c = p(&["--config", path.to_str().unwrap(), "--proc-name", "java"]).unwrap();
-        assert_eq!(c.proc_names, ["nginx", "java"]);
-        assert_eq!(c.top_n, 2);
+        assert_eq!(c.settings.list("proc-name"), ["nginx", "java"]);
+        assert_eq!(c.settings.count("top-n"), 2);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn node_exporter_flags_of_the_compat_table_are_accepted() {
+        let c = p(&[
+            "--collector.drbd",
+            "--no-collector.wifi",
+            "--collector.ntp.server=10.0.0.1",
+            "--collector.ntp.server",
+            "10.0.0.2",
+            "--collector.hwmon.chip-include=^coretemp",
+            "--no-collector.netdev.netlink",
+        ])
+        .unwrap();
+        let notes: Vec<(Level, String)> = c.compat.iter().map(Given::note).collect();
+        let levels: Vec<Level> = notes.iter().map(|n| n.0).collect();
+        assert_eq!(
+            levels,
+            [
+                Level::Warn,
+                Level::Info,
+                Level::Warn,
+                Level::Warn,
+                Level::Info
+            ],
+            "{notes:?}"
+        );
+        assert_eq!(
+            notes[2].1,
+            "--collector.ntp.server: proctap has no ntp collector; ignored"
+        );
+        assert_eq!(
+            c.compat[2].value,
+            Value::List(vec!["10.0.0.1".into(), "10.0.0.2".into()])
+        );
+        // Nothing else changed: the collectors proctap has are on as by default.
+        assert_eq!(c.enabled, Config::default().enabled);
+        for (args, want) in [
+            (
+                &["--no-collector.ntp.server"][..],
+                "unknown flag --no-collector.ntp.server",
+            ),
+            (
+                &["--collector.ntp.server"][..],
+                "flag --collector.ntp.server needs a value",
+            ),
+            (&["--collector.drbd=yes"][..], "--collector.drbd"),
+            (&["--collector.drbdx"][..], "unknown flag --collector.drbdx"),
+        ] {
+            let e = p(args).unwrap_err().to_string();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn older_spellings_set_todays_flag() {
+        let c = p(&[
+            "--collector.diskstats.ignored-devices=^loop",
+            "--collector.netdev.device-whitelist=^eth",
+            "--web.config-file=",
+            "--log-level=warn",
+        ])
+        .unwrap();
+        assert!(!filter(&c, "diskstats").allows("loop0"));
+        assert!(filter(&c, "diskstats").allows("sda"));
+        assert!(!filter(&c, "netdev").allows("wlan0"));
+        assert_eq!(c.log_level, Level::Warn);
+        assert_eq!(c.compat.len(), 2);
+        assert!(c.compat.iter().all(|g| g.note().0 == Level::Info));
+        // Both spellings of one flag conflict with its partner as node_exporter's do.
+        let e = p(&[
+            "--collector.netdev.device-blacklist=^lo$",
+            "--collector.netdev.device-include=^eth",
+        ])
+        .unwrap_err();
+        assert!(matches!(e, CliError::Conflict(..)), "{e}");
+        // The old spelling of a flag never shows up under its own name in `proctap config`.
+        assert!(!c.to_file().contains("diskstats.ignored-devices"));
+    }
+
+    #[test]
+    fn compat_flags_in_the_config_file_and_the_printed_config() {
+        let path = temp_file(
+            "compat",
+            "collector.drbd = true
+collector.systemd.unit-include = \"^ssh\"
+collector.wifi = false
+",
+        );
+        let file = path.to_str().unwrap();
+        let c = p(&["--config", file, "--collector.perf.tracepoint=sched:x"]).unwrap();
+        let text = c.to_file();
+        assert!(
+            text.contains("\ncollector.drbd = true   # ignored: proctap has no drbd collector\n"),
+            "{text}"
+        );
+        assert!(text.contains("\ncollector.wifi = false   # accepted, no effect here: "));
+        assert!(text.contains("\ncollector.perf.tracepoint = \"sched:x\""));
+        // The printed file starts proctap as the flags did and prints itself again.
+        std::fs::write(&path, &text).unwrap();
+        let back = p(&["--config", file]).unwrap();
+        assert_eq!(back.to_file(), text);
+        assert_eq!(back.compat.len(), 4);
+        let c = p(&["--config", file, "--collector.systemd.unit-include=^cron"]).unwrap();
+        let unit = c
+            .compat
+            .iter()
+            .find(|g| g.found.name() == "collector.systemd.unit-include");
+        assert_eq!(unit.map(|g| &g.value), Some(&Value::Str("^cron".into())));
+        std::fs::write(&path, "collector.drbd = \"on\"\n").unwrap();
+        let e = p(&["--config", file]).unwrap_err().to_string();
+        assert!(
+            e.contains(":1: key collector.drbd: expected true or false"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn kingpins_own_flags() {
+        assert_eq!(p(&["--help-long"]).unwrap().command, Command::Help);
+        assert_eq!(p(&["--help-man"]).unwrap().command, Command::Help);
+        assert_eq!(
+            p(&["--completion-script-zsh"]).unwrap().command,
+            Command::Completion(Shell::Zsh)
+        );
+        assert_eq!(
+            p(&["--completion-bash", "--collector.", "x"])
+                .unwrap()
+                .command,
+            Command::Completion(Shell::Words)
+        );
+        let words = completion_words();
+        for w in [
+            "--no-collector.cpu",
+            "--collector.textfile.directory",
+            "--no-proc-smaps",
+            "once",
+        ] {
+            assert!(words.iter().any(|x| x == w), "{w} missing");
+        }
+    }
+
+    #[test]
+    fn a_repeated_single_flag_is_named() {
+        let c = p(&[
+            "--collector.textfile.directory=a",
+            "--collector.textfile.directory=b",
+        ])
+        .unwrap();
+        assert_eq!(c.repeated, ["collector.textfile.directory"]);
+        assert_eq!(c.settings.str("collector.textfile.directory"), "b");
+        assert!(p(&["--collector.textfile.directory=a"])
+            .unwrap()
+            .repeated
+            .is_empty());
     }
 
     #[test]
     fn help_lists_every_flag_with_defaults() {
         let h = help();
-        for f in FLAGS {
+        for f in all_flags() {
             assert!(
                 h.contains(&format!("--{} ", f.name)) || h.contains(&format!("--{}\n", f.name)),
                 "--{} missing",
@@ -1183,7 +1307,41 @@ mod tests {
         ] {
             assert!(h.contains(flag), "{flag} missing from --help");
         }
-        assert!(h.contains("[default: 0.0.0.0:9100]"));
-        assert!(h.contains(collector::DISKSTATS_EXCLUDE_DEFAULT));
+        assert!(h.contains("[default: :9100]"));
+        assert!(h.contains(collector::diskstats::DEVICE_EXCLUDE_DEFAULT));
+    }
+
+    #[test]
+    fn listen_addresses_repeat_and_are_checked_at_parse_time() {
+        let c = p(&["--web.listen-address=[::1]:1", "--listen", "127.0.0.1:2"]).unwrap();
+        assert_eq!(c.listen, ["[::1]:1", "127.0.0.1:2"]);
+        let path = temp_file("listen", "listen = [\":9100\", \"[127.0.0.1]:9101\"]\n");
+        let file = path.to_str().unwrap();
+        assert_eq!(
+            p(&["--config", file]).unwrap().listen,
+            [":9100", "[127.0.0.1]:9101"]
+        );
+        // The command line's addresses replace the file's.
+        let c = p(&["--config", file, "--listen=:1", "--listen=:2"]).unwrap();
+        assert_eq!(c.listen, [":1", ":2"]);
+        assert!(c.to_file().contains("\nlisten = [\":1\", \":2\"]\n"));
+        // One string in the file is one address, and replaces the default.
+        std::fs::write(&path, "listen = \"127.0.0.1:3\"\n").unwrap();
+        assert_eq!(p(&["--config", file]).unwrap().listen, ["127.0.0.1:3"]);
+        for (args, want) in [
+            (&["--web.listen-address=9105"][..], "flag --web.listen-address: invalid value \"9105\": missing the ':' before the port; :9105 listens on every address"),
+            (&["--listen=:1", "--listen=[::1"][..], "flag --listen: invalid value \"[::1\": missing ']'"),
+            (&["--listen=:70000"][..], "out of range"),
+            (&["--listen="][..], "flag --listen: invalid value \"\": empty"),
+            (&["--listen=:1,:2"][..], "needs brackets"),
+        ] {
+            let e = p(args).unwrap_err().to_string();
+            assert!(e.starts_with(want) || e.contains(want), "{args:?}: {e}");
+        }
+        std::fs::write(&path, "listen = [\":1\", \"x\"]\n").unwrap();
+        let e = p(&["--config", file]).unwrap_err().to_string();
+        assert!(e.ends_with(":1: key listen: \"x\": missing :PORT"), "{e}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert!(p(&["--web.systemd-socket"]).unwrap().systemd_socket);
     }
 }

@@ -12,7 +12,6 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::cli::Config;
 use crate::collector::{self, Scraper};
 use crate::server::scraper_for;
 
@@ -182,11 +181,25 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
             Required { empty_fails: false },
         ),
         ("etc/os-release", &["os"], Optional { empty_fails: false }),
+        #[cfg(feature = "server")]
+        (
+            "proc/net/rpc/nfs",
+            &["nfs"],
+            Optional { empty_fails: false },
+        ),
+        #[cfg(feature = "server")]
+        (
+            "proc/net/rpc/nfsd",
+            &["nfsd"],
+            Optional { empty_fails: false },
+        ),
+        // No arrays is not an error.
+        ("proc/mdstat", &["mdadm"], Optional { empty_fails: false }),
     ];
     if let Some((_, cs, p)) = proc_file.iter().find(|(f, _, _)| *f == rel) {
         return (cs, *p);
     }
-    // The processes collector: a per-PID file that is gone (the process exited) or unreadable
+    // The namedprocess collector: a per-PID file that is gone (the process exited) or unreadable
     // (EACCES, EISDIR, ELOOP) is skipped and counted in proctap_process_read_errors_total; one
     // that reads but does not parse fails the collector. Whether damage parses depends on the
     // file (comm and cmdline take any bytes), so these may go either way; every other collector
@@ -194,17 +207,39 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
     let under_pid = rel
         .strip_prefix("proc/")
         .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
-    if under_pid
-        || rel == "proc/uptime"
-        || rel == "etc/passwd"
-        || rel.starts_with("proc/net/tcp")
-        || rel.starts_with("proc/net/udp")
-    {
-        return (&["processes"], Tolerant);
+    if rel.starts_with("proc/net/udp") {
+        return (&["udp_queues", "namedprocess"], Tolerant);
+    }
+    if under_pid || rel == "proc/uptime" || rel == "etc/passwd" || rel.starts_with("proc/net/tcp") {
+        return (&["namedprocess"], Tolerant);
+    }
+    if rel.contains("/power_supply/") {
+        return (&["powersupplyclass"], Tolerant);
+    }
+    if rel.contains("/watchdog/") {
+        return (&["watchdog"], Tolerant);
     }
     let prefixes: &[(&str, &[&str])] = &[
-        ("sys/class/net/", &["netclass"]),
-        ("sys/devices/virtual/net/", &["netclass"]),
+        // Server collectors: damage fails them or not depending on the file (a value file that
+        // is missing is 0, as in node_exporter).
+        #[cfg(feature = "server")]
+        ("proc/spl/kstat/zfs/", &["zfs"]),
+        #[cfg(feature = "server")]
+        ("sys/fs/xfs/", &["xfs"]),
+        #[cfg(feature = "server")]
+        ("sys/fs/btrfs/", &["btrfs"]),
+        #[cfg(feature = "server")]
+        ("sys/fs/bcache/", &["bcache"]),
+        #[cfg(feature = "server")]
+        ("sys/devices/system/edac/", &["edac"]),
+        #[cfg(feature = "server")]
+        ("sys/fs/selinux/", &["selinux"]),
+        #[cfg(feature = "server")]
+        ("etc/selinux/", &["selinux"]),
+        ("sys/class/net/", &["netclass", "bonding"]),
+        ("sys/devices/virtual/net/", &["netclass", "bonding"]),
+        ("sys/block/", &["mdadm"]),
+        ("sys/devices/virtual/block/", &["mdadm"]),
         ("sys/class/hwmon/", &["hwmon"]),
         ("sys/devices/virtual/hwmon/", &["hwmon"]),
         ("sys/class/thermal/", &["thermal_zone"]),
@@ -227,7 +262,7 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
         );
     }
     if rel.starts_with("sys/devices/") && (rel.contains("/hwmon/") || rel.contains("/net/")) {
-        return (&["hwmon", "netclass"], Tolerant);
+        return (&["hwmon", "netclass", "bonding"], Tolerant);
     }
     if rel.starts_with("sys/") {
         return (
@@ -515,13 +550,15 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 pub fn scraper_on(root: &Path) -> Scraper {
-    let cfg = Config {
-        procfs: root.join("proc"),
-        sysfs: root.join("sys"),
-        rootfs: root.to_path_buf(),
-        textfile_directory: Some(root.join("textfile")),
-        ..Config::default()
-    };
+    let arg = |flag: &str, p: &Path| format!("--{flag}={}", p.display());
+    let cfg = crate::cli::parse([
+        arg("path.procfs", &root.join("proc")),
+        arg("path.sysfs", &root.join("sys")),
+        arg("path.rootfs", root),
+        arg("path.udev.data", &root.join("run/udev/data")),
+        arg("collector.textfile.directory", &root.join("textfile")),
+    ])
+    .unwrap();
     scraper_for(&cfg).unwrap()
 }
 

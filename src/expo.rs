@@ -53,6 +53,12 @@ impl Encoder {
         &self.buf
     }
 
+    /// Appends output already in the exposition format (a collector's families from another
+    /// encoder).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// The current end of the output, to [`Encoder::rollback`] to when a collector fails.
     pub fn mark(&self) -> usize {
         self.buf.len()

@@ -13,7 +13,7 @@
 //! bytes.
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
 #[cfg(feature = "tls")]
@@ -67,6 +67,8 @@ pub(crate) struct Head {
     method: Method,
     target: Range<usize>,
     authorization: Option<Range<usize>>,
+    /// Whether Accept-Encoding accepts gzip.
+    gzip: bool,
     keep_alive: bool,
     /// Bytes of the buffer this request used.
     len: usize,
@@ -114,14 +116,17 @@ pub struct RequestView<'a> {
     pub target: &'a str,
     /// The `Authorization` header's value, if any. Never log it.
     pub authorization: Option<&'a str>,
+    /// Whether the client takes a gzip body (Accept-Encoding, q-values honoured).
+    pub accepts_gzip: bool,
 }
 
 pub struct Server {
-    listener: TcpListener,
+    /// Polled first, in this order, before the connections.
+    listeners: Vec<TcpListener>,
     limits: Limits,
     conns: Vec<Option<Conn>>,
     pollfds: Vec<libc::pollfd>,
-    /// Slots of `pollfds[1..]`, in the same order.
+    /// Slots of the connections in `pollfds[listeners.len()..]`, in the same order.
     polled: Vec<usize>,
     next_generation: u64,
     /// Held so that `accept` can still take (and close) a connection when file descriptors run
@@ -139,12 +144,13 @@ pub struct Server {
 const TLS_BUFFER: usize = 16 << 10;
 
 impl Server {
-    pub fn bind(addr: &str, limits: Limits) -> io::Result<Server> {
-        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-        let listener = TcpListener::bind(&addrs[..])?;
-        listener.set_nonblocking(true)?;
+    /// Serves on `listeners` (bound elsewhere: `crate::listen`, or passed by systemd).
+    pub fn new(listeners: Vec<TcpListener>, limits: Limits) -> io::Result<Server> {
+        for l in &listeners {
+            l.set_nonblocking(true)?;
+        }
         Ok(Server {
-            listener,
+            listeners,
             limits,
             conns: Vec::new(),
             pollfds: Vec::new(),
@@ -164,13 +170,28 @@ impl Server {
         self.tls = config;
     }
 
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+    /// The address of each listener, in order.
+    pub fn local_addrs(&self) -> impl Iterator<Item = io::Result<SocketAddr>> + '_ {
+        self.listeners.iter().map(TcpListener::local_addr)
     }
 
     /// Open connections, for tests and the landing page.
     pub fn connections(&self) -> usize {
         self.conns.iter().flatten().count()
+    }
+
+    /// Requests waiting for their response, the one being answered included.
+    pub fn waiting(&self) -> usize {
+        self.conns
+            .iter()
+            .flatten()
+            .filter(|c| c.state == State::Handling)
+            .count()
+    }
+
+    /// The client's address of the request behind `token` (a system call: for logging).
+    pub fn peer(&self, token: Token) -> Option<SocketAddr> {
+        self.conn(token)?.stream.peer_addr().ok()
     }
 
     /// Waits at most `timeout` for a complete request. `None` on timeout or when a signal
@@ -196,11 +217,15 @@ impl Server {
         if n < 0 {
             return None;
         }
-        if self.pollfds.first().is_some_and(|p| p.revents != 0) {
-            self.accept_all();
+        let first_conn = self.listeners.len();
+        for l in 0..first_conn {
+            if self.pollfds.get(l).is_some_and(|p| p.revents != 0) {
+                self.accept_all(l);
+            }
         }
         for i in 0..self.polled.len() {
-            let (Some(p), Some(&slot)) = (self.pollfds.get(i + 1), self.polled.get(i)) else {
+            let (Some(p), Some(&slot)) = (self.pollfds.get(first_conn + i), self.polled.get(i))
+            else {
                 continue;
             };
             if p.revents == 0 {
@@ -234,6 +259,7 @@ impl Server {
             method: head.method,
             target: text(&head.target).unwrap_or(""),
             authorization: head.authorization.as_ref().and_then(text),
+            accepts_gzip: head.gzip,
         })
     }
 
@@ -394,11 +420,13 @@ impl Server {
     fn build_pollfds(&mut self) {
         self.pollfds.clear();
         self.polled.clear();
-        self.pollfds.push(libc::pollfd {
-            fd: self.listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        });
+        for l in &self.listeners {
+            self.pollfds.push(libc::pollfd {
+                fd: l.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
         for (slot, c) in self.conns.iter().enumerate() {
             let Some(c) = c else { continue };
             let events = match c.state {
@@ -417,17 +445,21 @@ impl Server {
         }
     }
 
-    fn accept_all(&mut self) {
+    fn accept_all(&mut self, listener: usize) {
         // Bounded per round so that a flood cannot starve the connections already open.
         for _ in 0..64 {
-            match self.listener.accept() {
+            let Some(l) = self.listeners.get(listener) else {
+                return;
+            };
+            match l.accept() {
                 Ok((stream, _)) => self.admit(stream),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                     self.warn_accept(&e);
                     // Free one descriptor to take the connection off the queue and close it.
                     self.reserve_fd = None;
-                    if let Ok((stream, _)) = self.listener.accept() {
+                    if let Some(Ok((stream, _))) = self.listeners.get(listener).map(|l| l.accept())
+                    {
                         drop(stream);
                     }
                     self.reserve_fd = File::open("/dev/null").ok();
@@ -943,6 +975,7 @@ pub(crate) fn parse_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Pa
     };
     let mut keep_alive = http11;
     let mut authorization = None;
+    let mut accept = AcceptGzip::default();
     let mut has_body = false;
     let mut count = 0;
     let mut offset = start + request_line.len() + 2;
@@ -979,6 +1012,8 @@ pub(crate) fn parse_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Pa
             has_body |= value_trimmed != b"0";
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             has_body = true;
+        } else if name.eq_ignore_ascii_case(b"accept-encoding") {
+            accept.add(value_trimmed);
         } else if name.eq_ignore_ascii_case(b"authorization") {
             let lead = value.len() - value.iter().skip_while(|b| b.is_ascii_whitespace()).count();
             let v_start = line_start + colon + 1 + lead;
@@ -994,10 +1029,68 @@ pub(crate) fn parse_head(buf: &[u8], max_bytes: usize, max_headers: usize) -> Pa
         method,
         target: target_start + t_off..target_start + t_off + t_len,
         authorization,
+        gzip: accept.accepts(),
         // A body is never read: the connection closes after the answer instead.
         keep_alive: keep_alive && !has_body,
         len: end,
     })
+}
+
+/// What the Accept-Encoding headers of a request say about gzip (RFC 9110 12.5.3): a q-value
+/// of 0 refuses a coding, `*` stands for every coding not named, `x-gzip` is gzip. Several
+/// headers count as one list.
+#[derive(Debug, Default)]
+pub(crate) struct AcceptGzip {
+    gzip: Option<bool>,
+    any: Option<bool>,
+}
+
+impl AcceptGzip {
+    pub(crate) fn add(&mut self, value: &[u8]) {
+        for item in value.split(|&b| b == b',') {
+            let mut parts = item.split(|&b| b == b';');
+            let coding = trim(parts.next().unwrap_or(&[]));
+            let mut ok = true;
+            for param in parts {
+                let param = trim(param);
+                if let Some(q) = param
+                    .strip_prefix(b"q=")
+                    .or_else(|| param.strip_prefix(b"Q="))
+                {
+                    // A malformed weight refuses: plain is always safe.
+                    ok = qvalue_positive(q).unwrap_or(false);
+                }
+            }
+            if coding.eq_ignore_ascii_case(b"gzip") || coding.eq_ignore_ascii_case(b"x-gzip") {
+                // The most favourable mention wins if a client names gzip twice.
+                self.gzip = Some(self.gzip.unwrap_or(false) || ok);
+            } else if coding == b"*" {
+                self.any = Some(self.any.unwrap_or(false) || ok);
+            }
+        }
+    }
+
+    pub(crate) fn accepts(&self) -> bool {
+        self.gzip.or(self.any).unwrap_or(false)
+    }
+}
+
+/// Whether a qvalue (`1`, `0.5`, `0.000`, at most three decimals) is above zero; `None` when
+/// it is not a qvalue.
+fn qvalue_positive(q: &[u8]) -> Option<bool> {
+    let (int, frac) = match q.iter().position(|&b| b == b'.') {
+        Some(dot) => (q.get(..dot)?, q.get(dot + 1..)?),
+        None => (q, &[][..]),
+    };
+    let digits = |d: &[u8]| d.iter().all(u8::is_ascii_digit);
+    if frac.len() > 3 || !digits(frac) {
+        return None;
+    }
+    match int {
+        b"0" => Some(frac.iter().any(|&b| b != b'0')),
+        b"1" if frac.iter().all(|&b| b == b'0') => Some(true),
+        _ => None,
+    }
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -1104,6 +1197,58 @@ mod tests {
             parse_head(long.as_bytes(), 8192, 64),
             Parsed::Error(431)
         ));
+    }
+
+    fn accepts(values: &[&str]) -> bool {
+        let mut a = AcceptGzip::default();
+        for v in values {
+            a.add(v.as_bytes());
+        }
+        a.accepts()
+    }
+
+    #[test]
+    fn accept_encoding_q_values() {
+        // What Prometheus, curl --compressed, browsers and python requests send.
+        assert!(accepts(&["gzip"]));
+        assert!(accepts(&["deflate, gzip;q=1.0, *;q=0.5"]));
+        assert!(accepts(&["gzip, deflate, br, zstd"]));
+        assert!(accepts(&["GZIP"]));
+        assert!(accepts(&["x-gzip"]));
+        assert!(accepts(&["gzip ; q=0.001"]));
+        assert!(accepts(&["*"]));
+        assert!(accepts(&["br;q=1, *;q=0.1"]));
+        assert!(accepts(&["identity", "gzip"]), "two headers are one list");
+        assert!(!accepts(&[]));
+        assert!(!accepts(&[""]));
+        assert!(!accepts(&["identity"]));
+        assert!(!accepts(&["deflate, br"]));
+        assert!(!accepts(&["gzip;q=0"]));
+        assert!(!accepts(&["gzip; q=0.000"]));
+        assert!(!accepts(&["gzip;Q=0."]));
+        assert!(!accepts(&["*;q=0"]));
+        assert!(
+            !accepts(&["gzip;q=0, *"]),
+            "gzip named: * does not count for it"
+        );
+        assert!(!accepts(&["*, gzip;q=0"]));
+        assert!(!accepts(&["gzip;q=2"]), "not a qvalue");
+        assert!(!accepts(&["gzip;q=0.5000"]), "not a qvalue");
+        assert!(!accepts(&["gzip;q="]));
+        assert!(!accepts(&["gzipx, xgzip"]));
+        assert!(
+            accepts(&["gzip;level=1"]),
+            "other parameters are not weights"
+        );
+    }
+
+    #[test]
+    fn accept_encoding_reaches_the_request() {
+        let t = "GET / HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n";
+        assert!(request(t).gzip);
+        let t = "GET / HTTP/1.1\r\naccept-encoding:identity\r\nAccept-Encoding: gzip;q=0\r\n\r\n";
+        assert!(!request(t).gzip);
+        assert!(!request("GET / HTTP/1.1\r\n\r\n").gzip);
     }
 
     #[test]

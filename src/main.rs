@@ -7,11 +7,15 @@ mod alloc_count;
 mod check;
 mod cli;
 mod collector;
+mod compat;
 mod config;
 #[cfg(test)]
 mod corrupt;
 mod expo;
+mod flag;
+mod gzip;
 mod http;
+mod listen;
 mod log;
 mod parse;
 #[cfg(test)]
@@ -42,13 +46,25 @@ fn main() -> ExitCode {
             print!("{}", cli::version());
             return ExitCode::SUCCESS;
         }
+        Command::Completion(shell) => {
+            let words = cli::completion_words();
+            match shell {
+                cli::Shell::Words => println!("{}", words.join("\n")),
+                cli::Shell::Bash | cli::Shell::Zsh => print!(
+                    "{}",
+                    compat::completion_script(shell == cli::Shell::Zsh, &words)
+                ),
+            }
+            return ExitCode::SUCCESS;
+        }
         Command::PrintConfig => {
             print!("{}", cfg.to_file());
             return ExitCode::SUCCESS;
         }
         Command::Subgroups => {
-            return match collector::processes::classify::Classifier::new(cfg.proc_rules.as_deref())
-            {
+            return match collector::namedprocess::classify::Classifier::new(
+                cfg.settings.path("proc-rules").as_deref(),
+            ) {
                 Ok(c) => match cfg.subgroups_group.as_deref() {
                     Some(g) if !c.groups().contains(&g) => {
                         eprintln!(
@@ -71,6 +87,7 @@ fn main() -> ExitCode {
         Command::Serve | Command::Once | Command::Check => {}
     }
     log::init(cfg.log_level, cfg.log_json);
+    cfg.log_compat();
     let mut scraper = match server::scraper_for(&cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -80,7 +97,11 @@ fn main() -> ExitCode {
     };
     if cfg.command == Command::Check {
         let mut report = String::new();
-        let ok = check::report(&mut scraper, cfg.textfile_directory.as_deref(), &mut report);
+        let ok = check::report(
+            &mut scraper,
+            cfg.settings.path("collector.textfile.directory").as_deref(),
+            &mut report,
+        );
         print!("{report}");
         return if ok {
             ExitCode::SUCCESS

@@ -3,13 +3,14 @@
 //! so a new parser is fuzzed once it has a line here (and `make fuzz-targets` writes its target).
 use std::path::Path;
 
-#[cfg(feature = "server")]
-use crate::collector::schedstat;
 use crate::collector::{
-    arp, conntrack, cpu, cpufreq, diskstats, entropy, filefd, filesystem, hwmon, interrupts,
-    loadavg, meminfo, netclass, netdev, netstat, os, pressure, processes, selfproc, sockstat,
-    softnet, stat, textfile, thermal_zone, time, vmstat,
+    arp, bonding, conntrack, cpu, cpufreq, cpuinfo, diskstats, entropy, filefd, filesystem, hwmon,
+    interrupts, loadavg, mdadm, meminfo, namedprocess, netclass, netdev, netstat, os,
+    powersupplyclass, pressure, processes, schedstat, selfproc, sockstat, softirqs, softnet, stat,
+    textfile, thermal_zone, time, udev, udp_queues, vmstat, watchdog,
 };
+#[cfg(feature = "server")]
+use crate::collector::{bcache, btrfs, edac, nfs, nfsd, selinux, xfs, zfs};
 
 pub type Parser = fn(&str);
 
@@ -60,7 +61,6 @@ pub const ALL: &[(&str, Parser)] = &[
         sink(os::parse_os_release(t, &mut String::new()))
     }),
     ("pressure", |t| sink(pressure::parse_psi(t))),
-    #[cfg(feature = "server")]
     ("schedstat", |t| {
         schedstat::parse_schedstat(t).for_each(drop)
     }),
@@ -73,25 +73,25 @@ pub const ALL: &[(&str, Parser)] = &[
     ("thermal_int", |t| sink(thermal_zone::parse_int(t, "temp"))),
     ("clocksources", |t| time::parse_available(t).for_each(drop)),
     ("vmstat", |t| vmstat::parse_vmstat(t).for_each(drop)),
-    ("pid_stat", |t| sink(processes::parse::parse_stat(t))),
-    ("pid_status", |t| sink(processes::parse::parse_status(t))),
-    ("pid_io", |t| sink(processes::parse::parse_io(t))),
-    ("pid_sched", |t| sink(processes::parse::parse_sched(t))),
+    ("pid_stat", |t| sink(namedprocess::parse::parse_stat(t))),
+    ("pid_status", |t| sink(namedprocess::parse::parse_status(t))),
+    ("pid_io", |t| sink(namedprocess::parse::parse_io(t))),
+    ("pid_sched", |t| sink(namedprocess::parse::parse_sched(t))),
     ("pid_smaps_rollup", |t| {
-        sink(processes::parse::parse_smaps_rollup(t))
+        sink(namedprocess::parse::parse_smaps_rollup(t))
     }),
     ("pid_limits", |t| {
-        sink(processes::parse::parse_limits_max_open_files(t))
+        sink(namedprocess::parse::parse_limits_max_open_files(t))
     }),
     ("net_sockets", |t| {
-        processes::parse::parse_net_sockets(t, processes::parse::Proto::Tcp6).for_each(drop)
+        namedprocess::parse::parse_net_sockets(t, namedprocess::parse::Proto::Tcp6).for_each(drop)
     }),
     ("passwd", |t| {
-        processes::parse::parse_passwd(t).for_each(drop)
+        namedprocess::parse::parse_passwd(t).for_each(drop)
     }),
-    ("comm", |t| sink(processes::parse::parse_comm(t))),
+    ("comm", |t| sink(namedprocess::parse::parse_comm(t))),
     ("proc_rules", |t| {
-        sink(processes::classify::parse_rules(Path::new("rules"), t))
+        sink(namedprocess::classify::parse_rules(Path::new("rules"), t))
     }),
     ("config", |t| {
         sink(crate::config::parse(Path::new("proctap.conf"), t))
@@ -101,9 +101,64 @@ pub const ALL: &[(&str, Parser)] = &[
         sink(crate::parse::i64_at(t, 1, "n"));
         sink(crate::parse::f64_at(t, 1, "n"));
     }),
+    ("mdstat", |t| mdadm::parse_mdstat(t).for_each(drop)),
+    ("bonding_names", |t| bonding::parse_names(t).for_each(drop)),
+    ("power_supply_value", |t| {
+        sink(powersupplyclass::parse_value(t, "capacity"))
+    }),
+    ("watchdog_value", |t| {
+        sink(watchdog::parse_value(t, "timeout"))
+    }),
+    ("udp_queues", |t| sink(udp_queues::parse_udp(t))),
+    ("cpuinfo", |t| {
+        cpuinfo::parse_cpuinfo(t).for_each(drop);
+        cpuinfo::first_list(t, &["flags", "Features"]).for_each(drop);
+    }),
+    ("stat_softirq", |t| sink(stat::parse_softirq(t))),
+    ("softirqs", |t| softirqs::parse_softirqs(t).for_each(drop)),
+    ("udev_properties", |t| udev::for_each_property(t, |_, _| {})),
+    ("processes_stat", |t| {
+        sink(processes::parse_stat(t.as_bytes()))
+    }),
     ("http_head", |t| {
         sink(crate::http::parse_head(t.as_bytes(), 8 << 10, 100))
     }),
+    #[cfg(feature = "server")]
+    ("nfs", |t| sink(nfs::parse_nfs(t))),
+    #[cfg(feature = "server")]
+    ("nfsd", |t| sink(nfsd::parse_nfsd(t))),
+    #[cfg(feature = "server")]
+    ("xfs", |t| sink(xfs::parse_xfs(t))),
+    #[cfg(feature = "server")]
+    ("btrfs_value", |t| sink(btrfs::parse_value(t))),
+    #[cfg(feature = "server")]
+    ("btrfs_commit_stats", |t| sink(btrfs::parse_commit_stats(t))),
+    #[cfg(feature = "server")]
+    ("zfs_kstat", |t| sink(zfs::parse_kstat(t, |_, _| {}))),
+    #[cfg(feature = "server")]
+    ("zfs_io", |t| sink(zfs::parse_io(t))),
+    #[cfg(feature = "server")]
+    ("bcache_size", |t| {
+        sink(bcache::dehumanize(t));
+        sink(bcache::dehumanize_signed(t));
+    }),
+    #[cfg(feature = "server")]
+    ("bcache_writeback", |t| {
+        sink(bcache::parse_writeback_rate_debug(t))
+    }),
+    #[cfg(feature = "server")]
+    ("bcache_priority", |t| sink(bcache::parse_priority_stats(t))),
+    #[cfg(feature = "server")]
+    ("edac_count", |t| sink(edac::parse_count(t))),
+    #[cfg(feature = "server")]
+    ("selinux_cache_stats", |t| {
+        sink(selinux::parse_cache_stats(t))
+    }),
+    #[cfg(feature = "server")]
+    ("selinux_hash_stats", |t| sink(selinux::parse_hash_stats(t))),
+    #[cfg(feature = "server")]
+    ("selinux_config", |t| sink(selinux::parse_config_mode(t))),
+    ("listen_addr", |t| sink(crate::listen::parse(t))),
 ];
 
 /// The entry of the fuzz targets.
@@ -130,6 +185,9 @@ mod tests {
         dirs.push(root.join("proc/1"));
         dirs.push(root.join("proc/net"));
         dirs.push(root.join("proc/pressure"));
+        dirs.push(root.join("proc/net/rpc"));
+        dirs.push(root.join("proc/spl/kstat/zfs"));
+        dirs.push(root.join("sys/fs/xfs/sdb1/stats"));
         for d in dirs {
             for e in std::fs::read_dir(d).unwrap().flatten() {
                 if e.file_type().is_ok_and(|t| t.is_file()) {

@@ -4,13 +4,16 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io;
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cli::{self, Config};
 use crate::collector::{Ctx, Scraper, ALL};
+use crate::gzip::{self, Gzip};
 use crate::http::{self, Method, Token};
-use crate::log;
+use crate::listen;
+use crate::log::{self, Level};
 use crate::source::Source;
 #[cfg(feature = "tls")]
 pub use crate::tls::Web;
@@ -31,6 +34,16 @@ pub fn load_web(cfg: &Config) -> Result<Option<Web>, WebConfigError> {
         _ => Ok(None),
     }
 }
+
+const METRICS_PLAIN: &[(&str, &str)] = &[
+    ("Content-Type", METRICS_CONTENT_TYPE),
+    ("Vary", "Accept-Encoding"),
+];
+const METRICS_GZIP: &[(&str, &str)] = &[
+    ("Content-Type", METRICS_CONTENT_TYPE),
+    ("Content-Encoding", "gzip"),
+    ("Vary", "Accept-Encoding"),
+];
 
 const UNAUTHORIZED: &[(&str, &str)] = &[
     ("Content-Type", TEXT),
@@ -68,9 +81,11 @@ fn install_signal_handlers() {
 
 /// Builds the scraper a configuration asks for.
 pub fn scraper_for(cfg: &Config) -> Result<Scraper, cli::CliError> {
-    let opts = cfg.opts()?;
-    let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone());
-    Ok(Scraper::new(Ctx::new(src, opts), cfg.enabled_collectors()))
+    let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone())
+        .with_udev(cfg.udev.clone());
+    let mut scraper = Scraper::new(Ctx::new(src), &cfg.settings, cfg.enabled_collectors())?;
+    scraper.exporter_metrics = !cfg.settings.switch("web.disable-exporter-metrics");
+    Ok(scraper)
 }
 
 /// What the loop keeps between requests.
@@ -79,41 +94,85 @@ struct Loop {
     scraper: Scraper,
     /// When the output in `scraper.out` was collected, and whether every collector succeeded.
     last: Option<(Instant, bool)>,
+    /// Made on the first request that takes gzip.
+    gzip: Option<Gzip>,
+    /// `scraper.out` gzipped, while `gzipped_fresh`: one compression per collection.
+    gzipped: Vec<u8>,
+    gzipped_fresh: bool,
     /// Whether the listener speaks TLS; fixed until a restart.
     tls: bool,
+    /// Which enabled collectors a `collect[]`/`exclude[]` request asks for (reused).
+    only: Vec<bool>,
     #[cfg(feature = "tls")]
     auth: Option<crate::tls::Auth>,
 }
 
-/// Binds, logs the bound address, and serves until SIGTERM or SIGINT. `args` are the command
+/// The sockets to serve on: those systemd passed with `--web.systemd-socket`, else each listen
+/// address bound (as node_exporter, every one; a failure on any stops the start).
+fn listeners(cfg: &Config) -> io::Result<Vec<(TcpListener, String)>> {
+    if cfg.systemd_socket {
+        let passed = listen::systemd_listeners()
+            .map_err(|e| io::Error::other(format!("--web.systemd-socket: {e}")))?;
+        return Ok(passed.into_iter().map(|l| (l, "systemd".into())).collect());
+    }
+    if let Some(n) = listen::unused_systemd_sockets() {
+        log::warn(
+            "systemd passed listening sockets but --web.systemd-socket is not set; binding the listen addresses instead",
+            &[("sockets", &n)],
+        );
+    }
+    let defaults = [listen::DEFAULT.to_string()];
+    let given = if cfg.listen.is_empty() {
+        &defaults[..]
+    } else {
+        &cfg.listen[..]
+    };
+    given
+        .iter()
+        .map(|a| {
+            listen::parse(a)
+                .map_err(io::Error::other)
+                .and_then(|addr| listen::bind(&addr))
+                .map(|l| (l, a.clone()))
+                .map_err(|e| io::Error::other(format!("cannot listen on {a}: {e}")))
+        })
+        .collect()
+}
+
+/// Binds, logs each bound address, and serves until SIGTERM or SIGINT. `args` are the command
 /// line, parsed again (with the config file) on SIGHUP.
 pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>) -> io::Result<()> {
     install_signal_handlers();
     http::raise_fd_limit();
+    let (sockets, given): (Vec<TcpListener>, Vec<String>) = listeners(&cfg)?.into_iter().unzip();
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-    let mut server = http::Server::bind(&cfg.listen, http::Limits::default())
-        .map_err(|e| io::Error::other(format!("cannot listen on {}: {e}", cfg.listen)))?;
-    let addr = server
-        .local_addr()
-        .map_or_else(|_| cfg.listen.clone(), |a| a.to_string());
+    let mut server = http::Server::new(sockets, http::Limits::default())?;
     let mut lp = Loop {
         cfg,
         scraper,
         last: None,
+        gzip: None,
+        gzipped: Vec::new(),
+        gzipped_fresh: false,
         tls: false,
+        only: Vec::new(),
         #[cfg(feature = "tls")]
         auth: None,
     };
     lp.set_web(&mut server, web);
-    log::info(
-        "listening",
-        &[
-            ("address", &addr),
-            ("version", &env!("CARGO_PKG_VERSION")),
-            ("tls", &lp.tls),
-            ("basic_auth", &lp.has_auth()),
-        ],
-    );
+    for (addr, given) in server.local_addrs().zip(&given) {
+        let addr = addr.map_or_else(|_| given.clone(), |a| a.to_string());
+        log::info(
+            "listening",
+            &[
+                ("address", &addr),
+                ("listen", given),
+                ("version", &env!("CARGO_PKG_VERSION")),
+                ("tls", &lp.tls),
+                ("basic_auth", &lp.has_auth()),
+            ],
+        );
+    }
     while !STOP.load(Ordering::SeqCst) {
         if RELOAD.swap(false, Ordering::SeqCst) {
             lp.reload(&mut server, &args);
@@ -180,19 +239,22 @@ impl Loop {
             });
         match parsed {
             Ok((cfg, scraper, web)) => {
-                if cfg.listen != self.cfg.listen {
+                if cfg.listen != self.cfg.listen || cfg.systemd_socket != self.cfg.systemd_socket {
                     log::warn(
-                        "SIGHUP: a new listen address takes a restart; keeping the old one",
-                        &[("listen", &self.cfg.listen)],
+                        "SIGHUP: new listen addresses take a restart; keeping the sockets",
+                        &[("listen", &self.cfg.listen.join(","))],
                     );
                 }
                 log::init(cfg.log_level, cfg.log_json);
+                cfg.log_compat();
                 self.cfg = Config {
                     listen: self.cfg.listen.clone(),
+                    systemd_socket: self.cfg.systemd_socket,
                     ..cfg
                 };
                 self.scraper = scraper;
                 self.last = None;
+                self.gzipped_fresh = false;
                 self.set_web(server, web);
                 let file = self
                     .cfg
@@ -211,26 +273,115 @@ impl Loop {
         }
     }
 
+    /// Answers one request; at `--log.level=debug`, one line for it.
     fn handle(&mut self, server: &mut http::Server, token: Token) {
+        let start = Instant::now();
+        // What the debug line needs, taken before the answer reuses the request's buffer.
+        let logged = log::enabled(Level::Debug)
+            .then(|| {
+                server
+                    .request(token)
+                    .map(|r| (r.method, r.target.to_string()))
+            })
+            .flatten();
+        let peer = logged.as_ref().and_then(|_| server.peer(token));
+        let (status, bytes) = self.answer(server, token);
+        if let Some((method, target)) = logged {
+            let method = match method {
+                Method::Get => "GET",
+                Method::Head => "HEAD",
+                Method::Other => "other",
+            };
+            log::log(
+                Level::Debug,
+                "request",
+                &[
+                    ("method", &method),
+                    ("path", &target),
+                    ("status", &status),
+                    ("bytes", &bytes),
+                    ("duration_seconds", &start.elapsed().as_secs_f64()),
+                    (
+                        "remote",
+                        &peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
+                    ),
+                ],
+            );
+        }
+    }
+
+    /// Routes and responds; the status and the body's length, for the log.
+    fn answer(&mut self, server: &mut http::Server, token: Token) -> (u16, usize) {
         let Some(req) = server.request(token) else {
-            return;
+            return (0, 0);
         };
         let route = route(req.method, req.target, &self.cfg.telemetry_path);
+        let gzip = req.accepts_gzip;
         // Every path, /health included, as node_exporter does: a probe can send the header too.
         if !self.authorized(req.authorization) {
-            return server.respond(token, 401, UNAUTHORIZED, b"401 unauthorized\n");
+            return respond(server, token, 401, UNAUTHORIZED, b"401 unauthorized\n");
         }
         match route {
             Route::Metrics => {
-                let fresh = self.last.is_some_and(|(at, _)| {
-                    !self.cfg.interval.is_zero() && at.elapsed() < self.cfg.interval
-                });
-                if !fresh {
-                    let ok = self.scraper.scrape();
-                    self.last = Some((Instant::now(), ok));
+                let filtered = match selection(req.target, &self.scraper.enabled, &mut self.only) {
+                    Ok(filtered) => filtered,
+                    Err(e) => {
+                        let body = format!("400 bad request: {e}\n");
+                        return respond(
+                            server,
+                            token,
+                            400,
+                            &[("Content-Type", TEXT)],
+                            body.as_bytes(),
+                        );
+                    }
+                };
+                let max = self.cfg.settings.count("web.max-requests");
+                if max > 0 && server.waiting() > max {
+                    return respond(
+                        server,
+                        token,
+                        503,
+                        &[("Content-Type", TEXT)],
+                        b"503 too many scrape requests waiting (--web.max-requests)\n",
+                    );
                 }
-                let body = self.scraper.out.as_bytes();
-                server.respond(token, 200, &[("Content-Type", METRICS_CONTENT_TYPE)], body);
+                let interval = self.cfg.interval;
+                let fresh = self
+                    .last
+                    .is_some_and(|(at, _)| !interval.is_zero() && at.elapsed() < interval);
+                // The body, and whether it is the full collection (whose gzip is kept).
+                let (body, full) = if filtered && interval.is_zero() {
+                    // Only the asked-for collectors run.
+                    let ok = self.scraper.scrape_some(Some(&self.only));
+                    self.last = Some((Instant::now(), ok));
+                    self.gzipped_fresh = false;
+                    (self.scraper.out.as_bytes(), false)
+                } else {
+                    // With --interval, a filtered request is answered from the last full
+                    // collection (made now when it is stale), so it never spoils the cache.
+                    if !fresh {
+                        let ok = self.scraper.scrape();
+                        self.last = Some((Instant::now(), ok));
+                        self.gzipped_fresh = false;
+                    }
+                    if filtered {
+                        self.scraper.filter_last(&self.only);
+                        (self.scraper.filtered.as_bytes(), false)
+                    } else {
+                        (self.scraper.out.as_bytes(), true)
+                    }
+                };
+                if gzip {
+                    let g = self.gzip.get_or_insert_with(|| Gzip::new(gzip::LEVEL));
+                    // A full collection is compressed once for every scrape it answers.
+                    let ready = full && self.gzipped_fresh;
+                    if ready || g.compress(body, &mut self.gzipped) {
+                        self.gzipped_fresh = full;
+                        return respond(server, token, 200, METRICS_GZIP, &self.gzipped);
+                    }
+                }
+                respond(server, token, 200, METRICS_PLAIN, body)
             }
             Route::Health => {
                 let body = match self.last {
@@ -240,31 +391,140 @@ impl Loop {
                         "{\"status\":\"ok\",\"last_scrape\":\"collector_failed\"}\n"
                     }
                 };
-                server.respond(
+                respond(
+                    server,
                     token,
                     200,
                     &[("Content-Type", "application/json")],
                     body.as_bytes(),
-                );
+                )
             }
             Route::Landing => {
                 let page = landing_page(&self.cfg, &self.scraper, self.last.map(|(at, _)| at));
-                server.respond(
+                respond(
+                    server,
                     token,
                     200,
                     &[("Content-Type", "text/html; charset=utf-8")],
                     page.as_bytes(),
-                );
+                )
             }
-            Route::NotFound => {
-                server.respond(token, 404, &[("Content-Type", TEXT)], b"404 not found\n")
-            }
-            Route::MethodNotAllowed => server.respond(
+            Route::NotFound => respond(
+                server,
+                token,
+                404,
+                &[("Content-Type", TEXT)],
+                b"404 not found\n",
+            ),
+            Route::MethodNotAllowed => respond(
+                server,
                 token,
                 405,
                 &[("Content-Type", TEXT), ("Allow", "GET, HEAD")],
                 b"405 method not allowed: use GET or HEAD\n",
             ),
+        }
+    }
+}
+
+fn respond(
+    server: &mut http::Server,
+    token: Token,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, usize) {
+    server.respond(token, status, headers, body);
+    (status, body.len())
+}
+
+/// Why a `collect[]`/`exclude[]` query cannot be answered (node_exporter answers 400 too).
+#[derive(Debug, PartialEq, Eq)]
+pub enum FilterError<'a> {
+    Unknown(&'a str),
+    Disabled(&'a str),
+    Both,
+}
+
+impl std::fmt::Display for FilterError<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FilterError::Unknown(n) => write!(f, "unknown collector {n:?}"),
+            FilterError::Disabled(n) => write!(f, "collector {n:?} is not enabled"),
+            FilterError::Both => f.write_str("collect[] and exclude[] cannot be combined"),
+        }
+    }
+}
+
+/// Reads node_exporter's `collect[]` (only these) and `exclude[]` (all but these) query
+/// parameters into `only`, one entry per enabled collector; false when the query has neither.
+pub fn selection<'a>(
+    target: &'a str,
+    enabled: &[usize],
+    only: &mut Vec<bool>,
+) -> Result<bool, FilterError<'a>> {
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split('#').next().unwrap_or("");
+    let pairs = || {
+        query.split('&').filter_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            if decoded_eq(k, "collect[]") {
+                Some((true, v))
+            } else if decoded_eq(k, "exclude[]") {
+                Some((false, v))
+            } else {
+                None
+            }
+        })
+    };
+    let (mut collect, mut exclude) = (false, false);
+    for (is_collect, _) in pairs() {
+        collect |= is_collect;
+        exclude |= !is_collect;
+    }
+    if collect && exclude {
+        return Err(FilterError::Both);
+    }
+    only.clear();
+    only.resize(enabled.len(), exclude);
+    for (is_collect, name) in pairs() {
+        let known = ALL.iter().position(|c| decoded_eq(name, c.name));
+        let Some(i) = known else {
+            return Err(FilterError::Unknown(name));
+        };
+        match enabled.iter().position(|&e| e == i) {
+            Some(k) => {
+                if let Some(slot) = only.get_mut(k) {
+                    *slot = is_collect;
+                }
+            }
+            // node_exporter refuses to collect a disabled collector; excluding one is a no-op.
+            None if is_collect => return Err(FilterError::Disabled(name)),
+            None => {}
+        }
+    }
+    Ok(collect || exclude)
+}
+
+/// Whether the query component `raw`, percent-decoded (and `+` as space), equals `want`.
+fn decoded_eq(raw: &str, want: &str) -> bool {
+    let mut bytes = raw.bytes();
+    let mut want = want.bytes();
+    loop {
+        let b = match bytes.next() {
+            Some(b'%') => {
+                let hex = |b: Option<u8>| b.and_then(|b| (b as char).to_digit(16));
+                match (hex(bytes.next()), hex(bytes.next())) {
+                    (Some(h), Some(l)) => (h * 16 + l) as u8,
+                    _ => return false,
+                }
+            }
+            Some(b'+') => b' ',
+            Some(b) => b,
+            None => return want.next().is_none(),
+        };
+        if want.next() != Some(b) {
+            return false;
         }
     }
 }
@@ -385,6 +645,49 @@ mod tests {
         assert_eq!(route(Method::Other, "/nope", m), Route::NotFound);
         assert_eq!(route(Method::Get, "/custom", "/custom"), Route::Metrics);
         assert_eq!(route(Method::Get, "/metrics", "/custom"), Route::NotFound);
+    }
+
+    #[test]
+    fn collect_and_exclude_queries() {
+        let i = |n| crate::collector::by_name(n).unwrap();
+        let enabled = [i("cpu"), i("loadavg"), i("meminfo")];
+        let mut only = Vec::new();
+        assert_eq!(selection("/metrics", &enabled, &mut only), Ok(false));
+        assert_eq!(selection("/metrics?x=1&y", &enabled, &mut only), Ok(false));
+        let q = "/metrics?collect[]=meminfo&collect%5b%5D=cpu";
+        assert_eq!(selection(q, &enabled, &mut only), Ok(true));
+        assert_eq!(only, [true, false, true]);
+        let q = "/metrics?exclude%5B%5D=loadavg#frag";
+        assert_eq!(selection(q, &enabled, &mut only), Ok(true));
+        assert_eq!(only, [true, false, true]);
+        assert_eq!(
+            selection("/metrics?exclude[]=uname", &enabled, &mut only),
+            Ok(true),
+            "excluding a collector that is off is a no-op"
+        );
+        assert_eq!(only, [true, true, true]);
+        assert_eq!(
+            selection("/metrics?collect[]=uname", &enabled, &mut only),
+            Err(FilterError::Disabled("uname"))
+        );
+        assert_eq!(
+            selection(
+                "/metrics?collect[]=cp%75&collect[]=gpu",
+                &enabled,
+                &mut only
+            ),
+            Err(FilterError::Unknown("gpu")),
+            "cp%75 decodes to cpu"
+        );
+        assert_eq!(
+            selection("/metrics?collect[]=cpu&exclude[]=cpu", &enabled, &mut only),
+            Err(FilterError::Both)
+        );
+        assert!(
+            !decoded_eq("cpu%", "cpu%"),
+            "a broken escape matches nothing"
+        );
+        assert!(decoded_eq("a+b", "a b"));
     }
 
     #[test]

@@ -16,16 +16,19 @@ pub const MAX_FILE_BYTES: u64 = 8 << 20;
 /// - sysfs attributes: the kernel's `show()` fills at most one page (4 KiB; 64 KiB on arm64
 ///   kernels with 64K pages), so 64 KiB is already more than a real attribute can hold.
 /// - /proc tables that grow with CPUs, IRQs, devices, neighbours or mounts (interrupts, stat,
-///   softnet_stat, schedstat, diskstats, net/*, mounts): /proc/interrupts is about 11 bytes per
+///   cpuinfo (~1.5 KiB per CPU), softirqs, softnet_stat, schedstat, diskstats, net/*, mounts): /proc/interrupts is about 11 bytes per
 ///   CPU per IRQ, so 1,024 CPUs × 500 IRQs is ~5.5 MiB and /proc/net/arp with gc_thresh3 at
 ///   100,000 is ~8 MiB; 16 MiB leaves room for both.
 /// - other /proc files (loadavg, meminfo, vmstat, pressure/*, sys/…): fixed-size records of a
 ///   few KiB; 1 MiB.
-/// - files under --path.rootfs (os-release): 1 MiB.
+/// - files under --path.rootfs (os-release) and --path.udev.data (a few KiB per device): 1 MiB.
 pub const SYS_CAP: u64 = 64 << 10;
 pub const PROC_TABLE_CAP: u64 = 16 << 20;
 pub const PROC_CAP: u64 = 1 << 20;
 pub const ROOTFS_CAP: u64 = 1 << 20;
+
+/// Where udev keeps its database, as node_exporter's `--path.udev.data` defaults.
+pub const UDEV_DATA: &str = "/run/udev/data";
 
 /// A reused read buffer larger than this is shrunk back once a scrape no longer needs it
 /// (see [`Source::trim`]), so one oversized or one-off large file does not pin megabytes.
@@ -35,11 +38,13 @@ pub const KEEP_BYTES: usize = 1 << 20;
 pub fn cap_for(root: Root, rel: &[&str]) -> u64 {
     match root {
         Root::Sys => SYS_CAP,
-        Root::Rootfs => ROOTFS_CAP,
+        Root::Rootfs | Root::Udev => ROOTFS_CAP,
         Root::Proc => {
             let first = rel.first().copied().unwrap_or("");
             let table = [
                 "interrupts",
+                "cpuinfo",
+                "softirqs",
                 "stat",
                 "schedstat",
                 "diskstats",
@@ -65,6 +70,8 @@ pub enum Root {
     Proc,
     Sys,
     Rootfs,
+    /// `--path.udev.data`: udev's database, one file per device (`b8:0` for a disk).
+    Udev,
 }
 
 /// A parse failure: the 1-based line (0 when it is not about a line) and what was expected.
@@ -108,11 +115,12 @@ pub enum Error {
         path: PathBuf,
         err: ParseError,
     },
-    /// The collector was left out of this build (a cargo feature; DESIGN.md: "Collector
-    /// features").
-    #[cfg(not(feature = "server"))]
-    NotBuilt {
-        feature: &'static str,
+    /// The source is not there because the kernel lacks the feature (no CONFIG_SCHEDSTATS, PSI
+    /// off, nf_conntrack not loaded). node_exporter's "no data": the collector reports
+    /// success 0, but this is the host's configuration, not a failure.
+    Unavailable {
+        path: PathBuf,
+        err: io::Error,
     },
 }
 
@@ -130,11 +138,14 @@ impl fmt::Display for Error {
                 write!(f, "{}:{}: {}", path.display(), err.line, err.msg)
             }
             Error::Parse { path, err } => write!(f, "{}: {}", path.display(), err.msg),
-            #[cfg(not(feature = "server"))]
-            Error::NotBuilt { feature } => write!(
-                f,
-                "not in this build (built without the cargo feature `{feature}`)"
-            ),
+            Error::Unavailable { path, err } => {
+                write!(
+                    f,
+                    "{}: {} (the kernel lacks the feature)",
+                    path.display(),
+                    err
+                )
+            }
         }
     }
 }
@@ -143,14 +154,31 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Io { err, .. } if err.kind() == io::ErrorKind::NotFound)
     }
+
+    /// For a collector's defining source: a file that does not exist (or that the kernel refuses
+    /// with EOPNOTSUPP, as /proc/pressure does when booted with psi=0) means the kernel lacks the
+    /// feature.
+    pub fn absent_feature(self) -> Error {
+        match self {
+            Error::Io { path, err }
+                if err.kind() == io::ErrorKind::NotFound
+                    || err.raw_os_error() == Some(libc::EOPNOTSUPP) =>
+            {
+                Error::Unavailable { path, err }
+            }
+            other => other,
+        }
+    }
 }
 
-/// The three roots and one scratch path buffer reused for every file name.
+/// The roots and one scratch path buffer reused for every file name.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
+    /// udev's database, `/run/udev/data` unless set with [`Source::with_udev`].
+    pub udev: PathBuf,
     scratch: PathBuf,
     /// getdents64 buffer for [`Source::list_dir`].
     dirents: Vec<u8>,
@@ -164,10 +192,16 @@ impl Source {
             procfs,
             sysfs,
             rootfs,
+            udev: PathBuf::from(UDEV_DATA),
             scratch: PathBuf::with_capacity(256),
             dirents: Vec::new(),
             largest_read: 0,
         }
+    }
+
+    /// The same roots with udev's database at `udev` (`--path.udev.data`).
+    pub fn with_udev(self, udev: PathBuf) -> Self {
+        Source { udev, ..self }
     }
 
     /// Called once per scrape with the reused read buffers: one whose capacity is above
@@ -193,6 +227,7 @@ impl Source {
             Root::Proc => &self.procfs,
             Root::Sys => &self.sysfs,
             Root::Rootfs => &self.rootfs,
+            Root::Udev => &self.udev,
         };
         let mut s = std::mem::take(&mut self.scratch).into_os_string();
         s.clear();

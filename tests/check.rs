@@ -13,6 +13,22 @@ fn check_on_fixtures_lists_every_collector_and_exits_0() {
         .unwrap();
     let report = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{report}");
+    // The collectors of the `server` feature (default on).
+    let server = cfg!(feature = "server");
+    let enabled = common::default_collectors();
+    let summary = format!("all {enabled} enabled collectors work\n");
+    if server {
+        for want in [
+            "nfs           ok         105 series\n    readable    ",
+            "/fixtures/proc/net/rpc/nfsd\n",
+            "zfs           ok         102 series\n",
+            "/fixtures/proc/spl/kstat/zfs (11 entries)\n",
+            "btrfs         ok          35 series\n",
+            "selinux       ok          14 series\n",
+        ] {
+            assert!(report.contains(want), "missing {want:?} in\n{report}");
+        }
+    }
     for want in [
         "loadavg       ok           3 series\n",
         "cpu           ok          46 series\n",
@@ -20,16 +36,20 @@ fn check_on_fixtures_lists_every_collector_and_exits_0() {
         "/fixtures/proc/loadavg\n",
         "/fixtures/sys/class/hwmon (8 entries)\n",
         "/fixtures/textfile (",
-        "processes     ok         198 series\n",
+        "namedprocess  ok         198 series\n",
         "/fixtures/proc/[pid]/stat: 15 readable, 0 denied\n",
-        "all 27 enabled collectors work\n",
+        &summary,
+        "powersupplyclass ok          19 series\n",
+        "/fixtures/run/udev/data/ (11 entries)\n",
+        "mdadm         ok          26 series\n",
     ] {
         assert!(report.contains(want), "missing {want:?} in\n{report}");
     }
     let collectors = report.lines().filter(|l| !l.starts_with(' ')).count();
     assert_eq!(
-        collectors, 29,
-        "a header, 27 collectors, a summary:\n{report}"
+        collectors,
+        enabled + 2,
+        "a header, {enabled} collectors, a summary:\n{report}"
     );
     assert!(
         !report.contains("FAILED") && !report.contains("missing"),

@@ -26,7 +26,7 @@ fn example_config_loads() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("\nlisten = \"0.0.0.0:9100\"\n"), "{text}");
+    assert!(text.contains("\nlisten = [\":9100\"]\n"), "{text}");
     assert!(
         !text.contains("\"interrupts\""),
         "the example disables interrupts: {text}"

@@ -13,41 +13,82 @@ use common::{name_of, parse_exposition, Series};
 
 const COLLECTORS: &[&str] = &[
     "arp",
+    "bcache",
+    "bonding",
+    "btrfs",
     "conntrack",
     "cpu",
     "cpufreq",
     "diskstats",
+    "edac",
     "entropy",
     "filefd",
     "filesystem",
     "hwmon",
     "interrupts",
     "loadavg",
+    "mdadm",
     "meminfo",
     "netclass",
     "netdev",
     "netstat",
+    "nfs",
+    "nfsd",
     "os",
+    "powersupplyclass",
     "pressure",
+    "processes",
     "schedstat",
+    "selinux",
     "sockstat",
     "softnet",
     "stat",
     "textfile",
     "thermal_zone",
     "time",
+    "timex",
+    "udp_queues",
     "uname",
     "vmstat",
+    "xfs",
+    "zfs",
+];
+
+/// Options of collectors above that are off by default, given to both exporters.
+const OPTIONS: &[&str] = &[
+    "--collector.cpu.info",
+    "--collector.cpu.info.flags-include=^(aes|avx.*|sse4_2|sha_ni|vmx)$",
+    "--collector.cpu.info.bugs-include=.",
+    "--collector.stat.softirq",
+];
+
+/// Collectors node_exporter 1.5 does not have (watchdog came in 1.8, softirqs in 1.6): their
+/// rows show proctap's series only; unit tests check them on captured text.
+const NEWER: &[(&str, &str)] = &[
+    ("watchdog", "node_watchdog_"),
+    ("softirqs", "node_softirqs_functions_total"),
 ];
 
 /// Series whose values come from the clock, or from the live disk under fixtures/ (free space
 /// changes between the two exporters' reads).
 const CLOCK: &[&str] = &[
     "node_time_seconds",
+    // adjtimex(2) of the live kernel: live_timex_matches_node_exporter compares these.
+    "node_timex_estimated_error_seconds",
+    "node_timex_frequency_adjustment_ratio",
+    "node_timex_maxerror_seconds",
+    "node_timex_offset_seconds",
+    "node_timex_status",
+    "node_timex_sync_status",
     "node_filesystem_avail_bytes",
     "node_filesystem_files_free",
     "node_filesystem_free_bytes",
 ];
+
+/// Series node_exporter 1.5 takes from the live host whatever --path.* say: go-selinux looks
+/// for selinuxfs in the exporter's own mounts, proctap under --path.sysfs (the fixtures have an
+/// enforcing SELinux host). The live test below compares it.
+const LIVE_HOST: &[&str] = &["node_selinux_enabled"];
 
 /// Runs node_exporter with exactly `collectors` enabled and returns one scrape.
 fn node_exporter(collectors: &[&str], paths: &[String]) -> String {
@@ -61,6 +102,7 @@ fn node_exporter(collectors: &[&str], paths: &[String]) -> String {
         // Debian's build excludes ^lo$ by default; proctap (like upstream) excludes nothing.
         .arg("--collector.netdev.device-exclude=")
         .args(paths)
+        .args(OPTIONS)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for c in collectors {
@@ -85,6 +127,7 @@ fn proctap(collectors: &[&str], paths: &[String]) -> String {
         .arg("once")
         .arg(format!("--collectors={}", collectors.join(",")))
         .args(paths)
+        .args(OPTIONS)
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap()
@@ -104,6 +147,28 @@ fn comparable(key: &str) -> bool {
 fn collector_of(name: &str) -> &'static str {
     const PREFIXES: &[(&str, &str)] = &[
         ("node_arp_", "arp"),
+        ("node_bcache_", "bcache"),
+        ("node_btrfs_", "btrfs"),
+        ("node_edac_", "edac"),
+        ("node_nfs_", "nfs"),
+        ("node_nfsd_", "nfsd"),
+        ("node_selinux_", "selinux"),
+        ("node_xfs_", "xfs"),
+        ("node_zfs_", "zfs"),
+        ("node_bonding_", "bonding"),
+        ("node_md_", "mdadm"),
+        ("node_power_supply_", "powersupplyclass"),
+        ("node_processes_", "processes"),
+        ("node_timex_", "timex"),
+        ("node_udp_queues", "udp_queues"),
+        ("node_cpu_info", "cpu.info"),
+        ("node_cpu_flag_info", "cpu.info"),
+        ("node_cpu_bug_info", "cpu.info"),
+        ("node_softirqs_total", "stat.softirq"),
+        ("node_disk_info", "disk.udev"),
+        ("node_disk_ata_", "disk.udev"),
+        ("node_disk_device_mapper_info", "disk.udev"),
+        ("node_disk_filesystem_info", "disk.udev"),
         ("node_hwmon_", "hwmon"),
         ("node_thermal_zone_", "thermal_zone"),
         ("node_cooling_device_", "thermal_zone"),
@@ -170,7 +235,14 @@ struct Counts {
 fn fixtures_match_node_exporter() {
     let paths = common::fixture_args();
     let (theirs, their_types) = parse_exposition(&node_exporter(COLLECTORS, &paths));
-    let (ours, our_types) = parse_exposition(&proctap(COLLECTORS, &paths));
+    let mut ours_collectors = COLLECTORS.to_vec();
+    ours_collectors.extend(NEWER.iter().map(|(c, _)| *c));
+    let (ours, our_types) = parse_exposition(&proctap(&ours_collectors, &paths));
+    let newer = |k: &str| {
+        NEWER
+            .iter()
+            .any(|(c, p)| name_of(k).starts_with(p) || k.contains(&format!("collector=\"{c}\"")))
+    };
 
     let mut per: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut missing = Vec::new();
@@ -183,7 +255,10 @@ fn fixtures_match_node_exporter() {
             continue;
         };
         c.matched += 1;
-        if CLOCK.contains(&name_of(key)) || same_value(want, got) {
+        if CLOCK.contains(&name_of(key))
+            || LIVE_HOST.contains(&name_of(key))
+            || same_value(want, got)
+        {
             c.equal += 1;
         } else {
             unequal.push(format!("{key}: node_exporter {want}, proctap {got}"));
@@ -191,7 +266,7 @@ fn fixtures_match_node_exporter() {
     }
     let extra: Vec<&String> = ours
         .keys()
-        .filter(|k| comparable(k) && !theirs.contains_key(*k))
+        .filter(|k| comparable(k) && !newer(k) && !theirs.contains_key(*k))
         .collect();
     let mut type_diffs = Vec::new();
     for (fam, t) in &their_types {
@@ -209,12 +284,20 @@ fn fixtures_match_node_exporter() {
     });
     println!("differential vs node_exporter 1.5 on fixtures/ (series: node_exporter / present in proctap / equal value):");
     for (c, n) in &per {
-        println!("  {c:<11} {:>5} {:>5} {:>5}", n.theirs, n.matched, n.equal);
+        println!("  {c:<16} {:>5} {:>5} {:>5}", n.theirs, n.matched, n.equal);
     }
     println!(
-        "  {:<11} {:>5} {:>5} {:>5}",
+        "  {:<16} {:>5} {:>5} {:>5}",
         "total", total.theirs, total.matched, total.equal
     );
+    for (c, prefix) in NEWER {
+        let n = ours
+            .keys()
+            .filter(|k| name_of(k).starts_with(prefix))
+            .count();
+        println!("  {c:<16}     - {n:>5}     -   (not in node_exporter 1.5)");
+        assert!(n > 0, "{c}: no series on the fixtures");
+    }
     println!("  proctap-only series: {}", extra.len());
     for k in extra.iter().take(20) {
         println!("    + {k}");
@@ -251,10 +334,54 @@ fn fixtures_match_node_exporter() {
     );
 }
 
-/// `uname` and `time` read syscalls and the clock: compare them on the live host by series.
+/// `timex` reads adjtimex(2) of this kernel: proctap, node_exporter, proctap again. Offset
+/// and status must equal one of proctap's two readings; every other value must lie between
+/// them (the error bounds grow and counters count between reads).
+#[test]
+fn live_timex_matches_node_exporter() {
+    let before = parse_exposition(&proctap(&["timex"], &[])).0;
+    let (theirs, their_types) = parse_exposition(&node_exporter(&["timex"], &[]));
+    let (after, our_types) = parse_exposition(&proctap(&["timex"], &[]));
+    let timex = |s: &Series| -> Vec<String> {
+        s.keys()
+            .filter(|k| k.starts_with("node_timex_"))
+            .cloned()
+            .collect()
+    };
+    let mut ours = timex(&after);
+    // node_exporter 1.10 added it; 1.5 does not have it.
+    ours.retain(|k| k != "node_timex_offset_overflow_total");
+    assert_eq!(ours, timex(&theirs), "the same node_timex_* series");
+    assert_eq!(ours.len(), 17);
+    for key in &ours {
+        let (a, b, t) = (before[key], after[key], theirs[key]);
+        if key == "node_timex_offset_seconds" || key == "node_timex_status" {
+            assert!(
+                t == a || t == b,
+                "{key}: node_exporter {t}, proctap {a} then {b}"
+            );
+        } else {
+            assert!(
+                a.min(b) <= t && t <= a.max(b),
+                "{key}: node_exporter {t}, proctap {a} then {b}"
+            );
+        }
+        assert_eq!(their_types.get(key), our_types.get(key), "{key}: type");
+    }
+    println!(
+        "timex: {} series equal node_exporter's (offset {} s, status {}, sync {})",
+        ours.len(),
+        theirs["node_timex_offset_seconds"],
+        theirs["node_timex_status"],
+        theirs["node_timex_sync_status"]
+    );
+}
+
+/// `uname` and `time` read syscalls and the clock, and node_exporter decides `selinux`'s
+/// enabled from the live host: compare them on the live host by series.
 #[test]
 fn live_uname_and_time_match_node_exporter() {
-    let collectors = ["uname", "time"];
+    let collectors = ["uname", "time", "selinux"];
     let (theirs, _) = parse_exposition(&node_exporter(&collectors, &[]));
     let (ours, _) = parse_exposition(&proctap(&collectors, &[]));
     let keys =
@@ -265,6 +392,10 @@ fn live_uname_and_time_match_node_exporter() {
         .find(|k| k.starts_with("node_uname_info{"))
         .expect("uname series");
     assert_eq!(ours.get(uname), Some(&1.0));
+    assert_eq!(
+        ours.get("node_selinux_enabled"),
+        theirs.get("node_selinux_enabled")
+    );
     let now_theirs = theirs["node_time_seconds"];
     let now_ours = ours["node_time_seconds"];
     assert!(

@@ -211,8 +211,25 @@ fn help_and_version() {
         .output()
         .unwrap();
     let v = String::from_utf8(out.stdout).unwrap();
+    // node_exporter's layout, which scripts grep: the first line, then five build details.
+    let first = v.lines().next().unwrap();
     assert!(
-        v.starts_with(&format!("proctap {} (revision ", env!("CARGO_PKG_VERSION"))),
+        first.starts_with(&format!(
+            "proctap, version {} (branch: ",
+            env!("CARGO_PKG_VERSION")
+        )) && first.contains(", revision: ")
+            && first.ends_with(')'),
         "{v}"
     );
+    let keys: Vec<&str> = v
+        .lines()
+        .skip(1)
+        .map(|l| l.split(':').next().unwrap().trim())
+        .collect();
+    assert_eq!(
+        keys,
+        ["build user", "build date", "rustc version", "platform"],
+        "{v}"
+    );
+    assert!(v.contains("  platform:         linux/"), "{v}");
 }

@@ -237,6 +237,7 @@ fn prometheus_scrapes_proctap_and_dashboard_queries_return_data() {
     }
 
     check_rules(&mut prom);
+    check_mixin_alerts(&prom);
     check_dashboard(&prom, &live, &fixtures);
     drop(prom);
     assert!(live.stop_and_log().iter().all(|l| !l.contains("panic")));
@@ -260,6 +261,152 @@ fn check_rules(prom: &mut Prometheus) {
     println!("alert rules evaluated by Prometheus: {}", rules.len());
     for r in rules {
         assert_eq!(r.get("health").and_then(Json::str), Some("ok"), "{r:?}");
+    }
+}
+
+/// The alerts of node_exporter's node-mixin (docs/node-mixin/alerts/alerts.libsonnet) but the
+/// two systemd ones, with the mixin's default selectors and thresholds and proctap's jobs as
+/// `nodeExporterSelector`.
+const MIXIN_ALERTS: &[(&str, &str)] = &[
+    (
+        "NodeFilesystemSpaceFillingUp (warning)",
+        r#"(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_size_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 15 and predict_linear(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""}[6h], 24*60*60) < 0 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemSpaceFillingUp (critical)",
+        r#"(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_size_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 10 and predict_linear(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""}[6h], 4*60*60) < 0 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemAlmostOutOfSpace (warning)",
+        r#"(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_size_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 5 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemAlmostOutOfSpace (critical)",
+        r#"(node_filesystem_avail_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_size_bytes{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 3 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemFilesFillingUp (warning)",
+        r#"(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_files{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 40 and predict_linear(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""}[6h], 24*60*60) < 0 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemFilesFillingUp (critical)",
+        r#"(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_files{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 20 and predict_linear(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""}[6h], 4*60*60) < 0 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemAlmostOutOfFiles (warning)",
+        r#"(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_files{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 5 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeFilesystemAlmostOutOfFiles (critical)",
+        r#"(node_filesystem_files_free{job=~"proctap.*",fstype!="",mountpoint!=""} / node_filesystem_files{job=~"proctap.*",fstype!="",mountpoint!=""} * 100 < 3 and node_filesystem_readonly{job=~"proctap.*",fstype!="",mountpoint!=""} == 0)"#,
+    ),
+    (
+        "NodeNetworkReceiveErrs",
+        r#"rate(node_network_receive_errs_total{job=~"proctap.*"}[2m]) / rate(node_network_receive_packets_total{job=~"proctap.*"}[2m]) > 0.01"#,
+    ),
+    (
+        "NodeNetworkTransmitErrs",
+        r#"rate(node_network_transmit_errs_total{job=~"proctap.*"}[2m]) / rate(node_network_transmit_packets_total{job=~"proctap.*"}[2m]) > 0.01"#,
+    ),
+    (
+        "NodeHighNumberConntrackEntriesUsed",
+        r#"(node_nf_conntrack_entries{job=~"proctap.*"} / node_nf_conntrack_entries_limit) > 0.75"#,
+    ),
+    (
+        "NodeTextFileCollectorScrapeError",
+        r#"node_textfile_scrape_error{job=~"proctap.*"} == 1"#,
+    ),
+    (
+        "NodeClockSkewDetected",
+        r#"(node_timex_offset_seconds{job=~"proctap.*"} > 0.05 and deriv(node_timex_offset_seconds{job=~"proctap.*"}[5m]) >= 0) or (node_timex_offset_seconds{job=~"proctap.*"} < -0.05 and deriv(node_timex_offset_seconds{job=~"proctap.*"}[5m]) <= 0)"#,
+    ),
+    (
+        "NodeClockNotSynchronising",
+        r#"min_over_time(node_timex_sync_status{job=~"proctap.*"}[5m]) == 0 and node_timex_maxerror_seconds{job=~"proctap.*"} >= 16"#,
+    ),
+    (
+        "NodeRAIDDegraded",
+        r#"node_md_disks_required{job=~"proctap.*",device=~"(/dev/)?(mmcblk.p.+|nvme.+|rbd.+|sd.+|vd.+|xvd.+|dm-.+|md.+|dasd.+)"} - ignoring (state) (node_md_disks{state="active",job=~"proctap.*",device=~"(/dev/)?(mmcblk.p.+|nvme.+|rbd.+|sd.+|vd.+|xvd.+|dm-.+|md.+|dasd.+)"}) > 0"#,
+    ),
+    (
+        "NodeRAIDDiskFailure",
+        r#"node_md_disks{state="failed",job=~"proctap.*",device=~"(/dev/)?(mmcblk.p.+|nvme.+|rbd.+|sd.+|vd.+|xvd.+|dm-.+|md.+|dasd.+)"} > 0"#,
+    ),
+    (
+        "NodeFileDescriptorLimit (warning)",
+        r#"(node_filefd_allocated{job=~"proctap.*"} * 100 / node_filefd_maximum{job=~"proctap.*"} > 70)"#,
+    ),
+    (
+        "NodeFileDescriptorLimit (critical)",
+        r#"(node_filefd_allocated{job=~"proctap.*"} * 100 / node_filefd_maximum{job=~"proctap.*"} > 90)"#,
+    ),
+    (
+        "NodeCPUHighUsage",
+        r#"sum without(mode) (avg without (cpu) (rate(node_cpu_seconds_total{job=~"proctap.*", mode!~"idle|iowait"}[2m]))) * 100 > 90"#,
+    ),
+    (
+        "NodeSystemSaturation",
+        r#"node_load1{job=~"proctap.*"} / count without (cpu, mode) (node_cpu_seconds_total{job=~"proctap.*", mode="idle"}) > 2"#,
+    ),
+    (
+        "NodeMemoryMajorPagesFaults",
+        r#"rate(node_vmstat_pgmajfault{job=~"proctap.*"}[5m]) > 500"#,
+    ),
+    (
+        "NodeMemoryHighUtilization",
+        r#"100 - (node_memory_MemAvailable_bytes{job=~"proctap.*"} / node_memory_MemTotal_bytes{job=~"proctap.*"} * 100) > 90"#,
+    ),
+    (
+        "NodeDiskIOSaturation",
+        r#"rate(node_disk_io_time_weighted_seconds_total{job=~"proctap.*", device=~"(/dev/)?(mmcblk.p.+|nvme.+|rbd.+|sd.+|vd.+|xvd.+|dm-.+|md.+|dasd.+)"}[5m]) > 10"#,
+    ),
+    (
+        "NodeBondingDegraded",
+        r#"(node_bonding_slaves{job=~"proctap.*"} - node_bonding_active{job=~"proctap.*"}) != 0"#,
+    ),
+];
+
+/// Every mixin alert's expression evaluates, and every metric it reads has series from the
+/// live machine or the fixture tree. On the fixtures, the degraded RAID5 (md1, a failed disk)
+/// and the bond with a slave down must make their alerts' expressions true.
+fn check_mixin_alerts(prom: &Prometheus) {
+    assert_eq!(
+        MIXIN_ALERTS.len(),
+        24,
+        "26 mixin alerts less the 2 systemd ones"
+    );
+    let mut report = BTreeMap::new();
+    for (alert, expr) in MIXIN_ALERTS {
+        prom.query(expr);
+        for name in metric_names(expr) {
+            let jobs: BTreeSet<String> = prom
+                .query(&format!("{name}{{job=~\"proctap.*\"}}"))
+                .iter()
+                .filter_map(|s| label(s, "job").map(str::to_string))
+                .collect();
+            assert!(!jobs.is_empty(), "{alert}: no series of {name}");
+            let where_ = if jobs.contains("proctap") {
+                "live"
+            } else {
+                "fixtures"
+            };
+            report.insert(name.to_string(), where_);
+        }
+    }
+    println!("metrics of the node-mixin alerts with series: {report:?}");
+    for (alert, device, label_name) in [
+        ("NodeRAIDDegraded", "md1", "device"),
+        ("NodeRAIDDiskFailure", "md1", "device"),
+        ("NodeBondingDegraded", "bond0", "master"),
+    ] {
+        let expr = MIXIN_ALERTS.iter().find(|(a, _)| *a == alert).unwrap().1;
+        let firing: Vec<String> = prom
+            .query(expr)
+            .iter()
+            .filter(|s| label(s, "job") == Some("proctap-fixtures"))
+            .filter_map(|s| label(s, label_name).map(str::to_string))
+            .collect();
+        assert_eq!(firing, [device], "{alert} on the fixtures");
     }
 }
 
@@ -342,7 +489,7 @@ fn check_dashboard(prom: &Prometheus, live: &common::Server, fixtures: &common::
     let path = repo().join("contrib/grafana/proctap.json");
     let text = std::fs::read_to_string(&path).unwrap();
     let dash = json::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    check_dashboard_shape(&dash);
+    check_dashboard_shape(&dash, &text);
     let mut queries = Vec::new();
     dashboard_queries(&dash, "", &mut queries);
     assert!(
@@ -391,9 +538,125 @@ fn check_dashboard(prom: &Prometheus, live: &common::Server, fixtures: &common::
     println!("dashboard queries: {report:?}");
 }
 
+/// Units a query of an obvious kind must be drawn in: (what the expression looks like, units).
+/// Ratios (`/`, `1 - `) are left to the panel's author.
+const UNITS_OF: &[(&str, &[&str])] = &[
+    ("rate(*_bytes_total", &["Bps", "binBps"]),
+    ("rate(*_seconds_total", &["percentunit", "percent", "s"]),
+    ("*_bytes", &["bytes", "decbytes"]),
+    ("*_celsius", &["celsius"]),
+    ("*_temp", &["celsius"]),
+    ("*_rpm", &["rotrpm"]),
+    ("*_watt", &["watt"]),
+    ("*_hertz", &["hertz"]),
+    ("*_fds", &["short", "none"]),
+];
+
+/// Each query of a panel: (refId, expr, unit, axis placement), from the field defaults and the
+/// overrides matched by refId; Grafana's "auto" placement is the left axis.
+fn query_units(panel: &Json) -> Vec<(String, String, String, String)> {
+    let defaults = panel.at(&["fieldConfig", "defaults"]);
+    let default_unit = defaults
+        .and_then(|d| d.get("unit"))
+        .and_then(Json::str)
+        .unwrap_or("");
+    let default_axis = defaults
+        .and_then(|d| d.at(&["custom", "axisPlacement"]))
+        .and_then(Json::str)
+        .unwrap_or("auto");
+    let overrides = panel
+        .at(&["fieldConfig", "overrides"])
+        .map(Json::arr)
+        .unwrap_or(&[]);
+    let mut out = Vec::new();
+    for t in panel.get("targets").map(Json::arr).unwrap_or(&[]) {
+        let r = t.get("refId").and_then(Json::str).unwrap_or("").to_string();
+        let expr = t.get("expr").and_then(Json::str).unwrap_or("").to_string();
+        let (mut unit, mut axis) = (default_unit.to_string(), default_axis.to_string());
+        for o in overrides {
+            let by_ref = o.at(&["matcher", "id"]).and_then(Json::str) == Some("byFrameRefID")
+                && o.at(&["matcher", "options"]).and_then(Json::str) == Some(r.as_str());
+            if !by_ref {
+                continue;
+            }
+            for p in o.get("properties").map(Json::arr).unwrap_or(&[]) {
+                let v = p.get("value").and_then(Json::str).unwrap_or("").to_string();
+                match p.get("id").and_then(Json::str) {
+                    Some("unit") => unit = v,
+                    Some("custom.axisPlacement") => axis = v,
+                    _ => {}
+                }
+            }
+        }
+        if axis == "auto" {
+            axis = "left".into();
+        }
+        out.push((r, expr, unit, axis));
+    }
+    out
+}
+
+/// The units UNITS_OF requires for `expr`, if it is of an obvious kind.
+fn required_units(expr: &str) -> Option<&'static [&'static str]> {
+    if expr.contains(" / ") || expr.starts_with("1 - ") {
+        return None;
+    }
+    let names = metric_names(expr);
+    let name = names.first()?;
+    UNITS_OF.iter().find_map(|(pattern, units)| {
+        let (prefix, suffix) = pattern.split_once('*').unwrap_or(("", pattern));
+        let wrapped = prefix.is_empty() || expr.contains(&format!("{prefix}{name}"));
+        (wrapped && name.ends_with(suffix)).then_some(*units)
+    })
+}
+
 /// What Grafana needs to import the dashboard: a title, a uid, a Prometheus data source
-/// variable and the job/instance variables every query is filtered by.
-fn check_dashboard_shape(dash: &Json) {
+/// variable and the job/instance variables every query is filtered by; no declared input that
+/// nothing uses; one unit per axis, the right unit for the obvious kinds of query; and panels
+/// that need proctap's flags say so where their data would be.
+fn check_dashboard_shape(dash: &Json, text: &str) {
+    for input in dash.get("__inputs").map(Json::arr).unwrap_or(&[]) {
+        let name = input.get("name").and_then(Json::str).unwrap_or("?");
+        assert!(
+            text.contains(&format!("${{{name}}}")),
+            "__inputs declares {name}, unused"
+        );
+    }
+    for panel in dash.get("panels").map(Json::arr).unwrap_or(&[]) {
+        let title = panel.get("title").and_then(Json::str).unwrap_or("?");
+        let queries = query_units(panel);
+        let mut axes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (r, expr, unit, axis) in &queries {
+            assert!(!unit.is_empty(), "{title} {r}: no unit");
+            if let Some(units) = required_units(expr) {
+                assert!(
+                    units.contains(&unit.as_str()),
+                    "{title} {r}: {expr} drawn in {unit}, not one of {units:?}"
+                );
+            }
+            axes.entry(axis.clone()).or_default().insert(unit.clone());
+        }
+        for (axis, units) in &axes {
+            assert_eq!(
+                units.len(),
+                1,
+                "{title}: units {units:?} share the {axis} axis"
+            );
+        }
+        if queries
+            .iter()
+            .any(|(_, e, _, _)| e.contains("proctap_process_"))
+        {
+            let no_value = panel
+                .at(&["fieldConfig", "defaults", "noValue"])
+                .and_then(Json::str)
+                .unwrap_or("");
+            assert!(
+                no_value.contains("--top-n"),
+                "{title}: nothing says it needs --top-n"
+            );
+        }
+    }
     assert!(dash.get("title").and_then(Json::str).is_some());
     assert!(dash.get("uid").and_then(Json::str).is_some());
     let vars: Vec<&str> = dash
@@ -432,4 +695,47 @@ fn substitution_turns_grafana_queries_into_promql() {
         metric_names("sum(rate(node_cpu_seconds_total{mode!=\"idle\"}[5s]))"),
         ["node_cpu_seconds_total"]
     );
+    assert_eq!(
+        required_units("rate(process_cpu_seconds_total[5s])"),
+        Some(&["percentunit", "percent", "s"][..])
+    );
+    assert_eq!(
+        required_units("process_resident_memory_bytes{job=\"j\"}"),
+        Some(&["bytes", "decbytes"][..])
+    );
+    assert_eq!(
+        required_units("rate(node_disk_read_bytes_total[5s])"),
+        Some(&["Bps", "binBps"][..])
+    );
+    assert_eq!(required_units("1 - a_bytes / b_bytes"), None);
+}
+
+#[test]
+fn dashboard_shape_checks_catch_mixed_axes_and_silent_panels() {
+    let path = repo().join("contrib/grafana/proctap.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let dash = json::parse(&text).unwrap();
+    check_dashboard_shape(&dash, &text);
+    // The dashboard as it was: bytes, CPU and fds of the exporter on one "short" axis, a
+    // declared input nothing used, top-process panels that stay empty without a word.
+    for (what, from, to) in [
+        (
+            "one axis",
+            "\"id\": \"custom.axisPlacement\",\n                \"value\": \"right\"",
+            "\"id\": \"custom.axisPlacement\",\n                \"value\": \"auto\"",
+        ),
+        (
+            "input",
+            "\"annotations\": {",
+            "\"__inputs\": [{\"name\": \"DS_PROMETHEUS\"}],\n  \"annotations\": {",
+        ),
+        ("noValue", "\"noValue\":", "\"noValueX\":"),
+        ("unit", "\"unit\": \"bytes\"", "\"unit\": \"short\""),
+    ] {
+        assert!(text.contains(from), "{what}: {from}");
+        let broken = text.replacen(from, to, 1);
+        let dash = json::parse(&broken).unwrap();
+        let caught = std::panic::catch_unwind(|| check_dashboard_shape(&dash, &broken));
+        assert!(caught.is_err(), "{what}: not caught");
+    }
 }

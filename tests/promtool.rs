@@ -13,6 +13,19 @@ fn promtool_check_metrics_on_fixture_output() {
     check(&[]);
 }
 
+/// With the collectors and options that are off by default.
+#[test]
+fn promtool_check_metrics_with_off_by_default_collectors() {
+    check(&[
+        "--collector.processes",
+        "--collector.softirqs",
+        "--collector.cpu.info",
+        "--collector.cpu.info.flags-include=.",
+        "--collector.cpu.info.bugs-include=.",
+        "--collector.stat.softirq",
+    ]);
+}
+
 /// With every per-process feature on: selected processes, sched, smaps, listening ports.
 #[test]
 fn promtool_check_metrics_with_selected_processes() {
@@ -29,7 +42,7 @@ fn check(flags: &[&str]) {
     let promtool = common::require("promtool");
     let out = common::once(flags);
     assert!(out.status.success());
-    if !flags.is_empty() {
+    if flags.iter().any(|f| f.starts_with("--proc-")) {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("proctap_process_listening_port{"), "{text}");
     }

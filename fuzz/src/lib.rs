@@ -7,12 +7,18 @@
 mod cli;
 #[path = "../../src/collector/mod.rs"]
 mod collector;
+#[path = "../../src/compat.rs"]
+mod compat;
 #[path = "../../src/config.rs"]
 mod config;
 #[path = "../../src/expo.rs"]
 mod expo;
+#[path = "../../src/flag.rs"]
+mod flag;
 #[path = "../../src/http.rs"]
 mod http;
+#[path = "../../src/listen.rs"]
+mod listen;
 #[path = "../../src/log.rs"]
 mod log;
 #[path = "../../src/parse.rs"]

@@ -3,9 +3,43 @@
 //! Like node_exporter 1.5, every row counts, incomplete ones (flags 0x0) included; the header is
 //! any row whose first word is `IP`; the device is the last column; a row with fewer than 6
 //! columns (a blank line included) makes the collector fail.
-use crate::collector::Ctx;
+use crate::collector::{Build, Collect, Collector, Ctx, Filter, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
+use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
 use crate::source::{Error, ParseError, Root};
+
+const INCLUDE: &str = "collector.arp.device-include";
+const EXCLUDE: &str = "collector.arp.device-exclude";
+
+pub const COLLECTOR: Collector = Collector {
+    name: "arp",
+    enabled_by_default: true,
+    flags: &[
+        Flag::new(
+            INCLUDE,
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Only these ARP devices.",
+        )
+        .unset("none")
+        .partner(EXCLUDE),
+        Flag::new(
+            EXCLUDE,
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "ARP devices to skip (mutually exclusive with -include).",
+        )
+        .unset("none"),
+    ],
+    help_section: None,
+    sources: Sources {
+        reads: &[What::File(Root::Proc, "net/arp")],
+        hint: ROOT_ONLY,
+    },
+    build: Build::New(|s| Ok(Box::new(Arp::new(s)?))),
+};
 
 const MIN_COLUMNS: usize = 6;
 
@@ -29,11 +63,29 @@ pub fn parse_arp(text: &str) -> impl Iterator<Item = Result<&str, ParseError>> {
     })
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+#[derive(Default)]
+pub struct Arp {
+    filter: Filter,
+}
+
+impl Arp {
+    pub fn new(s: &Settings) -> Result<Arp, CliError> {
+        Ok(Arp {
+            filter: Filter::from_settings(s, INCLUDE, EXCLUDE)?,
+        })
+    }
+}
+
+impl Collect for Arp {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(&mut self.filter, ctx, out)
+    }
+}
+
+fn collect(filter: &mut Filter, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["net/arp"], &mut ctx.buf)?;
     // Distinct devices, sorted; then one count per device. Tables are small (the kernel's
     // default gc_thresh3 is 1024 entries), so counting by re-reading the text is cheap.
-    let filter = &mut ctx.opts.arp;
     ctx.names.clear();
     for device in parse_arp(&ctx.buf) {
         let device = device.map_err(|e| ctx.src.parse_error(e))?;
@@ -105,7 +157,7 @@ mod tests {
     fn collect_fixture() {
         let mut ctx = crate::collector::fixture_ctx();
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        Arp::default().collect(&mut ctx, &mut out).unwrap();
         let text = std::str::from_utf8(out.as_bytes()).unwrap();
         assert_eq!(
             text,
@@ -120,11 +172,12 @@ node_arp_entries{device=\"eth0.100\"} 2\n"
     #[test]
     fn collect_fixture_with_exclude() {
         let mut ctx = crate::collector::fixture_ctx();
-        ctx.opts.arp.exclude = Some(crate::collector::Pattern::new(
+        let mut arp = Arp::default();
+        arp.filter.exclude = Some(crate::collector::Pattern::new(
             regex_lite::Regex::new("^eth0$").unwrap(),
         ));
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        arp.collect(&mut ctx, &mut out).unwrap();
         let text = std::str::from_utf8(out.as_bytes()).unwrap();
         assert!(text.contains("node_arp_entries{device=\"eth0.100\"} 2\n"));
         assert!(!text.contains("device=\"eth0\""));

@@ -5,7 +5,7 @@
 //! Without the nf_conntrack module none of the files exist and the collector fails, as
 //! node_exporter 1.5's does (it returns "no data", which also reports success 0). node_exporter
 //! 1.5 exports the stat counters as gauges; so do we.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::source::{Error, ParseError, Root};
 
@@ -115,6 +115,19 @@ pub fn parse_conntrack_stat(text: &str) -> Result<[u64; STATS.len()], ParseError
     Ok(sums)
 }
 
+pub const COLLECTOR: Collector = Collector::plain(
+    "conntrack",
+    collect,
+    Sources {
+    reads: &[
+        What::File(Root::Proc, "net/stat/nf_conntrack"),
+        What::File(Root::Proc, "sys/net/netfilter/nf_conntrack_count"),
+        What::File(Root::Proc, "sys/net/netfilter/nf_conntrack_max"),
+    ],
+    hint: "load the nf_conntrack module (modprobe nf_conntrack) or disable with --no-collector.conntrack",
+    },
+);
+
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     let counts = [
         (
@@ -129,8 +142,10 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         ),
     ];
     for (file, name, help) in counts {
+        // Without the nf_conntrack module there is no sys/net/netfilter/nf_conntrack_*.
         ctx.src
-            .read(Root::Proc, &["sys/net/netfilter/", file], &mut ctx.buf)?;
+            .read(Root::Proc, &["sys/net/netfilter/", file], &mut ctx.buf)
+            .map_err(Error::absent_feature)?;
         let v = parse_count(&ctx.buf, file).map_err(|e| ctx.src.parse_error(e))?;
         out.family(name, help, Kind::Gauge);
         out.u64(&[], v);
@@ -229,11 +244,11 @@ mod tests {
     }
 
     #[test]
-    fn collect_without_module_fails_naming_the_file() {
+    fn collect_without_module_is_unavailable_naming_the_file() {
         let mut ctx = crate::collector::fixture_ctx();
         ctx.src.procfs = "/nonexistent-proctap".into();
         let e = collect(&mut ctx, &mut Encoder::new()).unwrap_err();
-        assert!(e.is_not_found());
+        assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
         assert!(e
             .to_string()
             .starts_with("/nonexistent-proctap/sys/net/netfilter/nf_conntrack_count: "));

@@ -1,8 +1,12 @@
 //! `cpu`: /proc/stat `cpuN` lines → node_cpu_seconds_total{cpu,mode} and
 //! node_cpu_guest_seconds_total{cpu,mode}; from /sys/devices/system/cpu, node_cpu_isolated{cpu}
-//! and the Intel thermal throttle counters node_cpu_{package,core}_throttles_total.
-use crate::collector::Ctx;
+//! and the Intel thermal throttle counters node_cpu_{package,core}_throttles_total; with
+//! `--collector.cpu.info`, node_cpu_info and the flag and bug families from /proc/cpuinfo
+//! (see cpuinfo.rs).
+use crate::collector::cpuinfo::{self, InfoOpts};
+use crate::collector::{Build, Collect, Collector, Ctx, Pattern, Sources, What, ROOT_ONLY};
 use crate::expo::{u64_str, Encoder, Kind};
+use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root, Source};
 
@@ -45,6 +49,24 @@ pub struct State {
     /// (package, count, cpu) and (package, core, count, cpu).
     packages: Vec<(u64, u64, u64)>,
     cores: Vec<(u64, u64, u64, u64)>,
+    /// `--collector.cpu.info` (or one of its include patterns) given.
+    info: Option<InfoOpts>,
+}
+
+impl State {
+    pub fn new(s: &Settings) -> Result<State, CliError> {
+        let flags = s.opt_regex("collector.cpu.info.flags-include")?;
+        let bugs = s.opt_regex("collector.cpu.info.bugs-include")?;
+        // As in node_exporter, an include pattern turns the info on.
+        let on = s.switch("collector.cpu.info") || flags.is_some() || bugs.is_some();
+        Ok(State {
+            info: on.then(|| InfoOpts {
+                flags: flags.map(Pattern::new),
+                bugs: bugs.map(Pattern::new),
+            }),
+            ..State::default()
+        })
+    }
 }
 
 impl State {
@@ -151,10 +173,56 @@ pub fn for_each_listed_cpu(text: &str, mut f: impl FnMut(u16)) -> Result<(), Par
     Ok(())
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+pub const COLLECTOR: Collector = Collector {
+    name: "cpu",
+    enabled_by_default: true,
+    flags: &[
+        Flag::switch(
+            "collector.cpu.info",
+            "Export node_cpu_info from /proc/cpuinfo, one series per CPU labelled package, core, cpu, vendor, family, model, model_name, microcode, stepping and cachesize.",
+        ),
+        Flag::new(
+            "collector.cpu.info.flags-include",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Export node_cpu_flag_info{flag} for the first CPU's flags that match (implies --collector.cpu.info).",
+        )
+        .unset("none"),
+        Flag::new(
+            "collector.cpu.info.bugs-include",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Export node_cpu_bug_info{bug} for the first CPU's bugs that match (implies --collector.cpu.info).",
+        )
+        .unset("none"),
+    ],
+    help_section: None,
+    sources: Sources {
+        reads: &[
+            What::File(Root::Proc, "stat"),
+            What::Dir(Root::Sys, "devices/system/cpu"),
+            What::Optional(Root::Proc, "cpuinfo"),
+        ],
+        hint: ROOT_ONLY,
+    },
+    build: Build::New(|s| Ok(Box::new(State::new(s)?))),
+};
+
+impl Collect for State {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(self, ctx, out)
+    }
+}
+
+fn collect(st: &mut State, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+    if let Some(opts) = st.info.as_mut() {
+        ctx.src.read(Root::Proc, &["cpuinfo"], &mut ctx.buf)?;
+        cpuinfo::write(&ctx.buf, opts, out).map_err(|e| ctx.src.parse_error(e))?;
+    }
     ctx.src.read(Root::Proc, &["stat"], &mut ctx.buf)?;
-    ctx.cpu
-        .update(&ctx.buf, ctx.user_hz)
+    st.update(&ctx.buf, ctx.user_hz)
         .map_err(|e| ctx.src.parse_error(e))?;
     let mut n = [0u8; 20];
     let families = [
@@ -171,7 +239,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ];
     for (name, help, modes) in families {
         out.family(name, help, Kind::Counter);
-        for (cpu, times) in ctx.cpu.cpus().iter().enumerate() {
+        for (cpu, times) in st.cpus().iter().enumerate() {
             let cpu = u64_str(&mut n, cpu as u64);
             for m in modes.clone() {
                 let (Some(&v), Some(&mode)) = (times.get(m), MODES.get(m)) else {
@@ -188,7 +256,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         }
     }
     isolated(ctx, out)?;
-    thermal_throttle(ctx, out);
+    thermal_throttle(st, ctx, out);
     Ok(())
 }
 
@@ -239,8 +307,7 @@ fn read_u64(src: &mut Source, buf: &mut String, rel: &[&str]) -> Option<u64> {
 /// CPU in name order (cpu10 before cpu2) that has it. We visit the CPUs /proc/stat knows
 /// instead, which avoids listing the directory on every scrape (offline CPUs have neither
 /// topology nor thermal_throttle), and keep the count of the CPU whose name sorts first.
-fn thermal_throttle(ctx: &mut Ctx, out: &mut Encoder) {
-    let st = &mut ctx.cpu;
+fn thermal_throttle(st: &mut State, ctx: &mut Ctx, out: &mut Encoder) {
     st.packages.clear();
     st.cores.clear();
     let dir = "devices/system/cpu/cpu";
@@ -481,8 +548,9 @@ ctxt 285229
     fn collect_fixtures() {
         let mut ctx = crate::collector::fixture_ctx();
         ctx.user_hz = 100.0;
+        let mut st = State::default();
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        st.collect(&mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
         for want in [
             "# TYPE node_cpu_seconds_total counter\n",
@@ -502,7 +570,7 @@ ctxt 285229
         // A second scrape of the same files gives the same output.
         let first = out.as_bytes().to_vec();
         out.clear();
-        collect(&mut ctx, &mut out).unwrap();
+        st.collect(&mut ctx, &mut out).unwrap();
         assert_eq!(out.as_bytes(), first);
     }
 }

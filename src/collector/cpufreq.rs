@@ -9,7 +9,7 @@
 //! are read too. 1.5 has no `node_cpu_scaling_governor`.
 use std::io::ErrorKind;
 
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What};
 use crate::expo::{u64_str, Encoder, Kind};
 use crate::source::{open_dir, read_at, Error, ParseError, Root};
 
@@ -74,6 +74,15 @@ pub fn parse_khz(text: &str) -> Result<u64, ParseError> {
         )
     })
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "cpufreq",
+    collect,
+    Sources {
+        reads: &[What::Dir(Root::Sys, "devices/system/cpu")],
+        hint: "a kernel with CONFIG_CPU_FREQ; VMs often have none",
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src
@@ -254,7 +263,7 @@ mod tests {
         fn ctx(&self) -> Ctx {
             let src =
                 crate::source::Source::new(self.0.join("proc"), self.0.join("sys"), self.0.clone());
-            Ctx::new(src, crate::cli::Config::default().opts().unwrap())
+            Ctx::new(src)
         }
 
         fn file(&self, name: &str) -> std::path::PathBuf {

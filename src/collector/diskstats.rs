@@ -3,8 +3,16 @@
 //! Each line is `major minor name` followed by 11 counters (kernels before 4.18), 15 (4.18+,
 //! adds discards) or 17 (5.5+, adds flushes). A family is written only for the columns the
 //! kernel prints, as node_exporter does.
-use crate::collector::Ctx;
+//!
+//! udev's database (`--path.udev.data`, see udev.rs) gives node_disk_info its model, serial,
+//! path, revision and wwn, and node_disk_filesystem_info, node_disk_device_mapper_info and
+//! node_disk_ata_*. A disk udev knows nothing of (containers without /run/udev, our
+//! fixtures' loop device) has those labels empty, as in node_exporter.
+use crate::collector::hwmon::go_parse_float;
+use crate::collector::udev::{self, Props};
+use crate::collector::{Build, Collect, Collector, Ctx, Filter, Sources, What};
 use crate::expo::{u64_str, Encoder, Kind};
+use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
 
@@ -131,16 +139,100 @@ fn write_value(out: &mut Encoder, device: &str, unit: Unit, v: u64) {
     }
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-    ctx.src.read(Root::Proc, &["diskstats"], &mut ctx.buf)?;
-    let filter = &mut ctx.opts.diskstats;
+/// node_exporter's default: partitions, RAM disks, loop and floppy devices.
+pub const DEVICE_EXCLUDE_DEFAULT: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 
-    // node_exporter reads model, serial, … from /run/udev/data (not under any of our roots);
-    // without it, as in containers and on our fixtures, those labels are empty. We always
-    // write them empty.
+pub const COLLECTOR: Collector = Collector {
+    name: "diskstats",
+    enabled_by_default: true,
+    flags: &[
+        Flag::new(
+            "collector.diskstats.device-include",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Only these disks.",
+        )
+        .unset("none")
+        .partner("collector.diskstats.device-exclude"),
+        Flag::new(
+            "collector.diskstats.device-exclude",
+            FlagKind::OptRegex,
+            "RE",
+            DEVICE_EXCLUDE_DEFAULT,
+            "Disks to skip (mutually exclusive with -include).",
+        ),
+    ],
+    help_section: None,
+    sources: Sources {
+        reads: &[
+            What::File(Root::Proc, "diskstats"),
+            What::Dir(Root::Udev, ""),
+        ],
+        hint: "/proc/diskstats is world-readable; disk models and serials need udev's database (--path.udev.data; mount the host's /run/udev read-only in a container)",
+    },
+    build: Build::New(|s| Ok(Box::new(Diskstats::new(s)?))),
+};
+
+pub struct Diskstats {
+    opt: Filter,
+    /// The udev properties of the disks of this scrape, in file order.
+    props: Props,
+}
+
+impl Diskstats {
+    pub fn new(s: &Settings) -> Result<Diskstats, CliError> {
+        Ok(Diskstats {
+            opt: Filter::from_settings(
+                s,
+                "collector.diskstats.device-include",
+                "collector.diskstats.device-exclude",
+            )?,
+            props: Props::default(),
+        })
+    }
+}
+
+impl Collect for Diskstats {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(self, ctx, out)
+    }
+}
+
+/// Labels after `device` and the udev property (index into `udev::NAMES`) of each.
+type Labels = &'static [(&'static str, usize)];
+
+/// The families from udev properties: (name, help, property whose value selects a disk,
+/// labels).
+#[rustfmt::skip]
+const UDEV_INFO: [(&str, &str, usize, Labels); 2] = [
+    ("node_disk_filesystem_info", "Info about disk filesystem.", udev::FS_TYPE,
+        &[("type", 5), ("usage", 6), ("uuid", 7), ("version", 8)]),
+    ("node_disk_device_mapper_info", "Info about disk device mapper.", udev::DM_NAME,
+        &[("name", 9), ("uuid", 10), ("vg_name", 11), ("lv_name", 12), ("lv_layer", 13)]),
+];
+
+/// node_disk_ata_*: (name, help, property), exported for ATA disks when the value parses.
+#[rustfmt::skip]
+const ATA: [(&str, &str, usize); 3] = [
+    ("node_disk_ata_write_cache", "ATA disk has a write cache.", 15),
+    ("node_disk_ata_write_cache_enabled", "ATA disk has its write cache enabled.", 16),
+    ("node_disk_ata_rotation_rate_rpm", "ATA disk rotation rate in RPMs (0 for SSDs).", 17),
+];
+
+fn collect(ds: &mut Diskstats, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+    ctx.src.read(Root::Proc, &["diskstats"], &mut ctx.buf)?;
+    let filter = &mut ds.opt;
+    let props = &mut ds.props;
+    props.clear();
+
     let mut widest = 0;
     for disk in parse_diskstats(&ctx.buf) {
-        let disk = disk.map_err(|e| ctx.src.parse_error(e))?;
+        let disk = disk.map_err(|e| {
+            // The last path read is a udev entry's.
+            ctx.src.path(Root::Proc, &["diskstats"]);
+            ctx.src.parse_error(e)
+        })?;
         if !filter.allows(disk.name) {
             continue;
         }
@@ -153,16 +245,29 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         }
         widest = widest.max(disk.count);
         let (mut major, mut minor) = ([0u8; 20], [0u8; 20]);
+        let (major, minor) = (
+            u64_str(&mut major, disk.major),
+            u64_str(&mut minor, disk.minor),
+        );
+        // Like node_exporter, a disk without a readable entry just has empty labels.
+        let entry = ctx
+            .src
+            .read_optional(Root::Udev, &["b", major, ":", minor], &mut ctx.buf2);
+        if !matches!(entry, Ok(true)) {
+            ctx.buf2.clear();
+        }
+        props.push(&ctx.buf2);
+        let d = props.len().saturating_sub(1);
         out.u64(
             &[
                 ("device", disk.name),
-                ("major", u64_str(&mut major, disk.major)),
-                ("minor", u64_str(&mut minor, disk.minor)),
-                ("model", ""),
-                ("path", ""),
-                ("revision", ""),
-                ("serial", ""),
-                ("wwn", ""),
+                ("major", major),
+                ("minor", minor),
+                ("model", props.get(d, udev::MODEL)),
+                ("path", props.get(d, udev::PATH)),
+                ("revision", props.get(d, udev::REVISION)),
+                ("serial", props.serial(d)),
+                ("wwn", props.get(d, udev::WWN)),
             ],
             1,
         );
@@ -180,7 +285,56 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
             }
         }
     }
+
+    // The wanted disks again, numbered as their udev properties were pushed.
+    for (name, help, key, labels) in UDEV_INFO {
+        let mut first = true;
+        for (d, disk) in wanted_disks(&ctx.buf, filter) {
+            if props.get(d, key).is_empty() {
+                continue;
+            }
+            if first {
+                out.family(name, help, Kind::Gauge);
+                first = false;
+            }
+            let mut l = [("", ""); 6];
+            l[0] = ("device", disk);
+            for (slot, &(label, i)) in l.iter_mut().skip(1).zip(labels) {
+                *slot = (label, props.get(d, i));
+            }
+            out.u64(l.get(..labels.len() + 1).unwrap_or_default(), 1);
+        }
+    }
+    for (name, help, key) in ATA {
+        let mut first = true;
+        for (d, disk) in wanted_disks(&ctx.buf, filter) {
+            if props.get(d, udev::ATA).is_empty() {
+                continue;
+            }
+            let Some(v) = go_parse_float(props.get(d, key)) else {
+                continue;
+            };
+            if first {
+                out.family(name, help, Kind::Gauge);
+                first = false;
+            }
+            out.f64(&[("device", disk)], v);
+        }
+    }
     Ok(())
+}
+
+/// (index among the wanted disks, name) of the disks the filter keeps, in file order. The
+/// whole file parsed before this is called.
+fn wanted_disks<'a>(
+    text: &'a str,
+    filter: &'a mut Filter,
+) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+    parse_diskstats(text)
+        .flatten()
+        .filter(move |d| filter.allows(d.name))
+        .map(|d| d.name)
+        .enumerate()
 }
 
 #[cfg(test)]
@@ -287,24 +441,31 @@ mod tests {
         );
     }
 
-    fn fixture_ctx() -> Ctx {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let src = Source::new(
-            format!("{root}/proc").into(),
-            format!("{root}/sys").into(),
-            root.into(),
-        );
-        Ctx::new(src, crate::cli::Config::default().opts().unwrap())
+    fn stats() -> Diskstats {
+        Diskstats::new(&crate::collector::default_settings()).unwrap()
     }
 
     #[test]
     fn collect_fixtures() {
-        let mut ctx = fixture_ctx();
+        let mut ctx = crate::collector::fixture_ctx();
+        let mut ds = stats();
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        collect(&mut ds, &mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
+        // The second scrape reuses the udev buffers and says the same.
+        let mut again = Encoder::new();
+        collect(&mut ds, &mut ctx, &mut again).unwrap();
+        assert_eq!(again.as_bytes(), out.as_bytes());
         for line in [
-            "node_disk_info{device=\"nvme0n1\",major=\"259\",minor=\"0\",model=\"\",path=\"\",revision=\"\",serial=\"\",wwn=\"\"} 1\n",
+            "node_disk_info{device=\"nvme0n1\",major=\"259\",minor=\"0\",model=\"WD Red SN700 500GB\",path=\"pci-0000:04:00.0-nvme-1\",revision=\"111150WD\",serial=\"22123A801234\",wwn=\"eui.e8238fa6bf530001001b448b4a1b2c3d\"} 1\n",
+            // The short serial, not SCSI_IDENT_SERIAL: node_exporter 1.5 does not read it.
+            "node_disk_info{device=\"sdb\",major=\"8\",minor=\"16\",model=\"WDC_WD20EFRX-68EUZN0\",path=\"pci-0000:00:17.0-ata-2.0\",revision=\"82.00A82\",serial=\"WD-WCC4M1ABCDEF\",wwn=\"0x50014ee2b5a1c3d4\"} 1\n",
+            "node_disk_info{device=\"md0\",major=\"9\",minor=\"0\",model=\"\",path=\"\",revision=\"\",serial=\"\",wwn=\"\"} 1\n",
+            "node_disk_filesystem_info{device=\"mmcblk0p1\",type=\"vfat\",usage=\"filesystem\",uuid=\"5DE4-665C\",version=\"FAT32\"} 1\n",
+            "# TYPE node_disk_device_mapper_info gauge\nnode_disk_device_mapper_info{device=\"dm-0\",name=\"vg0-root\",uuid=\"LVM-Xk2bq7VnR1cT9sLmPq3wZ8yH4uJ6aD0eF5gN1oB2pC3rE7tS8vW9xY0zA1bC2dE3\",vg_name=\"vg0\",lv_name=\"root\",lv_layer=\"\"} 1\n# HELP",
+            "# TYPE node_disk_ata_write_cache_enabled gauge\nnode_disk_ata_write_cache_enabled{device=\"sda\"} 1\nnode_disk_ata_write_cache_enabled{device=\"sdb\"} 1\nnode_disk_ata_write_cache_enabled{device=\"sdc\"} 1\nnode_disk_ata_write_cache_enabled{device=\"sdd\"} 0\n",
+            // sdd's rotation rate is `unknown`: no sample, as in node_exporter.
+            "node_disk_ata_rotation_rate_rpm{device=\"sdb\"} 5400\nnode_disk_ata_rotation_rate_rpm{device=\"sdc\"} 5900\n",
             "node_disk_reads_completed_total{device=\"sda\"} 4831209655\n",
             "node_disk_read_bytes_total{device=\"sda\"} 50302268474368\n",
             "node_disk_io_time_weighted_seconds_total{device=\"dm-0\"} 346317.399\n",
@@ -318,8 +479,42 @@ mod tests {
         }
         assert!(!text.contains("\"sda1\""));
         assert!(!text.contains("\"loop0\""));
-        assert_eq!(text.matches("# TYPE ").count(), 18);
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 18 * 5);
+        assert!(!text.contains("rotation_rate_rpm{device=\"sdd\""));
+        assert_eq!(text.matches("# TYPE ").count(), 18 + 5);
+        let per_disk = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.contains("_info{") && !l.contains("_ata_"))
+            .count();
+        assert_eq!(
+            per_disk,
+            17 * 10,
+            "17 counters for each of the 10 wanted disks"
+        );
+    }
+
+    #[test]
+    fn udev_tables_name_their_properties() {
+        for (_, _, key, labels) in UDEV_INFO {
+            assert!(udev::NAMES[key].starts_with("ID_FS_") || udev::NAMES[key].starts_with("DM_"));
+            for &(label, i) in labels {
+                assert!(udev::NAMES[i].ends_with(&label.to_uppercase()), "{label}");
+            }
+        }
+        for (name, _, i) in ATA {
+            let prop = name.trim_start_matches("node_disk_").to_uppercase();
+            assert_eq!(udev::NAMES[i], format!("ID_{prop}"));
+        }
+    }
+
+    #[test]
+    fn without_udev_the_labels_are_empty() {
+        let mut ctx = crate::collector::fixture_ctx();
+        ctx.src = ctx.src.clone().with_udev("/nonexistent-udev".into());
+        let mut out = Encoder::new();
+        collect(&mut stats(), &mut ctx, &mut out).unwrap();
+        let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
+        assert!(text.contains("node_disk_info{device=\"sda\",major=\"8\",minor=\"0\",model=\"\",path=\"\",revision=\"\",serial=\"\",wwn=\"\"} 1\n"));
+        assert!(!text.contains("filesystem_info") && !text.contains("_ata_"));
     }
 
     #[test]
@@ -331,11 +526,8 @@ mod tests {
             "8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n8 1 sda1 1 2\n",
         )
         .unwrap();
-        let mut ctx = Ctx::new(
-            Source::new(dir.clone(), dir.clone(), dir.clone()),
-            crate::cli::Config::default().opts().unwrap(),
-        );
-        let err = collect(&mut ctx, &mut Encoder::new()).unwrap_err();
+        let mut ctx = Ctx::new(Source::new(dir.clone(), dir.clone(), dir.clone()));
+        let err = collect(&mut stats(), &mut ctx, &mut Encoder::new()).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(

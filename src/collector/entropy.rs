@@ -1,6 +1,6 @@
 //! `entropy`: /proc/sys/kernel/random/{entropy_avail,poolsize} → node_entropy_available_bits,
 //! node_entropy_pool_size_bits.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
@@ -9,6 +9,18 @@ use crate::source::{Error, ParseError, Root};
 pub fn parse_bits(text: &str, what: &str) -> Result<u64, ParseError> {
     u64_at(text.trim(), 1, what)
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "entropy",
+    collect,
+    Sources {
+        reads: &[
+            What::File(Root::Proc, "sys/kernel/random/entropy_avail"),
+            What::File(Root::Proc, "sys/kernel/random/poolsize"),
+        ],
+        hint: ROOT_ONLY,
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     let families = [
@@ -83,7 +95,7 @@ node_entropy_pool_size_bits 256
             "/nonexistent-proctap/sys".into(),
             "/".into(),
         );
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = Ctx::new(src);
         let e = collect(&mut ctx, &mut Encoder::new()).unwrap_err();
         assert!(e
             .to_string()

@@ -1,5 +1,5 @@
 //! `filefd`: /proc/sys/fs/file-nr → node_filefd_allocated, node_filefd_maximum.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
@@ -28,6 +28,15 @@ pub fn parse_file_nr(text: &str) -> Result<FileNr, ParseError> {
         maximum: u64_at(maximum, 1, "maximum")?,
     })
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "filefd",
+    collect,
+    Sources {
+        reads: &[What::File(Root::Proc, "sys/fs/file-nr")],
+        hint: ROOT_ONLY,
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src

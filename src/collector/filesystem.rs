@@ -26,8 +26,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::collector::Ctx;
+use crate::collector::{Build, Collect, Collector, Ctx, Pattern, Sources, What};
 use crate::expo::{Encoder, Kind};
+use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
 use crate::log::{self, Level};
 use crate::source::{Error, ParseError, Root};
 
@@ -37,7 +38,88 @@ pub const MOUNT_POINTS_EXCLUDE_DEFAULT: &str =
 /// node_exporter 1.5's default `--collector.filesystem.fs-types-exclude`.
 pub const FS_TYPES_EXCLUDE_DEFAULT: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
 /// node_exporter 1.5's default `--collector.filesystem.mount-timeout` (a hidden flag there).
+#[cfg(test)]
 pub const MOUNT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+
+pub const COLLECTOR: Collector = Collector {
+    name: "filesystem",
+    enabled_by_default: true,
+    flags: &[
+        Flag::new(
+            "collector.filesystem.mount-points-exclude",
+            FlagKind::Regex,
+            "RE",
+            MOUNT_POINTS_EXCLUDE_DEFAULT,
+            "Mount points to skip.",
+        )
+        .aliases(&["collector.filesystem.ignored-mount-points"]),
+        Flag::new(
+            "collector.filesystem.fs-types-exclude",
+            FlagKind::Regex,
+            "RE",
+            FS_TYPES_EXCLUDE_DEFAULT,
+            "Filesystem types to skip.",
+        )
+        .aliases(&["collector.filesystem.ignored-fs-types"]),
+        Flag::new(
+            "collector.filesystem.mount-timeout",
+            FlagKind::Duration,
+            "DURATION",
+            "5s",
+            "How long a scrape waits for a mount's statvfs; a mount that takes longer (a dead NFS server) is reported with node_filesystem_device_error 1 until it answers.",
+        ),
+    ],
+    help_section: None,
+    sources: Sources {
+        reads: &[
+            What::Optional(Root::Proc, "1/mounts"),
+            What::Optional(Root::Proc, "mounts"),
+            What::Dir(Root::Rootfs, ""),
+        ],
+        hint: "mount points that are not readable are reported with node_filesystem_device_error 1",
+    },
+    build: Build::New(|s| Ok(Box::new(Filesystem::new(s)?))),
+};
+
+/// The collector's options, compiled from its flags.
+pub struct Options {
+    pub mount_points_exclude: Pattern,
+    pub fs_types_exclude: Pattern,
+    /// How long a scrape waits for one mount's statvfs before reporting it as stuck.
+    pub timeout: Duration,
+}
+
+impl Options {
+    pub fn new(s: &Settings) -> Result<Options, CliError> {
+        Ok(Options {
+            mount_points_exclude: Pattern::new(
+                s.regex("collector.filesystem.mount-points-exclude")?,
+            ),
+            fs_types_exclude: Pattern::new(s.regex("collector.filesystem.fs-types-exclude")?),
+            timeout: s.duration("collector.filesystem.mount-timeout"),
+        })
+    }
+}
+
+pub struct Filesystem {
+    pub opts: Options,
+    pub state: State,
+}
+
+impl Filesystem {
+    pub fn new(s: &Settings) -> Result<Filesystem, CliError> {
+        Ok(Filesystem {
+            opts: Options::new(s)?,
+            state: State::default(),
+        })
+    }
+}
+
+impl Collect for Filesystem {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(&mut self.opts, &mut self.state, ctx, out)
+    }
+}
 
 /// One line of /proc/<pid>/mounts: `device mountpoint fstype options dump pass`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,9 +389,7 @@ struct Entry {
 }
 
 /// The collector's state across scrapes: the statvfs runner and buffers reused per scrape.
-///
-/// It lives in `Opts` because the shared `Ctx` had no slot for it; cloning gives a fresh state
-/// with the same call (no worker, nothing stuck).
+/// Cloning gives a fresh state with the same call (no worker, nothing stuck).
 pub struct State {
     pub runner: Runner,
     entries: Vec<Entry>,
@@ -358,7 +438,12 @@ fn push_label(labels: &mut String, s: &str) -> (usize, usize) {
     (start, labels.len())
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+fn collect(
+    opts: &mut Options,
+    state: &mut State,
+    ctx: &mut Ctx,
+    out: &mut Encoder,
+) -> Result<(), Error> {
     // pid 1's mounts are the host's when the exporter runs in a container with the host's /proc;
     // /proc/1 is missing under hidepid, and then node_exporter falls back to our own view.
     if !ctx
@@ -367,8 +452,6 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     {
         ctx.src.read(Root::Proc, &["mounts"], &mut ctx.buf)?;
     }
-    let opts = &mut ctx.opts;
-    let state = &mut ctx.filesystem;
     let rootfs = ctx.src.rootfs.as_os_str().as_encoded_bytes();
     // node_exporter strips a leading rootfs from mount points (a container's own mounts file
     // shows the host's at /host/root/...), with a plain string prefix.
@@ -395,10 +478,8 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
             }
         }
         let mp = (start, state.labels.len());
-        let excluded = opts
-            .filesystem_mount_points_exclude
-            .is_match(state.label(mp))
-            || opts.filesystem_fs_types_exclude.is_match(mount.fstype);
+        let excluded = opts.mount_points_exclude.is_match(state.label(mp))
+            || opts.fs_types_exclude.is_match(mount.fstype);
         // node_exporter reports a mount once per label set (bind mounts, mounts made twice).
         let duplicate = || {
             state.entries.iter().any(|e| {
@@ -414,10 +495,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         let device = push_label(&mut state.labels, mount.device);
         let fstype = push_label(&mut state.labels, mount.fstype);
         let mount_point = state.labels.get(mp.0..mp.1).unwrap_or("");
-        let stats = match state
-            .runner
-            .stat(rootfs, mount_point, opts.filesystem_mount_timeout)
-        {
+        let stats = match state.runner.stat(rootfs, mount_point, opts.timeout) {
             Ok(s) => Some(s),
             Err(e) => {
                 log::log(
@@ -510,8 +588,20 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Instant;
 
-    use crate::collector::{fixture_ctx, Opts};
     use crate::source::Source;
+
+    /// A context and a filesystem collector with the default options.
+    struct Fx {
+        ctx: Ctx,
+        fs: Filesystem,
+    }
+
+    fn fixture() -> Fx {
+        Fx {
+            ctx: crate::collector::fixture_ctx(),
+            fs: Filesystem::new(&crate::collector::default_settings()).unwrap(),
+        }
+    }
 
     /// /proc/1/mounts of an OpenWrt 23.05 x86 router (kernel 5.15), shortened.
     const OPENWRT_X86_5_15: &str = "\
@@ -522,9 +612,9 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
 /dev/sda1 /mnt/usb\\040stick vfat rw,relatime,fmask=0022 0 0
 ";
 
-    fn scrape(ctx: &mut Ctx) -> String {
+    fn scrape(t: &mut Fx) -> String {
         let mut out = Encoder::new();
-        collect(ctx, &mut out).unwrap();
+        t.fs.collect(&mut t.ctx, &mut out).unwrap();
         String::from_utf8(out.as_bytes().to_vec()).unwrap()
     }
 
@@ -537,13 +627,13 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
         ffree: 1_830_000,
     };
 
-    /// A Ctx on `procfs` and `rootfs` whose statvfs is `call`.
-    fn ctx_with(procfs: &str, rootfs: &str, call: StatFn) -> Ctx {
+    /// A context on `procfs` and `rootfs` whose statvfs is `call`.
+    fn ctx_with(procfs: &str, rootfs: &str, call: StatFn) -> Fx {
         let src = Source::new(procfs.into(), "/nonexistent/sys".into(), rootfs.into());
-        let opts = Opts::new(&crate::cli::Config::default()).unwrap();
-        let mut ctx = Ctx::new(src, opts);
-        ctx.filesystem = State::new(call);
-        ctx
+        let mut t = fixture();
+        t.ctx = Ctx::new(src);
+        t.fs.state = State::new(call);
+        t
     }
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -627,7 +717,7 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
 
     #[test]
     fn default_excludes() {
-        let mut o = fixture_ctx().opts;
+        let o = &mut fixture().fs.opts;
         for mp in [
             "/proc",
             "/sys/fs/cgroup",
@@ -640,7 +730,7 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
             "/var/lib/docker/overlay2/3f2a/merged",
             "/var/lib/containers/storage/overlay",
         ] {
-            assert!(o.filesystem_mount_points_exclude.is_match(mp), "{mp}");
+            assert!(o.mount_points_exclude.is_match(mp), "{mp}");
         }
         for mp in [
             "/",
@@ -650,25 +740,25 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
             "/var/lib/docker",
             "/overlay",
         ] {
-            assert!(!o.filesystem_mount_points_exclude.is_match(mp), "{mp}");
+            assert!(!o.mount_points_exclude.is_match(mp), "{mp}");
         }
         for t in [
             "overlay", "squashfs", "cgroup", "cgroup2", "proc", "sysfs", "bpf", "nsfs",
         ] {
-            assert!(o.filesystem_fs_types_exclude.is_match(t), "{t}");
+            assert!(o.fs_types_exclude.is_match(t), "{t}");
         }
         for t in [
             "ext4", "f2fs", "ubifs", "jffs2", "vfat", "tmpfs", "nfs4", "cgroup3",
         ] {
-            assert!(!o.filesystem_fs_types_exclude.is_match(t), "{t}");
+            assert!(!o.fs_types_exclude.is_match(t), "{t}");
         }
-        assert_eq!(o.filesystem_mount_timeout, Duration::from_secs(5));
+        assert_eq!(o.timeout, Duration::from_secs(5));
     }
 
     #[test]
     fn collect_on_fixtures() {
-        let mut ctx = fixture_ctx();
-        let text = scrape(&mut ctx);
+        let mut t = fixture();
+        let text = scrape(&mut t);
         let has = |line: &str| text.lines().any(|l| l == line);
         for line in [
             "# TYPE node_filesystem_size_bytes gauge",
@@ -712,8 +802,8 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
             seen.lock().unwrap().push(p.to_str().unwrap().to_string());
             Ok(FIXED)
         });
-        let mut ctx = ctx_with(proc.to_str().unwrap(), "/host/root", call);
-        let text = scrape(&mut ctx);
+        let mut t = ctx_with(proc.to_str().unwrap(), "/host/root", call);
+        let text = scrape(&mut t);
         assert_eq!(*paths.lock().unwrap(), ["/host/root/boot", "/host/root/"]);
         for line in [
             r#"node_filesystem_size_bytes{device="/dev/sda1",fstype="ext4",mountpoint="/boot"} 30064771072"#,
@@ -741,9 +831,9 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
                 Ok(FIXED)
             }
         });
-        let mut ctx = fixture_ctx();
-        ctx.filesystem = State::new(call);
-        let text = scrape(&mut ctx);
+        let mut t = fixture();
+        t.fs.state = State::new(call);
+        let text = scrape(&mut t);
         assert!(text.contains(
             "node_filesystem_device_error{device=\"tmpfs\",fstype=\"tmpfs\",mountpoint=\"/tmp\"} 1\n"
         ));
@@ -766,10 +856,11 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
         let proc = temp_dir("garbage");
         std::fs::create_dir_all(proc.join("1")).unwrap();
         std::fs::write(proc.join("1/mounts"), "tmpfs /tmp tmpfs rw 0 0\nnonsense\n").unwrap();
-        let mut ctx = ctx_with(proc.to_str().unwrap(), "/", Arc::new(|_: &CStr| Ok(FIXED)));
-        let err = collect(&mut ctx, &mut Encoder::new())
-            .unwrap_err()
-            .to_string();
+        let mut t = ctx_with(proc.to_str().unwrap(), "/", Arc::new(|_: &CStr| Ok(FIXED)));
+        let err =
+            t.fs.collect(&mut t.ctx, &mut Encoder::new())
+                .unwrap_err()
+                .to_string();
         assert!(err.ends_with(
             "/1/mounts:2: expected at least 4 fields (device, mount point, type, options), found 1"
         ), "{err}");
@@ -790,15 +881,15 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
             Ok(FIXED)
         });
         let timeout = Duration::from_millis(300);
-        let mut ctx = fixture_ctx();
-        ctx.filesystem = State::new(call);
-        ctx.opts.filesystem_mount_timeout = timeout;
+        let mut t = fixture();
+        t.fs.state = State::new(call);
+        t.fs.opts.timeout = timeout;
         let nas = r#"{device="192.168.1.10:/export/backup",fstype="nfs4",mountpoint="/srv/nas"}"#;
         let size_boot = r#"node_filesystem_size_bytes{device="/dev/mmcblk0p1",fstype="vfat",mountpoint="/boot"} 30064771072"#;
 
         // (a) The scrape waits for the stuck mount at most the timeout.
         let start = Instant::now();
-        let text = scrape(&mut ctx);
+        let text = scrape(&mut t);
         let took = start.elapsed();
         assert!(took >= timeout && took < MOUNT_TIMEOUT_DEFAULT, "{took:?}");
         assert!(text.contains(&format!("node_filesystem_device_error{nas} 1\n")));
@@ -807,36 +898,36 @@ overlayfs:/overlay / overlay rw,noatime,lowerdir=/,upperdir=/overlay/upper,workd
             text.lines().any(|l| l == size_boot),
             "other mounts are reported"
         );
-        assert_eq!(ctx.filesystem.runner.spawned, 1);
+        assert_eq!(t.fs.state.runner.spawned, 1);
 
         // (b) While it is stuck, scrapes report it at once and start no second statvfs on it;
         // the other mounts get one replacement worker, not one per scrape.
         for _ in 0..3 {
             let start = Instant::now();
-            let text = scrape(&mut ctx);
+            let text = scrape(&mut t);
             assert!(start.elapsed() < timeout, "{:?}", start.elapsed());
             assert!(text.contains(&format!("node_filesystem_device_error{nas} 1\n")));
             assert!(text.lines().any(|l| l == size_boot));
         }
         assert_eq!(nas_calls.load(SeqCst), 1);
-        assert_eq!(ctx.filesystem.runner.spawned, 2);
+        assert_eq!(t.fs.state.runner.spawned, 2);
 
         // (c) Once the call returns, the next scrape stats the mount again and reports it.
         release.send(()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !ctx.filesystem.runner.stuck.is_empty() {
+        while !t.fs.state.runner.stuck.is_empty() {
             assert!(
                 Instant::now() < deadline,
                 "the released call never answered"
             );
             thread::sleep(Duration::from_millis(1));
-            ctx.filesystem.runner.reap();
+            t.fs.state.runner.reap();
         }
-        let text = scrape(&mut ctx);
+        let text = scrape(&mut t);
         assert!(text.contains(&format!("node_filesystem_device_error{nas} 0\n")));
         assert!(text.contains(&format!("node_filesystem_size_bytes{nas} 30064771072\n")));
         assert_eq!(nas_calls.load(SeqCst), 2);
-        assert_eq!(ctx.filesystem.runner.spawned, 2);
+        assert_eq!(t.fs.state.runner.spawned, 2);
     }
 
     #[test]

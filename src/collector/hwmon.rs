@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 
-use crate::collector::Ctx;
+use crate::collector::{Build, Collect, Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::source::{read_at, Error, NameList, Root, Source};
 
@@ -676,13 +676,22 @@ fn trim_newlines(mut v: &[u8]) -> &[u8] {
     v
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-    // The state is taken out of the Ctx for the call (Default allocates nothing) so that
-    // both can be borrowed mutably.
-    let mut state = std::mem::take(&mut ctx.hwmon);
-    let result = collect_with(&mut state, ctx, out);
-    ctx.hwmon = state;
-    result
+pub const COLLECTOR: Collector = Collector {
+    name: "hwmon",
+    enabled_by_default: true,
+    flags: &[],
+    help_section: None,
+    sources: Sources {
+        reads: &[What::Dir(Root::Sys, "class/hwmon")],
+        hint: "sensor drivers (lm-sensors' sensors-detect); VMs often have none",
+    },
+    build: Build::New(|_| Ok(Box::<State>::default())),
+};
+
+impl Collect for State {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect_with(self, ctx, out)
+    }
 }
 
 /// The collector on an explicit state.
@@ -842,7 +851,7 @@ mod tests {
         }
         std::fs::write(root.join("sys/class/hwmon/hwmon2/temp1_label"), "").unwrap();
         let src = Source::new(root.join("proc"), root.join("sys"), root.clone());
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = Ctx::new(src);
         let text = scrape(&mut ctx);
         let _ = std::fs::remove_dir_all(&root);
         assert_eq!(
@@ -867,7 +876,7 @@ mod tests {
             "/nonexistent-proctap".into(),
             "/".into(),
         );
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = Ctx::new(src);
         assert_eq!(scrape(&mut ctx), "");
     }
 }

@@ -1,5 +1,5 @@
 //! `interrupts`: /proc/interrupts → node_interrupts_total{cpu,devices,info,type} per IRQ × CPU.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{u64_str, Encoder, Kind};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
@@ -108,6 +108,15 @@ pub fn parse_interrupts(text: &str) -> Result<(usize, impl Iterator<Item = Row<'
     });
     Ok((cpus, rows))
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "interrupts",
+    collect,
+    Sources {
+        reads: &[What::File(Root::Proc, "interrupts")],
+        hint: ROOT_ONLY,
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["interrupts"], &mut ctx.buf)?;
@@ -267,7 +276,7 @@ mod tests {
 
     fn ctx(procfs: &str) -> Ctx {
         let src = Source::new(procfs.into(), "/nonexistent".into(), "/".into());
-        Ctx::new(src, crate::cli::Config::default().opts().unwrap())
+        Ctx::new(src)
     }
 
     #[test]

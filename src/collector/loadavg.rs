@@ -1,5 +1,5 @@
 //! `loadavg`: /proc/loadavg → node_load1, node_load5, node_load15.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
 use crate::parse::f64_at;
 use crate::source::{Error, ParseError, Root};
@@ -16,6 +16,15 @@ pub fn parse_loadavg(text: &str) -> Result<[f64; 3], ParseError> {
     }
     Ok(loads)
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "loadavg",
+    collect,
+    Sources {
+        reads: &[What::File(Root::Proc, "loadavg")],
+        hint: ROOT_ONLY,
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["loadavg"], &mut ctx.buf)?;

@@ -3,7 +3,7 @@
 //!
 //! Like node_exporter 1.5, every key the kernel prints is exported, so new kernel fields appear
 //! without a code change; `Active(anon)` becomes `Active_anon`.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
@@ -76,6 +76,15 @@ fn metric_name(key: &str) -> [&str; 4] {
 fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "meminfo",
+    collect,
+    Sources {
+        reads: &[What::File(Root::Proc, "meminfo")],
+        hint: ROOT_ONLY,
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["meminfo"], &mut ctx.buf)?;

@@ -1,220 +1,236 @@
 //! The table of collectors, the state they share, and the meta-metrics of a scrape.
 //!
-//! A collector is a plain function `fn(&mut Ctx, &mut Encoder) -> Result<(), Error>`: it reads
-//! its files through the buffers in [`Ctx`] and writes its families straight into the encoder.
+//! A collector is a plain function `fn(&mut Ctx, &mut Encoder) -> Result<(), Error>`, or, when it
+//! has options or state, a type implementing [`Collect`] built from its flags' [`Settings`]: it
+//! reads its files through the buffers in [`Ctx`] and writes its families straight into the
+//! encoder.
 //! If it fails, whatever it wrote is rolled back and `node_scrape_collector_success` is 0.
 use std::time::Instant;
 
 use regex_lite::Regex;
 
-use crate::cli::{CliError, Config};
 use crate::expo::{Encoder, Kind};
+use crate::flag::{CliError, Flag, Settings};
 use crate::log;
-use crate::source::{Error, NameList, Source};
+use crate::source::{Error, NameList, Root, Source};
 
 pub mod arp;
+#[cfg(feature = "server")]
+pub mod bcache;
+pub mod bonding;
+#[cfg(feature = "server")]
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
+pub mod cpuinfo;
 pub mod diskstats;
+#[cfg(feature = "server")]
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
+pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+#[cfg(feature = "server")]
+pub mod nfs;
+#[cfg(feature = "server")]
+pub mod nfsd;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
-#[cfg(feature = "server")]
 pub mod schedstat;
 pub mod selfproc;
+#[cfg(feature = "server")]
+pub mod selinux;
 pub mod sockstat;
+pub mod softirqs;
 pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
+pub mod udev;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod watchdog;
+#[cfg(feature = "server")]
+pub mod xfs;
+#[cfg(feature = "server")]
+pub mod zfs;
 
+/// Every collector, in output order. Adding a collector is its file (with its `COLLECTOR`
+/// entry: name, default, flags, sources, how it is built) and one line here.
+pub const ALL: &[Collector] = &[
+    arp::COLLECTOR,
+    #[cfg(feature = "server")]
+    bcache::COLLECTOR,
+    bonding::COLLECTOR,
+    #[cfg(feature = "server")]
+    btrfs::COLLECTOR,
+    conntrack::COLLECTOR,
+    cpu::COLLECTOR,
+    cpufreq::COLLECTOR,
+    diskstats::COLLECTOR,
+    #[cfg(feature = "server")]
+    edac::COLLECTOR,
+    entropy::COLLECTOR,
+    filefd::COLLECTOR,
+    filesystem::COLLECTOR,
+    hwmon::COLLECTOR,
+    interrupts::COLLECTOR,
+    loadavg::COLLECTOR,
+    mdadm::COLLECTOR,
+    meminfo::COLLECTOR,
+    namedprocess::COLLECTOR,
+    netclass::COLLECTOR,
+    netdev::COLLECTOR,
+    netstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    nfsd::COLLECTOR,
+    os::COLLECTOR,
+    powersupplyclass::COLLECTOR,
+    pressure::COLLECTOR,
+    processes::COLLECTOR,
+    schedstat::COLLECTOR,
+    #[cfg(feature = "server")]
+    selinux::COLLECTOR,
+    sockstat::COLLECTOR,
+    softirqs::COLLECTOR,
+    softnet::COLLECTOR,
+    stat::COLLECTOR,
+    thermal_zone::COLLECTOR,
+    time::COLLECTOR,
+    timex::COLLECTOR,
+    udp_queues::COLLECTOR,
+    uname::COLLECTOR,
+    vmstat::COLLECTOR,
+    watchdog::COLLECTOR,
+    #[cfg(feature = "server")]
+    xfs::COLLECTOR,
+    #[cfg(feature = "server")]
+    zfs::COLLECTOR,
+    // Out of alphabetical order on purpose: textfile must run after every other collector so
+    // that it can refuse families they already wrote (Encoder::has_family).
+    textfile::COLLECTOR,
+];
+
+/// A collector without options or state between scrapes.
 pub type CollectFn = fn(&mut Ctx, &mut Encoder) -> Result<(), Error>;
 
-/// Whether the server-only collectors are compiled in: the `server` feature, on by default;
-/// `make tiny` leaves it out (DESIGN.md: "Collector features"). A left-out collector keeps its
-/// table entry, off by default, so every flag that names it still parses; enabled, it fails
-/// with "not in this build".
-const SERVER: bool = cfg!(feature = "server");
-
-/// `collect` of a server-only collector: its function, or [`not_built`] without the feature.
-macro_rules! server_only {
-    ($collect:path) => {{
-        #[cfg(feature = "server")]
-        let f: CollectFn = $collect;
-        #[cfg(not(feature = "server"))]
-        let f: CollectFn = not_built;
-        f
-    }};
+/// A collector with options compiled from its flags, or state kept between scrapes.
+pub trait Collect {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error>;
 }
 
-#[cfg(not(feature = "server"))]
-fn not_built(_: &mut Ctx, _: &mut Encoder) -> Result<(), Error> {
-    Err(Error::NotBuilt { feature: "server" })
+/// How a collector is made, once at start and again on SIGHUP.
+pub enum Build {
+    Plain(CollectFn),
+    /// Compiles the collector's options from the settings; an error names the flag.
+    New(fn(&Settings) -> Result<Box<dyn Collect>, CliError>),
 }
 
+/// One entry of [`ALL`]: everything the rest of the program needs to know of a collector.
 pub struct Collector {
     pub name: &'static str,
     pub enabled_by_default: bool,
-    pub collect: CollectFn,
+    /// Its flags besides `--collector.NAME`, gathered by cli.rs for the command line, the
+    /// config file and `--help`.
+    pub flags: &'static [Flag],
+    /// A `--help` heading of their own for its flags (otherwise "Collector options").
+    pub help_section: Option<&'static str>,
+    /// What it reads, for `proctap check`.
+    pub sources: Sources,
+    pub build: Build,
 }
 
-/// Every collector, in output order.
-pub const ALL: &[Collector] = &[
-    Collector {
-        name: "arp",
-        enabled_by_default: true,
-        collect: arp::collect,
-    },
-    Collector {
-        name: "conntrack",
-        enabled_by_default: true,
-        collect: conntrack::collect,
-    },
-    Collector {
-        name: "cpu",
-        enabled_by_default: true,
-        collect: cpu::collect,
-    },
-    Collector {
-        name: "cpufreq",
-        enabled_by_default: true,
-        collect: cpufreq::collect,
-    },
-    Collector {
-        name: "diskstats",
-        enabled_by_default: true,
-        collect: diskstats::collect,
-    },
-    Collector {
-        name: "entropy",
-        enabled_by_default: true,
-        collect: entropy::collect,
-    },
-    Collector {
-        name: "filefd",
-        enabled_by_default: true,
-        collect: filefd::collect,
-    },
-    Collector {
-        name: "filesystem",
-        enabled_by_default: true,
-        collect: filesystem::collect,
-    },
-    Collector {
-        name: "hwmon",
-        enabled_by_default: true,
-        collect: hwmon::collect,
-    },
-    Collector {
-        name: "interrupts",
-        enabled_by_default: true,
-        collect: interrupts::collect,
-    },
-    Collector {
-        name: "loadavg",
-        enabled_by_default: true,
-        collect: loadavg::collect,
-    },
-    Collector {
-        name: "meminfo",
-        enabled_by_default: true,
-        collect: meminfo::collect,
-    },
-    Collector {
-        name: "netclass",
-        enabled_by_default: true,
-        collect: netclass::collect,
-    },
-    Collector {
-        name: "netdev",
-        enabled_by_default: true,
-        collect: netdev::collect,
-    },
-    Collector {
-        name: "netstat",
-        enabled_by_default: true,
-        collect: netstat::collect,
-    },
-    Collector {
-        name: "os",
-        enabled_by_default: true,
-        collect: os::collect,
-    },
-    Collector {
-        name: "pressure",
-        enabled_by_default: true,
-        collect: pressure::collect,
-    },
-    Collector {
-        name: "processes",
-        enabled_by_default: true,
-        collect: processes::collect,
-    },
-    Collector {
-        name: "schedstat",
-        enabled_by_default: SERVER,
-        collect: server_only!(schedstat::collect),
-    },
-    Collector {
-        name: "sockstat",
-        enabled_by_default: true,
-        collect: sockstat::collect,
-    },
-    Collector {
-        name: "softnet",
-        enabled_by_default: true,
-        collect: softnet::collect,
-    },
-    Collector {
-        name: "stat",
-        enabled_by_default: true,
-        collect: stat::collect,
-    },
-    Collector {
-        name: "thermal_zone",
-        enabled_by_default: true,
-        collect: thermal_zone::collect,
-    },
-    Collector {
-        name: "time",
-        enabled_by_default: true,
-        collect: time::collect,
-    },
-    Collector {
-        name: "uname",
-        enabled_by_default: true,
-        collect: uname::collect,
-    },
-    Collector {
-        name: "vmstat",
-        enabled_by_default: true,
-        collect: vmstat::collect,
-    },
-    // Out of alphabetical order on purpose: textfile must run after every other collector so
-    // that it can refuse families they already wrote (Encoder::has_family).
-    Collector {
-        name: "textfile",
-        enabled_by_default: true,
-        collect: textfile::collect,
-    },
-];
+impl Collector {
+    /// A collector of node_exporter's with no flags of its own.
+    pub const fn plain(name: &'static str, collect: CollectFn, sources: Sources) -> Collector {
+        Collector {
+            name,
+            enabled_by_default: true,
+            flags: &[],
+            help_section: None,
+            sources,
+            build: Build::Plain(collect),
+        }
+    }
+}
+
+/// What a collector reads, for `proctap check`.
+pub struct Sources {
+    pub reads: &'static [What],
+    /// What enables a missing or unreadable source.
+    pub hint: &'static str,
+}
+
+/// Denied reads of files under /proc and /sys that are not per-process are root-only files.
+pub const ROOT_ONLY: &str = "run as root or grant CAP_DAC_READ_SEARCH";
+
+/// One source of a collector.
+#[derive(Clone, Copy)]
+pub enum What {
+    /// A file it cannot do without.
+    File(Root, &'static str),
+    /// A file that may be absent (the collector then exports less).
+    Optional(Root, &'static str),
+    /// A directory whose entries it reads.
+    Dir(Root, &'static str),
+    /// The `--collector.textfile.directory` directory.
+    TextfileDir,
+    /// `/proc/<pid>/<file>` of every process: how many are readable and how many denied
+    /// (another user's io, smaps_rollup, fd need CAP_SYS_PTRACE).
+    PerProcess(&'static str),
+}
 
 pub fn by_name(name: &str) -> Option<usize> {
     ALL.iter().position(|c| c.name == name)
+}
+
+/// Every collector's flags.
+pub fn flags() -> impl Iterator<Item = &'static Flag> {
+    ALL.iter().flat_map(|c| c.flags)
+}
+
+/// A running collector.
+enum Instance {
+    Plain(CollectFn),
+    Built(Box<dyn Collect>),
+}
+
+impl Instance {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        match self {
+            Instance::Plain(f) => f(ctx, out),
+            Instance::Built(c) => c.collect(ctx, out),
+        }
+    }
+}
+
+fn build(c: &Collector, settings: &Settings) -> Result<Instance, CliError> {
+    Ok(match c.build {
+        Build::Plain(f) => Instance::Plain(f),
+        Build::New(new) => Instance::Built(new(settings)?),
+    })
+}
+
+/// Builds every collector once, enabled or not, so that a bad option is an error at start
+/// whichever collectors are on.
+pub fn validate(settings: &Settings) -> Result<(), CliError> {
+    ALL.iter().try_for_each(|c| build(c, settings).map(drop))
 }
 
 /// A user's regex with its answers remembered per subject. Device names and field names repeat
@@ -275,6 +291,20 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// From an include/exclude pair of flags: the include pattern wins when set.
+    pub fn from_settings(s: &Settings, include: &str, exclude: &str) -> Result<Filter, CliError> {
+        if let Some(re) = s.opt_regex(include)? {
+            return Ok(Filter {
+                include: Some(Pattern::new(re)),
+                exclude: None,
+            });
+        }
+        Ok(Filter {
+            include: None,
+            exclude: s.opt_regex(exclude)?.map(Pattern::new),
+        })
+    }
+
     pub fn allows(&mut self, name: &str) -> bool {
         if let Some(p) = &mut self.include {
             return p.is_match(name);
@@ -286,115 +316,10 @@ impl Filter {
     }
 }
 
-/// Per-collector options, compiled once at start-up.
-#[derive(Debug, Clone)]
-pub struct Opts {
-    pub arp: Filter,
-    pub diskstats: Filter,
-    pub netdev: Filter,
-    /// Devices the netclass collector skips.
-    pub netclass_ignored: Pattern,
-    /// `node_netstat_<Proto>_<Field>` names (without the prefix) that are exported.
-    pub netstat_fields: Pattern,
-    /// `/proc/vmstat` keys that are exported.
-    pub vmstat_fields: Pattern,
-    pub filesystem_mount_points_exclude: Pattern,
-    pub filesystem_fs_types_exclude: Pattern,
-    /// How long a scrape waits for one mount's statvfs before reporting it as stuck.
-    pub filesystem_mount_timeout: std::time::Duration,
-    /// `--collector.textfile.directory`, taken as given (not under --path.rootfs); `None`
-    /// (node_exporter's default, "") means no textfiles.
-    pub textfile_directory: Option<std::path::PathBuf>,
-    pub processes: processes::ProcOpts,
-}
-
-impl Opts {
-    /// Compiles the collectors' options from the configuration; an error names the flag.
-    pub fn new(cfg: &Config) -> Result<Opts, CliError> {
-        Ok(Opts {
-            arp: filter(
-                "--collector.arp.device-include",
-                &cfg.arp_include,
-                "--collector.arp.device-exclude",
-                &cfg.arp_exclude,
-                None,
-            )?,
-            diskstats: filter(
-                "--collector.diskstats.device-include",
-                &cfg.diskstats_include,
-                "--collector.diskstats.device-exclude",
-                &cfg.diskstats_exclude,
-                Some(DISKSTATS_EXCLUDE_DEFAULT),
-            )?,
-            netdev: filter(
-                "--collector.netdev.device-include",
-                &cfg.netdev_include,
-                "--collector.netdev.device-exclude",
-                &cfg.netdev_exclude,
-                None,
-            )?,
-            netclass_ignored: compile(
-                "--collector.netclass.ignored-devices",
-                &cfg.netclass_ignored,
-            )?,
-            netstat_fields: compile("--collector.netstat.fields", &cfg.netstat_fields)?,
-            vmstat_fields: compile("--collector.vmstat.fields", &cfg.vmstat_fields)?,
-            filesystem_mount_points_exclude: compile(
-                "--collector.filesystem.mount-points-exclude",
-                &cfg.filesystem_mount_points_exclude,
-            )?,
-            filesystem_fs_types_exclude: compile(
-                "--collector.filesystem.fs-types-exclude",
-                &cfg.filesystem_fs_types_exclude,
-            )?,
-            filesystem_mount_timeout: cfg.filesystem_mount_timeout,
-            textfile_directory: cfg.textfile_directory.clone(),
-            processes: processes::ProcOpts::new(cfg)?,
-        })
-    }
-}
-
-fn compile(flag: &str, pattern: &str) -> Result<Pattern, CliError> {
-    Regex::new(pattern)
-        .map(Pattern::new)
-        .map_err(|e| crate::cli::bad(flag, pattern, e))
-}
-
-/// An include pattern wins over an exclude pattern; the command line and config file make sure
-/// a user does not set both in one place.
-fn filter(
-    include_flag: &str,
-    include: &Option<String>,
-    exclude_flag: &str,
-    exclude: &Option<String>,
-    default_exclude: Option<&str>,
-) -> Result<Filter, CliError> {
-    if let Some(inc) = include.as_deref().filter(|p| !p.is_empty()) {
-        return Ok(Filter {
-            include: Some(compile(include_flag, inc)?),
-            exclude: None,
-        });
-    }
-    let pattern = exclude
-        .as_deref()
-        .or(default_exclude)
-        .filter(|p| !p.is_empty());
-    let exclude = pattern.map(|p| compile(exclude_flag, p)).transpose()?;
-    Ok(Filter {
-        include: None,
-        exclude,
-    })
-}
-
-pub const DISKSTATS_EXCLUDE_DEFAULT: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
-pub const NETCLASS_IGNORED_DEFAULT: &str = "^$";
-pub const NETSTAT_FIELDS_DEFAULT: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
-pub const VMSTAT_FIELDS_DEFAULT: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
-
-/// Everything a collector may use: the paths, options, and buffers reused on every scrape.
+/// What every collector may use: the paths and the buffers reused on every scrape. A
+/// collector's own options and state live in the collector (see [`Collect`]).
 pub struct Ctx {
     pub src: Source,
-    pub opts: Opts,
     /// Clock ticks per second (USER_HZ) from sysconf, for /proc/stat times.
     pub user_hz: f64,
     /// Page size in bytes from sysconf (sockstat's `mem` is in pages).
@@ -405,22 +330,12 @@ pub struct Ctx {
     pub names: NameList,
     pub flags: Vec<bool>,
     pub u64s: Vec<u64>,
-    pub cpu: cpu::State,
-    /// The statvfs worker and the mounts that are stuck.
-    pub filesystem: filesystem::State,
-    /// Reused buffers and the chip labels already resolved.
-    pub hwmon: hwmon::State,
-    /// The interfaces' attributes of the current scrape.
-    pub netclass: netclass::State,
-    /// Known processes, their groups and the processes collector's buffers.
-    pub processes: processes::State,
 }
 
 impl Ctx {
-    pub fn new(src: Source, opts: Opts) -> Self {
+    pub fn new(src: Source) -> Self {
         Ctx {
             src,
-            opts,
             user_hz: sysconf(libc::_SC_CLK_TCK, 100) as f64,
             page_size: sysconf(libc::_SC_PAGESIZE, 4096),
             buf: String::with_capacity(64 << 10),
@@ -428,11 +343,6 @@ impl Ctx {
             names: NameList::default(),
             flags: Vec::new(),
             u64s: Vec::new(),
-            cpu: cpu::State::default(),
-            filesystem: filesystem::State::default(),
-            hwmon: hwmon::State::default(),
-            netclass: netclass::State::default(),
-            processes: processes::State::default(),
         }
     }
 }
@@ -452,44 +362,75 @@ fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
 pub struct Outcome {
     pub seconds: f64,
     pub ok: bool,
+    /// Its source is absent because the kernel lacks the feature ([`Error::Unavailable`]):
+    /// `ok` is false, as in node_exporter, but this is not a failure.
+    pub unavailable: bool,
     /// The last error, kept so that a collector failing the same way on every scrape is
     /// logged once, not every 15 seconds.
     pub error: Option<String>,
     /// Where this collector's samples are in the output of the last scrape (empty when it
-    /// failed), so `proctap check` can count them.
+    /// failed or did not run), so `proctap check` can count them and a filtered request can
+    /// be answered from them.
     pub span: std::ops::Range<usize>,
 }
 
 /// Runs the enabled collectors into one reused encoder and appends the meta-metrics.
 pub struct Scraper {
     pub ctx: Ctx,
+    /// Indexes into [`ALL`] of the enabled collectors, in table order.
     pub enabled: Vec<usize>,
+    instances: Vec<Instance>,
     pub outcomes: Vec<Outcome>,
     pub out: Encoder,
+    /// A `collect[]`/`exclude[]` answer assembled from the last scrape ([`Scraper::filter_last`]).
+    pub filtered: Encoder,
     pub selfproc: selfproc::State,
+    /// The exporter's own `process_*` series (off with `--web.disable-exporter-metrics`).
+    pub exporter_metrics: bool,
 }
 
 impl Scraper {
-    pub fn new(ctx: Ctx, enabled: Vec<usize>) -> Self {
+    /// Builds the enabled collectors (indexes into [`ALL`]) from the settings.
+    pub fn new(ctx: Ctx, settings: &Settings, enabled: Vec<usize>) -> Result<Self, CliError> {
+        let instances = enabled
+            .iter()
+            .filter_map(|&i| ALL.get(i))
+            .map(|c| build(c, settings))
+            .collect::<Result<Vec<_>, _>>()?;
         let outcomes = vec![Outcome::default(); enabled.len()];
-        Scraper {
+        Ok(Scraper {
             ctx,
             enabled,
+            instances,
             outcomes,
             out: Encoder::new(),
+            filtered: Encoder::new(),
             selfproc: selfproc::State::new(),
-        }
+            exporter_metrics: true,
+        })
     }
 
-    /// Collects everything into `self.out`; true when every enabled collector succeeded.
+    /// Collects everything into `self.out`; true when no enabled collector failed (one whose
+    /// source the kernel lacks does not count).
     pub fn scrape(&mut self) -> bool {
+        self.scrape_some(None)
+    }
+
+    /// Collects the enabled collectors that `only` marks (indexed as `enabled`; all of them
+    /// when `None`) into `self.out`, with the meta-metrics of those.
+    pub fn scrape_some(&mut self, only: Option<&[bool]>) -> bool {
         self.out.clear();
         let mut all_ok = true;
-        for (slot, &i) in self.outcomes.iter_mut().zip(&self.enabled) {
+        let running = self.outcomes.iter_mut().zip(&mut self.instances);
+        for (k, ((slot, instance), &i)) in running.zip(&self.enabled).enumerate() {
             let Some(c) = ALL.get(i) else { continue };
             let mark = self.out.mark();
+            if !selected(only, k) {
+                slot.span = mark..mark;
+                continue;
+            }
             let start = Instant::now();
-            let result = (c.collect)(&mut self.ctx, &mut self.out);
+            let result = instance.collect(&mut self.ctx, &mut self.out);
             let seconds = start.elapsed().as_secs_f64();
             slot.seconds = seconds;
             slot.ok = result.is_ok();
@@ -497,7 +438,33 @@ impl Scraper {
                 self.out.rollback(mark);
             }
             slot.span = mark..self.out.mark();
+            log::log(
+                log::Level::Debug,
+                "collector",
+                &[
+                    ("collector", &c.name),
+                    ("duration_seconds", &seconds),
+                    ("success", &slot.ok),
+                ],
+            );
+            let was_unavailable = std::mem::replace(
+                &mut slot.unavailable,
+                matches!(result, Err(Error::Unavailable { .. })),
+            );
             match result {
+                Err(Error::Unavailable { path, .. }) => {
+                    if !was_unavailable {
+                        log::info(
+                            "collector has no source on this kernel",
+                            &[
+                                ("collector", &c.name),
+                                ("path", &path.display()),
+                                ("enable", &c.sources.hint),
+                            ],
+                        );
+                    }
+                    slot.error = None;
+                }
                 Err(e) => {
                     all_ok = false;
                     let msg = e.to_string();
@@ -507,7 +474,7 @@ impl Scraper {
                     }
                 }
                 Ok(()) => {
-                    if slot.error.take().is_some() {
+                    if slot.error.take().is_some() || was_unavailable {
                         log::info("collector recovered", &[("collector", &c.name)]);
                     }
                 }
@@ -515,67 +482,153 @@ impl Scraper {
         }
         let ctx = &mut self.ctx;
         ctx.src.trim(&mut [&mut ctx.buf, &mut ctx.buf2]);
-        self.meta();
+        let meta = Meta {
+            outcomes: &self.outcomes,
+            enabled: &self.enabled,
+            only,
+            exporter_metrics: self.exporter_metrics,
+        };
+        meta.write(&mut self.selfproc, &mut self.ctx, &mut self.out);
         all_ok
     }
 
-    fn meta(&mut self) {
-        let out = &mut self.out;
+    /// Answers a filtered request from the last scrape: the families of the collectors `only`
+    /// marks, then their meta-metrics, into `self.filtered`. The last scrape must have run
+    /// them (a full scrape did).
+    pub fn filter_last(&mut self, only: &[bool]) {
+        self.filtered.clear();
+        for (k, o) in self.outcomes.iter().enumerate() {
+            if selected(Some(only), k) {
+                self.filtered
+                    .raw(self.out.as_bytes().get(o.span.clone()).unwrap_or(&[]));
+            }
+        }
+        let meta = Meta {
+            outcomes: &self.outcomes,
+            enabled: &self.enabled,
+            only: Some(only),
+            exporter_metrics: self.exporter_metrics,
+        };
+        meta.write(&mut self.selfproc, &mut self.ctx, &mut self.filtered);
+    }
+}
+
+fn selected(only: Option<&[bool]>, k: usize) -> bool {
+    only.map_or(true, |o| o.get(k).copied().unwrap_or(false))
+}
+
+/// The series every scrape ends with: per collector its duration, success and (when the kernel
+/// lacks its source) unavailability; the build info; the exporter's own process metrics.
+struct Meta<'a> {
+    outcomes: &'a [Outcome],
+    enabled: &'a [usize],
+    only: Option<&'a [bool]>,
+    exporter_metrics: bool,
+}
+
+impl Meta<'_> {
+    fn collectors(&self) -> impl Iterator<Item = (&Outcome, &'static Collector)> + '_ {
+        self.outcomes
+            .iter()
+            .zip(self.enabled)
+            .enumerate()
+            .filter(|(k, _)| selected(self.only, *k))
+            .filter_map(|(_, (o, &i))| ALL.get(i).map(|c| (o, c)))
+    }
+
+    fn write(&self, selfproc: &mut selfproc::State, ctx: &mut Ctx, out: &mut Encoder) {
         out.family(
             "node_scrape_collector_duration_seconds",
             "node_exporter: Duration of a collector scrape.",
             Kind::Gauge,
         );
-        for (o, &i) in self.outcomes.iter().zip(&self.enabled) {
-            if let Some(c) = ALL.get(i) {
-                out.f64(&[("collector", c.name)], o.seconds);
-            }
+        for (o, c) in self.collectors() {
+            out.f64(&[("collector", c.name)], o.seconds);
         }
         out.family(
             "node_scrape_collector_success",
             "node_exporter: Whether a collector succeeded.",
             Kind::Gauge,
         );
-        for (o, &i) in self.outcomes.iter().zip(&self.enabled) {
-            if let Some(c) = ALL.get(i) {
-                out.u64(&[("collector", c.name)], u64::from(o.ok));
+        for (o, c) in self.collectors() {
+            out.u64(&[("collector", c.name)], u64::from(o.ok));
+        }
+        if self.collectors().any(|(o, _)| o.unavailable) {
+            out.family(
+                "proctap_scrape_collector_unavailable",
+                "1 when the collector's source is absent because the kernel lacks the feature (its node_scrape_collector_success is 0, as in node_exporter); `proctap check` says what enables it.",
+                Kind::Gauge,
+            );
+            for (_, c) in self.collectors().filter(|(o, _)| o.unavailable) {
+                out.u64(&[("collector", c.name)], 1);
             }
         }
+        let build = [
+            ("revision", env!("PROCTAP_REVISION")),
+            ("rustc", env!("PROCTAP_RUSTC")),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ];
         out.family(
             "proctap_build_info",
             "A metric with a constant '1' value labeled by version, revision, and rustc version from which proctap was built.",
             Kind::Gauge,
         );
-        out.u64(
-            &[
-                ("revision", env!("PROCTAP_REVISION")),
-                ("rustc", env!("PROCTAP_RUSTC")),
-                ("version", env!("CARGO_PKG_VERSION")),
-            ],
-            1,
+        out.u64(&build, 1);
+        // Dashboards fill their instance variable from node_exporter_build_info (the node-mixin's
+        // "USE Method / Node" among them).
+        out.family(
+            "node_exporter_build_info",
+            "proctap's build info under node_exporter's name, for dashboards that look for it: a constant '1' labeled by version, revision, and rustc version from which proctap was built.",
+            Kind::Gauge,
         );
-        self.selfproc.collect(&mut self.ctx, out);
+        out.u64(&build, 1);
+        if self.exporter_metrics {
+            selfproc.collect(ctx, out);
+        }
     }
 }
 
-/// A context on the repository's fixture tree with default options, for collector tests.
+/// A context on the repository's fixture tree, for collector tests.
 #[cfg(test)]
 pub fn fixture_ctx() -> Ctx {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-    let src = Source::new(
-        format!("{root}/proc").into(),
-        format!("{root}/sys").into(),
-        root.into(),
-    );
     Ctx::new(
-        src,
-        Opts::new(&Config::default()).expect("default options compile"),
+        Source::new(
+            format!("{root}/proc").into(),
+            format!("{root}/sys").into(),
+            root.into(),
+        )
+        .with_udev(format!("{root}/run/udev/data").into()),
     )
+}
+
+/// Every collector flag at its default, for collector tests.
+#[cfg(test)]
+pub fn default_settings() -> Settings {
+    Settings::new(flags())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_is_sorted_unique_and_ends_with_textfile() {
+        let names: Vec<&str> = ALL.iter().map(|c| c.name).collect();
+        let (last, rest) = names.split_last().unwrap();
+        assert_eq!(*last, "textfile");
+        assert!(rest.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    }
+
+    #[test]
+    fn every_collector_builds_from_the_defaults() {
+        validate(&default_settings()).unwrap();
+        let names: Vec<&str> = flags().map(|f| f.name).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a flag is declared twice");
+    }
 
     #[test]
     fn pattern_remembers_answers() {

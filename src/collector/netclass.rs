@@ -8,8 +8,9 @@
 use std::fs::File;
 use std::io::ErrorKind;
 
-use crate::collector::Ctx;
+use crate::collector::{Build, Collect, Collector, Ctx, Pattern, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
+use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
 use crate::source::{open_dir, read_at, Error, ParseError, Root, Source};
 
 /// procfs's `SysReadFile` reads at most this many bytes; longer values (an `ifalias` can have
@@ -230,111 +231,158 @@ impl State {
 
 const OPERSTATE: usize = 4;
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-    ctx.src
-        .list_dir(Root::Sys, &["class/net"], &mut ctx.names)?;
-    ctx.flags.clear();
-    for name in ctx.names.iter() {
-        let wanted = !ctx.opts.netclass_ignored.is_match(name) && is_interface(&mut ctx.src, name);
-        ctx.flags.push(wanted);
+pub const COLLECTOR: Collector = Collector {
+    name: "netclass",
+    enabled_by_default: true,
+    flags: &[
+        Flag::new(
+            "collector.netclass.ignored-devices",
+            FlagKind::Regex,
+            "RE",
+            "^$",
+            "Interfaces the netclass collector ignores.",
+        ),
+        Flag::switch(
+            "collector.netclass.ignore-invalid-speed",
+            "Leave out node_network_speed_bytes of interfaces whose speed is invalid (-1: unknown), as node_exporter 2.x will by default.",
+        ),
+    ],
+    help_section: None,
+    sources: Sources {
+        reads: &[What::Dir(Root::Sys, "class/net")],
+        hint: ROOT_ONLY,
+    },
+    build: Build::New(|s| Ok(Box::new(Netclass::new(s)?))),
+};
+
+pub struct Netclass {
+    ignored: Pattern,
+    ignore_invalid_speed: bool,
+    st: State,
+}
+
+impl Netclass {
+    pub fn new(s: &Settings) -> Result<Netclass, CliError> {
+        Ok(Netclass {
+            ignored: Pattern::new(s.regex("collector.netclass.ignored-devices")?),
+            ignore_invalid_speed: s.switch("collector.netclass.ignore-invalid-speed"),
+            st: State::default(),
+        })
     }
-    let (names, flags) = (&ctx.names, &ctx.flags);
-    let ifaces = || {
-        names
-            .iter()
-            .zip(flags.iter())
-            .filter_map(|(name, &wanted)| wanted.then_some(name))
-    };
-    if ifaces().next().is_none() {
-        return Ok(());
-    }
-    let mut attr_buf = [0u8; ATTR_MAX_BYTES];
-    let st = &mut ctx.netclass;
-    st.info.clear();
-    st.ends.clear();
-    st.values.clear();
-    for iface in ifaces() {
-        // An interface removed since the listing reads as one without values.
-        let dir = match open_dir(ctx.src.path(Root::Sys, &["class/net/", iface])) {
-            Ok(dir) => Some(dir),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(err) => {
-                return Err(Error::Io {
-                    path: ctx.src.last_path().to_path_buf(),
-                    err,
-                })
-            }
+}
+
+impl Collect for Netclass {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        ctx.src
+            .list_dir(Root::Sys, &["class/net"], &mut ctx.names)?;
+        ctx.flags.clear();
+        for name in ctx.names.iter() {
+            let wanted = !self.ignored.is_match(name) && is_interface(&mut ctx.src, name);
+            ctx.flags.push(wanted);
+        }
+        let (names, flags) = (&ctx.names, &ctx.flags);
+        let ifaces = || {
+            names
+                .iter()
+                .zip(flags.iter())
+                .filter_map(|(name, &wanted)| wanted.then_some(name))
         };
-        for file in INFO_FILES {
-            if let Some(v) = read_attr(&mut ctx.src, dir.as_ref(), iface, file, &mut attr_buf)? {
-                st.info.push_str(v);
-            }
-            st.ends.push(st.info.len());
+        if ifaces().next().is_none() {
+            return Ok(());
         }
-        for attr in &NUMERIC {
-            let value =
-                match read_attr(&mut ctx.src, dir.as_ref(), iface, attr.file, &mut attr_buf)? {
-                    Some(text) => {
-                        let mut v = parse_attr_int(text).map_err(|e| {
-                            ctx.src
-                                .path(Root::Sys, &["class/net/", iface, "/", attr.file]);
-                            ctx.src.parse_error(e)
-                        })?;
-                        if attr.file == SPEED {
-                            // Go's int64 arithmetic, as node_exporter computes it.
-                            v = v.wrapping_mul(1_000_000) / 8;
-                        }
-                        Some(v)
-                    }
-                    None => None,
-                };
-            st.values.push(value);
-        }
-    }
-
-    out.family(
-        "node_network_up",
-        "Value is 1 if operstate is 'up', 0 otherwise.",
-        Kind::Gauge,
-    );
-    for (k, iface) in ifaces().enumerate() {
-        let up = st.info(k, OPERSTATE) == "up";
-        out.u64(&[("device", iface)], u64::from(up));
-    }
-
-    out.family(
-        "node_network_info",
-        "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
-        Kind::Gauge,
-    );
-    for (k, iface) in ifaces().enumerate() {
-        out.u64(
-            &[
-                ("address", st.info(k, 0)),
-                ("broadcast", st.info(k, 1)),
-                ("device", iface),
-                ("duplex", st.info(k, 2)),
-                ("ifalias", st.info(k, 3)),
-                ("operstate", st.info(k, OPERSTATE)),
-            ],
-            1,
-        );
-    }
-
-    for (a, attr) in NUMERIC.iter().enumerate() {
-        let mut opened = false;
-        for (k, iface) in ifaces().enumerate() {
-            let Some(&Some(v)) = st.values.get(k * NUMERIC.len() + a) else {
-                continue;
+        let mut attr_buf = [0u8; ATTR_MAX_BYTES];
+        let st = &mut self.st;
+        st.info.clear();
+        st.ends.clear();
+        st.values.clear();
+        for iface in ifaces() {
+            // An interface removed since the listing reads as one without values.
+            let dir = match open_dir(ctx.src.path(Root::Sys, &["class/net/", iface])) {
+                Ok(dir) => Some(dir),
+                Err(e) if e.kind() == ErrorKind::NotFound => None,
+                Err(err) => {
+                    return Err(Error::Io {
+                        path: ctx.src.last_path().to_path_buf(),
+                        err,
+                    })
+                }
             };
-            if !opened {
-                out.family(attr.metric, attr.help, attr.kind);
-                opened = true;
+            for file in INFO_FILES {
+                if let Some(v) = read_attr(&mut ctx.src, dir.as_ref(), iface, file, &mut attr_buf)?
+                {
+                    st.info.push_str(v);
+                }
+                st.ends.push(st.info.len());
             }
-            out.i64(&[("device", iface)], v);
+            for attr in &NUMERIC {
+                let value =
+                    match read_attr(&mut ctx.src, dir.as_ref(), iface, attr.file, &mut attr_buf)? {
+                        Some(text) => {
+                            let mut v = parse_attr_int(text).map_err(|e| {
+                                ctx.src
+                                    .path(Root::Sys, &["class/net/", iface, "/", attr.file]);
+                                ctx.src.parse_error(e)
+                            })?;
+                            if attr.file == SPEED {
+                                // Go's int64 arithmetic, as node_exporter computes it.
+                                v = v.wrapping_mul(1_000_000) / 8;
+                            }
+                            Some(v)
+                        }
+                        None => None,
+                    };
+                st.values.push(value);
+            }
         }
+
+        out.family(
+            "node_network_up",
+            "Value is 1 if operstate is 'up', 0 otherwise.",
+            Kind::Gauge,
+        );
+        for (k, iface) in ifaces().enumerate() {
+            let up = st.info(k, OPERSTATE) == "up";
+            out.u64(&[("device", iface)], u64::from(up));
+        }
+
+        out.family(
+            "node_network_info",
+            "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+            Kind::Gauge,
+        );
+        for (k, iface) in ifaces().enumerate() {
+            out.u64(
+                &[
+                    ("address", st.info(k, 0)),
+                    ("broadcast", st.info(k, 1)),
+                    ("device", iface),
+                    ("duplex", st.info(k, 2)),
+                    ("ifalias", st.info(k, 3)),
+                    ("operstate", st.info(k, OPERSTATE)),
+                ],
+                1,
+            );
+        }
+
+        for (a, attr) in NUMERIC.iter().enumerate() {
+            let mut opened = false;
+            for (k, iface) in ifaces().enumerate() {
+                let Some(&Some(v)) = st.values.get(k * NUMERIC.len() + a) else {
+                    continue;
+                };
+                // The kernel reports -1 (SPEED_UNKNOWN) for a link whose speed it does not know.
+                if attr.file == SPEED && v < 0 && self.ignore_invalid_speed {
+                    continue;
+                }
+                if !opened {
+                    out.family(attr.metric, attr.help, attr.kind);
+                    opened = true;
+                }
+                out.i64(&[("device", iface)], v);
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -410,27 +458,36 @@ mod tests {
         }
     }
 
-    fn ctx_at(root: &std::path::Path, opts: crate::collector::Opts) -> Ctx {
-        Ctx::new(
-            Source::new(root.join("proc"), root.join("sys"), root.into()),
-            opts,
-        )
+    fn ctx_at(root: &std::path::Path) -> Ctx {
+        Ctx::new(Source::new(
+            root.join("proc"),
+            root.join("sys"),
+            root.into(),
+        ))
     }
 
-    fn default_opts() -> crate::collector::Opts {
-        crate::cli::Config::default().opts().unwrap()
+    fn netclass(ignored: &str) -> Netclass {
+        Netclass {
+            ignored: Pattern::new(regex_lite::Regex::new(ignored).unwrap()),
+            ignore_invalid_speed: false,
+            st: State::default(),
+        }
     }
 
     fn scrape(ctx: &mut Ctx) -> Result<String, Error> {
+        scrape_with(&mut netclass("^$"), ctx)
+    }
+
+    fn scrape_with(nc: &mut Netclass, ctx: &mut Ctx) -> Result<String, Error> {
         let mut out = Encoder::new();
-        collect(ctx, &mut out)?;
+        nc.collect(ctx, &mut out)?;
         Ok(String::from_utf8(out.as_bytes().to_vec()).unwrap())
     }
 
     #[test]
     fn collect_fixtures() {
         let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"));
-        let text = scrape(&mut ctx_at(root, default_opts())).unwrap();
+        let text = scrape(&mut ctx_at(root)).unwrap();
         for line in [
             "node_network_up{device=\"eth0\"} 1\n",
             "node_network_up{device=\"wg0\"} 0\n",
@@ -451,6 +508,12 @@ mod tests {
         assert!(!text.contains("node_network_carrier{device=\"wlan0\"}"));
         assert!(!text.contains("node_network_speed_bytes{device=\"lo\"}"));
         assert_eq!(text.matches("# TYPE ").count(), 19);
+        // --collector.netclass.ignore-invalid-speed drops br-lan's -1 (unknown) only.
+        let mut nc = netclass("^$");
+        nc.ignore_invalid_speed = true;
+        let text = scrape_with(&mut nc, &mut ctx_at(root)).unwrap();
+        assert!(!text.contains("node_network_speed_bytes{device=\"br-lan\"}"));
+        assert!(text.contains("node_network_speed_bytes{device=\"eth0\"} 125000000\n"));
     }
 
     #[test]
@@ -462,13 +525,12 @@ mod tests {
         std::fs::write(dir.join("mtu"), "1500\n").unwrap();
         std::fs::write(root.join("sys/class/net/bonding_masters"), "\n").unwrap();
 
-        let cfg = crate::cli::Config {
-            netclass_ignored: "^eth".into(),
-            ..Default::default()
-        };
-        assert_eq!(scrape(&mut ctx_at(&root, cfg.opts().unwrap())).unwrap(), "");
+        assert_eq!(
+            scrape_with(&mut netclass("^eth"), &mut ctx_at(&root)).unwrap(),
+            ""
+        );
 
-        let mut ctx = ctx_at(&root, default_opts());
+        let mut ctx = ctx_at(&root);
         assert_eq!(
             scrape(&mut ctx).unwrap(),
             "# HELP node_network_up Value is 1 if operstate is 'up', 0 otherwise.\n\

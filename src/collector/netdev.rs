@@ -1,7 +1,8 @@
 //! `netdev`: /proc/net/dev → node_network_{receive,transmit}_*_total{device}, as node_exporter
 //! 1.5 reports them with `--no-collector.netdev.netlink` (the default).
-use crate::collector::Ctx;
+use crate::collector::{Build, Collect, Collector, Ctx, Filter, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
+use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
 
@@ -81,9 +82,61 @@ pub fn parse_net_dev(text: &str) -> impl Iterator<Item = Result<Iface<'_>, Parse
         .map(|(i, line)| parse_line(line, i + 1))
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+pub const COLLECTOR: Collector = Collector {
+    name: "netdev",
+    enabled_by_default: true,
+    flags: &[
+        Flag::new(
+            "collector.netdev.device-include",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Only these interfaces.",
+        )
+        .unset("none")
+        .partner("collector.netdev.device-exclude"),
+        Flag::new(
+            "collector.netdev.device-exclude",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Interfaces to skip (mutually exclusive with -include).",
+        )
+        .unset("none"),
+    ],
+    help_section: None,
+    sources: Sources {
+        reads: &[What::File(Root::Proc, "net/dev")],
+        hint: ROOT_ONLY,
+    },
+    build: Build::New(|s| Ok(Box::new(Netdev::new(s)?))),
+};
+
+pub struct Netdev {
+    opt: Filter,
+}
+
+impl Netdev {
+    pub fn new(s: &Settings) -> Result<Netdev, CliError> {
+        Ok(Netdev {
+            opt: Filter::from_settings(
+                s,
+                "collector.netdev.device-include",
+                "collector.netdev.device-exclude",
+            )?,
+        })
+    }
+}
+
+impl Collect for Netdev {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(&mut self.opt, ctx, out)
+    }
+}
+
+fn collect(opt: &mut Filter, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["net/dev"], &mut ctx.buf)?;
-    let filter = &mut ctx.opts.netdev;
+    let filter = opt;
     // One parse: the counters of the wanted interfaces, COUNTERS per interface, in file order.
     ctx.flags.clear();
     ctx.u64s.clear();
@@ -119,7 +172,6 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Source;
 
     const DEBIAN_6_1: &str = "\
 Inter-|   Receive                                                |  Transmit
@@ -195,21 +247,11 @@ Inter-|   Receive                                                |  Transmit
         );
     }
 
-    fn fixture_ctx(opts: crate::collector::Opts) -> Ctx {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let src = Source::new(
-            format!("{root}/proc").into(),
-            format!("{root}/sys").into(),
-            root.into(),
-        );
-        Ctx::new(src, opts)
-    }
-
     #[test]
     fn collect_fixtures() {
-        let mut ctx = fixture_ctx(crate::cli::Config::default().opts().unwrap());
+        let mut ctx = crate::collector::fixture_ctx();
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        collect(&mut Filter::default(), &mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
         for line in [
             "# HELP node_network_receive_bytes_total Network device statistic receive_bytes.\n# TYPE node_network_receive_bytes_total counter\n",
@@ -223,23 +265,25 @@ Inter-|   Receive                                                |  Transmit
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert_eq!(text.matches("# TYPE ").count(), 16);
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 16 * 6);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 16 * 9);
     }
 
     #[test]
     fn collect_excludes_devices() {
-        let cfg = crate::cli::Config {
-            netdev_exclude: Some("^(lo|wg.*)$".into()),
-            ..Default::default()
+        let mut ctx = crate::collector::fixture_ctx();
+        let mut filter = Filter {
+            include: None,
+            exclude: Some(crate::collector::Pattern::new(
+                regex_lite::Regex::new("^(lo|wg.*)$").unwrap(),
+            )),
         };
-        let mut ctx = fixture_ctx(cfg.opts().unwrap());
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        collect(&mut filter, &mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
         assert!(
             !text.contains("\"lo\"") && !text.contains("\"wg0\""),
             "{text}"
         );
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 16 * 4);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 16 * 7);
     }
 }

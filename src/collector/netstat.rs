@@ -1,7 +1,8 @@
 //! `netstat`: /proc/net/netstat, /proc/net/snmp and /proc/net/snmp6 →
 //! node_netstat_<Proto>_<Field> (untyped), for the fields `--collector.netstat.fields` matches.
-use crate::collector::Ctx;
+use crate::collector::{Build, Collect, Collector, Ctx, Pattern, Sources, What};
 use crate::expo::{Encoder, Kind};
+use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
 use crate::source::{Error, ParseError, Root};
 
 /// One counter: protocol, field, the value as the kernel wrote it, and its 1-based line.
@@ -106,7 +107,50 @@ pub fn parse_value(s: &str, proto: &str, field: &str, line: usize) -> Result<Val
     })
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+/// node_exporter's default set of `Proto_Field` names.
+pub const FIELDS_DEFAULT: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+
+pub const COLLECTOR: Collector = Collector {
+    name: "netstat",
+    enabled_by_default: true,
+    flags: &[Flag::new(
+        "collector.netstat.fields",
+        FlagKind::Regex,
+        "RE",
+        FIELDS_DEFAULT,
+        "Fields of /proc/net/{snmp,netstat,snmp6} to export, as Proto_Field.",
+    )],
+    help_section: None,
+    sources: Sources {
+        reads: &[
+            What::File(Root::Proc, "net/netstat"),
+            What::File(Root::Proc, "net/snmp"),
+            What::Optional(Root::Proc, "net/snmp6"),
+        ],
+        hint: "net/snmp6 exists only with IPv6 enabled",
+    },
+    build: Build::New(|s| Ok(Box::new(Netstat::new(s)?))),
+};
+
+pub struct Netstat {
+    opt: Pattern,
+}
+
+impl Netstat {
+    pub fn new(s: &Settings) -> Result<Netstat, CliError> {
+        Ok(Netstat {
+            opt: Pattern::new(s.regex("collector.netstat.fields")?),
+        })
+    }
+}
+
+impl Collect for Netstat {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(&mut self.opt, ctx, out)
+    }
+}
+
+fn collect(opt: &mut Pattern, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     for file in ["net/netstat", "net/snmp", "net/snmp6"] {
         if file == "net/snmp6" {
             // Absent when IPv6 is disabled; node_exporter then exports the others only.
@@ -117,7 +161,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
             ctx.src.read(Root::Proc, &[file], &mut ctx.buf)?;
         }
         let key = &mut ctx.buf2;
-        let fields = &mut ctx.opts.netstat_fields;
+        let fields = &mut *opt;
         let mut bad = None;
         let mut visit = |proto: &str, field: &str, value: &str, line: usize| {
             if bad.is_some() {
@@ -269,14 +313,17 @@ Udp: 29 0 0 30 0 0 0 0 0
 
     fn ctx(procfs: &str) -> Ctx {
         let src = Source::new(procfs.into(), "/nonexistent".into(), "/".into());
-        Ctx::new(src, crate::cli::Config::default().opts().unwrap())
+        Ctx::new(src)
     }
 
     #[test]
     fn collect_fixtures() {
         let mut ctx = ctx(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/proc"));
+        let mut opt: Pattern = Netstat::new(&crate::collector::default_settings())
+            .unwrap()
+            .opt;
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        collect(&mut opt, &mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
         for want in [
             "# HELP node_netstat_Tcp_InSegs Statistic TcpInSegs.\n# TYPE node_netstat_Tcp_InSegs untyped\nnode_netstat_Tcp_InSegs 4567890123\n",
@@ -300,15 +347,16 @@ Udp: 29 0 0 30 0 0 0 0 0
         std::fs::write(dir.join("net/netstat"), "TcpExt: ListenDrops\nTcpExt: 3\n").unwrap();
         std::fs::write(dir.join("net/snmp"), SNMP_KERNEL_6_18).unwrap();
         let mut ctx = ctx(dir.to_str().unwrap());
-        ctx.opts.netstat_fields =
-            crate::collector::Pattern::new(regex_lite::Regex::new("^Tcp_.*").unwrap());
+        let mut opt = crate::collector::Pattern::new(regex_lite::Regex::new("^Tcp_.*").unwrap());
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        collect(&mut opt, &mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
         assert!(text.contains("node_netstat_Tcp_MaxConn -1\n"), "{text}");
         assert_eq!(text.matches("# TYPE ").count(), 15);
         std::fs::write(dir.join("net/snmp"), "Tcp: A B\nTcp: 1 2 3\n").unwrap();
-        let e = collect(&mut ctx, &mut out).unwrap_err().to_string();
+        let e = collect(&mut opt, &mut ctx, &mut out)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.ends_with("/net/snmp:2: expected 2 values for the 2 fields of Tcp, found 3"),
             "{e}"

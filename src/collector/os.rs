@@ -7,7 +7,7 @@
 //! export SUPPORT_END.
 use std::io;
 
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::source::{Error, ParseError, Root};
 
@@ -170,6 +170,18 @@ pub fn major_minor(version_id: &str) -> Option<f64> {
     };
     version_id.get(..end)?.parse().ok()
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "os",
+    collect,
+    Sources {
+        reads: &[
+            What::Optional(Root::Rootfs, "etc/os-release"),
+            What::Optional(Root::Rootfs, "usr/lib/os-release"),
+        ],
+        hint: "point --path.rootfs at the host's / when running in a container",
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     if !ctx

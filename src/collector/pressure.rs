@@ -2,7 +2,7 @@
 //!
 //! node_exporter 1.5 exports `some` for all three and `full` for io and memory only; the `full`
 //! line that kernels since 5.13 print for cpu is not exported. Totals are in microseconds.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::parse::{f64_at, u64_at};
 use crate::source::{Error, ParseError, Root};
@@ -95,12 +95,26 @@ const RESOURCES: [(&str, &[Family]); 3] = [
     ),
 ];
 
+pub const COLLECTOR: Collector = Collector::plain(
+    "pressure",
+    collect,
+    Sources {
+    reads: &[
+        What::File(Root::Proc, "pressure/cpu"),
+        What::File(Root::Proc, "pressure/io"),
+        What::File(Root::Proc, "pressure/memory"),
+    ],
+    hint: "a kernel with CONFIG_PSI (and psi=1 on its command line where it is off by default), or --no-collector.pressure",
+    },
+);
+
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     for (resource, families) in RESOURCES {
-        // A kernel without CONFIG_PSI has no /proc/pressure: node_exporter reports that as a
-        // failed scrape of this collector too.
+        // A kernel without CONFIG_PSI has no /proc/pressure; with psi=0 reads fail with
+        // EOPNOTSUPP.
         ctx.src
-            .read(Root::Proc, &["pressure/", resource], &mut ctx.buf)?;
+            .read(Root::Proc, &["pressure/", resource], &mut ctx.buf)
+            .map_err(Error::absent_feature)?;
         let psi = parse_psi(&ctx.buf).map_err(|e| ctx.src.parse_error(e))?;
         for f in families {
             let (line, total) = if f.full {
@@ -187,7 +201,7 @@ full avg10=0.00 avg60=0.00 avg300=0.00 total=0
 
     fn ctx_at(proc: &str) -> Ctx {
         let src = Source::new(proc.into(), "/nonexistent".into(), "/".into());
-        Ctx::new(src, crate::cli::Config::default().opts().unwrap())
+        Ctx::new(src)
     }
 
     #[test]

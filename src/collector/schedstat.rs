@@ -4,7 +4,7 @@
 //! Only the `cpu<N>` lines are read (versions 15–17 print them alike); their last three fields
 //! are the run-queue's `rq_cpu_time` and `run_delay` in nanoseconds and `pcount`. Kernels built
 //! without CONFIG_SCHEDSTATS have no such file and the collector fails, as node_exporter's does.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
@@ -62,8 +62,20 @@ fn parse_cpu_line<'a>(
     }
 }
 
+pub const COLLECTOR: Collector = Collector::plain(
+    "schedstat",
+    collect,
+    Sources {
+        reads: &[What::File(Root::Proc, "schedstat")],
+        hint: "a kernel with CONFIG_SCHEDSTATS, or --no-collector.schedstat",
+    },
+);
+
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-    ctx.src.read(Root::Proc, &["schedstat"], &mut ctx.buf)?;
+    // A kernel without CONFIG_SCHEDSTATS has no /proc/schedstat.
+    ctx.src
+        .read(Root::Proc, &["schedstat"], &mut ctx.buf)
+        .map_err(Error::absent_feature)?;
     out.family(
         "node_schedstat_running_seconds_total",
         "Number of seconds CPU spent running a process.",

@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn live_self_metrics() {
         let src = crate::source::Source::new("/proc".into(), "/sys".into(), "/".into());
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = Ctx::new(src);
         let mut out = Encoder::new();
         State::new().collect(&mut ctx, &mut out);
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();

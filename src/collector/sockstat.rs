@@ -1,6 +1,6 @@
 //! `sockstat`: /proc/net/sockstat and sockstat6 → node_sockstat_<PROTO>_<key>, plus
 //! node_sockstat_<PROTO>_mem_bytes (`mem` is in pages) and node_sockstat_sockets_used.
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::parse::i64_at;
 use crate::source::{Error, ParseError, Root};
@@ -75,6 +75,18 @@ fn parse_line(n: usize, line: &str) -> Result<Line<'_>, ParseError> {
 
 /// The keys node_exporter exports, in its order; `inuse` is written as 0 when missing.
 const KEYS: [&str; 6] = ["inuse", "orphan", "tw", "alloc", "mem", "memory"];
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "sockstat",
+    collect,
+    Sources {
+        reads: &[
+            What::Optional(Root::Proc, "net/sockstat"),
+            What::Optional(Root::Proc, "net/sockstat6"),
+        ],
+        hint: "net/sockstat6 exists only with IPv6 enabled",
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     let page_size = i64::try_from(ctx.page_size).unwrap_or(4096);
@@ -197,7 +209,7 @@ FRAG: inuse 0 memory 0
 
     fn ctx_at(proc: &str) -> Ctx {
         let src = Source::new(proc.into(), "/nonexistent".into(), "/".into());
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = Ctx::new(src);
         ctx.page_size = 4096;
         ctx
     }

@@ -5,7 +5,7 @@
 //! position in the file, not with the CPU id column that 5.10+ prints (they differ only when a
 //! CPU is offline); we do the same so the series match.
 use crate::collector::conntrack::hex_at;
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{u64_str, Encoder, Kind};
 use crate::source::{Error, ParseError, Root};
 
@@ -51,6 +51,15 @@ const FAMILIES: [(&str, &str); 3] = [
         "Number of times processing packets ran out of quota",
     ),
 ];
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "softnet",
+    collect,
+    Sources {
+        reads: &[What::File(Root::Proc, "net/softnet_stat")],
+        hint: ROOT_ONLY,
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src

@@ -1,7 +1,9 @@
 //! `stat`: /proc/stat → node_boot_time_seconds, node_context_switches_total, node_forks_total,
-//! node_intr_total, node_procs_running, node_procs_blocked.
-use crate::collector::Ctx;
+//! node_intr_total, node_procs_running, node_procs_blocked; with `--collector.stat.softirq`
+//! also node_softirqs_total{vector} from the `softirq` line.
+use crate::collector::{Build, Collect, Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
+use crate::flag::{Flag, Settings};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root};
 
@@ -40,6 +42,92 @@ pub fn parse_stat(text: &str) -> Result<Stat, ParseError> {
     Ok(stat)
 }
 
+/// The vectors of the `softirq` line after its total, with node_exporter's names (the kernel
+/// calls the sixth IRQ_POLL since 4.5; node_exporter kept the old name).
+pub const SOFTIRQ_VECTORS: [&str; 10] = [
+    "hi",
+    "timer",
+    "net_tx",
+    "net_rx",
+    "block",
+    "block_iopoll",
+    "tasklet",
+    "sched",
+    "hrtimer",
+    "rcu",
+];
+
+/// The per-vector counts of the `softirq total v1 v2 ...` line and how many there are (an old
+/// kernel prints fewer); `None` without such a line.
+pub fn parse_softirq(text: &str) -> Result<Option<([u64; 10], usize)>, ParseError> {
+    let Some((i, line)) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("softirq "))
+    else {
+        return Ok(None);
+    };
+    let mut counts = [0u64; 10];
+    let mut n = 0;
+    for (slot, (field, vector)) in counts
+        .iter_mut()
+        .zip(line.split_ascii_whitespace().skip(2).zip(SOFTIRQ_VECTORS))
+    {
+        *slot = u64_at(field, i + 1, vector)?;
+        n += 1;
+    }
+    Ok(Some((counts, n)))
+}
+
+pub const COLLECTOR: Collector = Collector {
+    name: "stat",
+    enabled_by_default: true,
+    flags: &[Flag::switch(
+        "collector.stat.softirq",
+        "Export the softirq calls per vector (node_softirqs_total{vector}) from /proc/stat.",
+    )],
+    help_section: None,
+    sources: Sources {
+        reads: &[What::File(Root::Proc, "stat")],
+        hint: ROOT_ONLY,
+    },
+    build: Build::New(|s| Ok(Box::new(StatCollector::new(s)))),
+};
+
+pub struct StatCollector {
+    softirq: bool,
+}
+
+impl StatCollector {
+    pub fn new(s: &Settings) -> Self {
+        StatCollector {
+            softirq: s.switch("collector.stat.softirq"),
+        }
+    }
+}
+
+impl Collect for StatCollector {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(ctx, out)?;
+        if !self.softirq {
+            return Ok(());
+        }
+        let Some((counts, n)) = parse_softirq(&ctx.buf).map_err(|e| ctx.src.parse_error(e))? else {
+            return Ok(());
+        };
+        out.family(
+            "node_softirqs_total",
+            "Number of softirq calls.",
+            Kind::Counter,
+        );
+        for (vector, v) in SOFTIRQ_VECTORS.iter().zip(counts).take(n) {
+            out.u64(&[("vector", vector)], v);
+        }
+        Ok(())
+    }
+}
+
+/// The six system-wide families; leaves /proc/stat in `ctx.buf`.
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["stat"], &mut ctx.buf)?;
     let s = parse_stat(&ctx.buf).map_err(|e| ctx.src.parse_error(e))?;
@@ -150,6 +238,62 @@ softirq 85842 0 9472 4 1703 34293 0 13 21348 0 19009
         );
         // A key without a value is skipped, as procfs does.
         assert_eq!(parse_stat("ctxt\n"), Ok(Stat::default()));
+    }
+
+    #[test]
+    fn softirq_line() {
+        assert_eq!(
+            parse_softirq(STAT_KERNEL_6_18),
+            Ok(Some((
+                [0, 9472, 4, 1703, 34293, 0, 13, 21348, 0, 19009],
+                10
+            )))
+        );
+        assert_eq!(parse_softirq("cpu 1 2\n"), Ok(None));
+        // A 2.6.30 kernel printed eight vectors.
+        assert_eq!(
+            parse_softirq("softirq 10 1 2 3 4 5 6 7 8\n"),
+            Ok(Some(([1, 2, 3, 4, 5, 6, 7, 8, 0, 0], 8)))
+        );
+        assert_eq!(
+            parse_softirq("ctxt 1\nsoftirq 10 1 x\n")
+                .unwrap_err()
+                .to_string(),
+            "line 2: expected an unsigned integer for timer, found \"x\""
+        );
+    }
+
+    #[test]
+    fn softirq_flag() {
+        let mut settings = crate::collector::default_settings();
+        let run = |s: &Settings| {
+            let mut ctx = crate::collector::fixture_ctx();
+            let mut out = Encoder::new();
+            StatCollector::new(s).collect(&mut ctx, &mut out).unwrap();
+            String::from_utf8(out.as_bytes().to_vec()).unwrap()
+        };
+        assert!(!run(&settings).contains("softirq"));
+        settings
+            .set(&COLLECTOR.flags[0], crate::config::Value::Bool(true))
+            .unwrap();
+        let text = run(&settings);
+        assert!(
+            text.ends_with(
+                "# TYPE node_softirqs_total counter
+node_softirqs_total{vector=\"hi\"} 12
+node_softirqs_total{vector=\"timer\"} 56789012345
+node_softirqs_total{vector=\"net_tx\"} 456789
+node_softirqs_total{vector=\"net_rx\"} 45678901234
+node_softirqs_total{vector=\"block\"} 12345678
+node_softirqs_total{vector=\"block_iopoll\"} 0
+node_softirqs_total{vector=\"tasklet\"} 98765432
+node_softirqs_total{vector=\"sched\"} 67890123456
+node_softirqs_total{vector=\"hrtimer\"} 0
+node_softirqs_total{vector=\"rcu\"} 98765432101
+"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -17,8 +17,9 @@ use std::io::Read;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
-use crate::collector::Ctx;
+use crate::collector::{Build, Collect, Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
+use crate::flag::{Flag, Kind as FlagKind};
 use crate::log;
 use crate::source::{Error, MAX_FILE_BYTES};
 
@@ -59,13 +60,44 @@ struct Merged<'a> {
     parts: Vec<(usize, usize)>,
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+pub const COLLECTOR: Collector = Collector {
+    name: "textfile",
+    enabled_by_default: true,
+    flags: &[Flag::new(
+        "collector.textfile.directory",
+        FlagKind::Str,
+        "DIR",
+        "",
+        "Directory of *.prom files to merge into the output (taken as given, not under --path.rootfs).",
+    )
+    .unset("none")],
+    help_section: None,
+    sources: Sources {
+        reads: &[What::TextfileDir],
+        hint: "set --collector.textfile.directory to a directory of *.prom files",
+    },
+    build: Build::New(|s| {
+        Ok(Box::new(Textfile {
+            directory: s.path("collector.textfile.directory"),
+        }))
+    }),
+};
+
+/// `--collector.textfile.directory`, taken as given (not under --path.rootfs); `None`
+/// (node_exporter's default, "") means no textfiles.
+pub struct Textfile {
+    pub directory: Option<std::path::PathBuf>,
+}
+
+impl Collect for Textfile {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(self.directory.as_deref(), ctx, out)
+    }
+}
+
+fn collect(dir: Option<&Path>, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     let mut errored = false;
-    let dir = ctx
-        .opts
-        .textfile_directory
-        .as_deref()
-        .filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.filter(|d| !d.as_os_str().is_empty());
     if let Some(dir) = dir {
         errored |= !list_prom_files(dir, &mut ctx.names);
         let dir_str = dir.to_string_lossy();
@@ -505,10 +537,9 @@ mod tests {
     /// Runs the collector on `dir` after `before` wrote into the encoder; returns the output.
     fn run(dir: Option<PathBuf>, before: impl FnOnce(&mut Encoder)) -> String {
         let mut ctx = fixture_ctx();
-        ctx.opts.textfile_directory = dir;
         let mut out = Encoder::new();
         before(&mut out);
-        collect(&mut ctx, &mut out).unwrap();
+        collect(dir.as_deref(), &mut ctx, &mut out).unwrap();
         String::from_utf8(out.as_bytes().to_vec()).unwrap()
     }
 

@@ -9,7 +9,7 @@
 use std::io;
 
 use crate::collector::hwmon::read_attr;
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::source::{Error, ParseError, Root, Source};
 
@@ -71,6 +71,15 @@ fn zone_temp(src: &mut Source, zone: &str, buf: &mut [u8; 128]) -> Result<Option
 
 /// ENODATA is 61 on every Linux architecture.
 const ENODATA: i32 = 61;
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "thermal_zone",
+    collect,
+    Sources {
+        reads: &[What::Dir(Root::Sys, "class/thermal")],
+        hint: "thermal drivers (ACPI, SoC); VMs often have none",
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     match ctx
@@ -187,7 +196,7 @@ mod tests {
     fn missing_class_is_empty_and_garbage_fails() {
         let root = std::env::temp_dir().join(format!("proctap-thermal-{}", std::process::id()));
         let src = Source::new(root.join("proc"), root.join("sys"), root.clone());
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = Ctx::new(src);
         assert_eq!(scrape(&mut ctx).unwrap(), "");
 
         let zone = root.join("sys/class/thermal/thermal_zone0");

@@ -4,7 +4,7 @@
 use std::ffi::CStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{u64_str, Encoder, Kind};
 use crate::source::{Error, Root};
 
@@ -42,6 +42,18 @@ fn with_zone<R>(t: TimeT, f: impl FnOnce(i64, &str) -> R) -> R {
     let offset = i64::from(tm.tm_gmtoff);
     f(offset, name)
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "time",
+    collect,
+    Sources {
+        reads: &[What::Optional(
+            Root::Sys,
+            "devices/system/clocksource/clocksource0/available_clocksource",
+        )],
+        hint: ROOT_ONLY,
+    },
+);
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     let now = SystemTime::now()
@@ -115,7 +127,7 @@ mod tests {
 
     fn ctx_at(sys: &str) -> Ctx {
         let src = Source::new("/nonexistent".into(), sys.into(), "/".into());
-        Ctx::new(src, crate::cli::Config::default().opts().unwrap())
+        Ctx::new(src)
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! fixture tree).
 use std::borrow::Cow;
 
-use crate::collector::Ctx;
+use crate::collector::{Collector, Ctx, Sources};
 use crate::expo::{Encoder, Kind};
 use crate::source::Error;
 
@@ -15,6 +15,15 @@ pub fn field(chars: &[libc::c_char]) -> Cow<'_, str> {
     let bytes = unsafe { std::slice::from_raw_parts(chars.as_ptr().cast::<u8>(), chars.len()) };
     String::from_utf8_lossy(bytes)
 }
+
+pub const COLLECTOR: Collector = Collector::plain(
+    "uname",
+    collect,
+    Sources {
+        reads: &[],
+        hint: "",
+    },
+);
 
 pub fn collect(_ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     // SAFETY: all-zero bytes are a valid utsname.
@@ -72,7 +81,7 @@ mod tests {
     #[test]
     fn collect_live_host() {
         let src = Source::new("/nonexistent".into(), "/nonexistent".into(), "/".into());
-        let mut ctx = Ctx::new(src, crate::cli::Config::default().opts().unwrap());
+        let mut ctx = Ctx::new(src);
         let mut out = Encoder::new();
         collect(&mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();

@@ -1,7 +1,8 @@
 //! `vmstat`: /proc/vmstat → node_vmstat_<key> (untyped, as node_exporter has it) for the keys
 //! that match `--collector.vmstat.fields`.
-use crate::collector::Ctx;
+use crate::collector::{Build, Collect, Collector, Ctx, Pattern, Sources, What, ROOT_ONLY};
 use crate::expo::{Encoder, Kind};
+use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
 use crate::source::{Error, ParseError, Root};
 
 /// A /proc/vmstat value: the kernel prints unsigned counters, but a few per-node gauges can be
@@ -49,12 +50,51 @@ fn parse_line(n: usize, line: &str) -> Result<(&str, Value), ParseError> {
     Ok((key, value))
 }
 
-pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+/// node_exporter's default set of /proc/vmstat keys.
+pub const FIELDS_DEFAULT: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
+
+pub const COLLECTOR: Collector = Collector {
+    name: "vmstat",
+    enabled_by_default: true,
+    flags: &[Flag::new(
+        "collector.vmstat.fields",
+        FlagKind::Regex,
+        "RE",
+        FIELDS_DEFAULT,
+        "Fields of /proc/vmstat to export.",
+    )],
+    help_section: None,
+    sources: Sources {
+        reads: &[What::File(Root::Proc, "vmstat")],
+        hint: ROOT_ONLY,
+    },
+    build: Build::New(|s| Ok(Box::new(Vmstat::new(s)?))),
+};
+
+pub struct Vmstat {
+    opt: Pattern,
+}
+
+impl Vmstat {
+    pub fn new(s: &Settings) -> Result<Vmstat, CliError> {
+        Ok(Vmstat {
+            opt: Pattern::new(s.regex("collector.vmstat.fields")?),
+        })
+    }
+}
+
+impl Collect for Vmstat {
+    fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+        collect(&mut self.opt, ctx, out)
+    }
+}
+
+fn collect(opt: &mut Pattern, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["vmstat"], &mut ctx.buf)?;
     let help = &mut ctx.buf2;
     for record in parse_vmstat(&ctx.buf) {
         let (key, value) = record.map_err(|e| ctx.src.parse_error(e))?;
-        if !ctx.opts.vmstat_fields.is_match(key) {
+        if !opt.is_match(key) {
             continue;
         }
         help.clear();
@@ -128,14 +168,17 @@ oom_kill 0
             format!("{root}/sys").into(),
             root.into(),
         );
-        Ctx::new(src, crate::cli::Config::default().opts().unwrap())
+        Ctx::new(src)
     }
 
     #[test]
     fn collect_fixture_default_fields() {
         let mut ctx = fixture_ctx();
+        let mut opt: Pattern = Vmstat::new(&crate::collector::default_settings())
+            .unwrap()
+            .opt;
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        collect(&mut opt, &mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
         let want = "\
 # HELP node_vmstat_pgpgin /proc/vmstat information field pgpgin.
@@ -166,10 +209,10 @@ node_vmstat_oom_kill 3
     #[test]
     fn collect_fixture_custom_fields() {
         let mut ctx = fixture_ctx();
-        ctx.opts.vmstat_fields =
+        let mut opt =
             crate::collector::Pattern::new(regex_lite::Regex::new("^nr_free_pages$").unwrap());
         let mut out = Encoder::new();
-        collect(&mut ctx, &mut out).unwrap();
+        collect(&mut opt, &mut ctx, &mut out).unwrap();
         let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
         assert!(
             text.ends_with("\nnode_vmstat_nr_free_pages 153086\n"),

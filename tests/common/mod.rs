@@ -36,6 +36,21 @@ pub fn target_dir() -> &'static std::path::Path {
     })
 }
 
+/// How many collectors are on by default in this build (`proctap config` lists them), so that
+/// tests counting collectors follow the table and the cargo features.
+pub fn default_collectors() -> usize {
+    let out = Command::new(bin())
+        .arg("config")
+        .output()
+        .expect("run proctap config");
+    let text = String::from_utf8(out.stdout).expect("utf-8 config");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("collectors = ["))
+        .expect("a collectors line");
+    line.matches('"').count() / 2
+}
+
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
@@ -47,12 +62,24 @@ pub fn fixture_args() -> Vec<String> {
         format!("--path.procfs={}", f.join("proc").display()),
         format!("--path.sysfs={}", f.join("sys").display()),
         format!("--path.rootfs={}", f.display()),
+        format!("--path.udev.data={}", f.join("run/udev/data").display()),
         format!(
             "--collector.textfile.directory={}",
             f.join("textfile").display()
         ),
     ]
 }
+
+/// The flags of the golden output (fixtures/e2e-output.txt): it also covers the collectors
+/// and options that are off by default.
+pub const GOLDEN_FLAGS: &[&str] = &[
+    "--collector.processes",
+    "--collector.softirqs",
+    "--collector.cpu.info",
+    "--collector.cpu.info.flags-include=^(aes|avx.*|sse4_2|sha_ni|vmx)$",
+    "--collector.cpu.info.bugs-include=.",
+    "--collector.stat.softirq",
+];
 
 /// `proctap once` against the fixtures with extra flags.
 pub fn once(extra: &[&str]) -> Output {
@@ -357,6 +384,8 @@ const VOLATILE: &[&str] = &[
     "node_time_seconds",
     "node_time_zone_offset_seconds",
     "node_uname_info",
+    // The revision.
+    "node_exporter_build_info",
     "proctap_build_info",
 ];
 
@@ -373,7 +402,9 @@ pub fn stable_lines(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
         let fam = family_of(line);
-        if VOLATILE.contains(&fam) || fam.starts_with("process_") {
+        // adjtimex(2) of the machine running the test.
+        if VOLATILE.contains(&fam) || fam.starts_with("process_") || fam.starts_with("node_timex_")
+        {
             continue;
         }
         out.push_str(line);
