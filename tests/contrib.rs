@@ -168,9 +168,10 @@ fn systemd_unit_verifies_and_is_hardened() {
     // The drop-in is read: the capability shows up, and costs exposure.
     assert!(ptrace.starts_with('✗'), "{ptrace}");
     println!("systemd-analyze security: {plain} without the drop-in, {with_caps} with it");
-    assert!(plain <= 2.0, "exposure {plain}");
+    // 1.8 with ProtectClock=yes, which would fail the timex collector (see the unit).
+    assert!(plain <= 2.2, "exposure {plain}");
     assert!(
-        with_caps <= 2.5 && with_caps > plain,
+        with_caps <= 2.7 && with_caps > plain,
         "exposure {with_caps}"
     );
 
@@ -224,7 +225,7 @@ fn systemd_socket_unit_and_its_drop_in_verify() {
     verify_units(&[&unit, &socket]);
     // Activation adds no exposure to the service.
     let (score, _) = security(&unit);
-    assert!(score <= 2.0, "exposure {score}");
+    assert!(score <= 2.2, "exposure {score}");
     // A key systemd does not know is reported, so the empty output above means something.
     std::fs::write(
         &socket,
