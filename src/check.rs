@@ -35,11 +35,11 @@ fn probe_dir(path: &Path) -> Found {
     }
 }
 
-/// Tries `/proc/<pid>/<file>` for every process: (readable, denied).
-fn probe_per_process(procfs: &Path, file: &str) -> (usize, usize) {
-    let (mut ok, mut denied) = (0, 0);
+/// Tries `/proc/<pid>/<file>` for every process: (readable, denied, missing).
+fn probe_per_process(procfs: &Path, file: &str) -> (usize, usize, usize) {
+    let (mut ok, mut denied, mut missing) = (0, 0, 0);
     let Ok(entries) = std::fs::read_dir(procfs) else {
-        return (0, 0);
+        return (0, 0, 0);
     };
     for e in entries.flatten() {
         let name = e.file_name();
@@ -58,10 +58,16 @@ fn probe_per_process(procfs: &Path, file: &str) -> (usize, usize) {
         match opened {
             Ok(()) => ok += 1,
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => denied += 1,
-            Err(_) => {} // gone in between, or a kernel without the file
+            // A kernel without the file, when its process is still there.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                if std::fs::symlink_metadata(e.path()).is_ok() {
+                    missing += 1;
+                }
+            }
+            Err(_) => {} // gone in between
         }
     }
-    (ok, denied)
+    (ok, denied, missing)
 }
 
 fn classify(e: io::Error) -> Found {
@@ -123,7 +129,16 @@ pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut Stri
                     (p, f, false)
                 }
                 What::PerProcess(file) => {
-                    let (ok, denied) = probe_per_process(&src.procfs, file);
+                    let (ok, denied, missing) = probe_per_process(&src.procfs, file);
+                    if ok == 0 && denied == 0 && missing > 0 {
+                        // Reported here once; the collector does without it.
+                        let _ = writeln!(
+                            out,
+                            "    absent      {}/[pid]/{file}: not provided by this kernel",
+                            src.procfs.display()
+                        );
+                        continue;
+                    }
                     let _ = writeln!(
                         out,
                         "    {:<11} {}/[pid]/{file}: {ok} readable, {denied} denied",
@@ -190,17 +205,26 @@ mod tests {
     #[test]
     fn per_process_files_are_counted() {
         let procfs = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/proc"));
-        let (ok, denied) = probe_per_process(procfs, "stat");
-        assert_eq!((ok, denied), (15, 0), "the 15 fixture PIDs");
+        let (ok, denied, missing) = probe_per_process(procfs, "stat");
+        assert_eq!(
+            (ok, denied, missing),
+            (15, 0, 1),
+            "the 15 fixture PIDs; 1 has only mounts"
+        );
         let dir = std::env::temp_dir().join(format!("proctap-check-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("12/fd")).unwrap();
         std::fs::create_dir_all(dir.join("13")).unwrap();
         std::fs::write(dir.join("13/io"), "rchar: 1\n").unwrap();
-        assert_eq!(probe_per_process(&dir, "fd"), (1, 0));
+        assert_eq!(probe_per_process(&dir, "fd"), (1, 0, 1));
         assert_eq!(
             probe_per_process(&dir, "io"),
-            (1, 0),
+            (1, 0, 1),
             "a missing file is not denied"
+        );
+        assert_eq!(
+            probe_per_process(&dir, "sched"),
+            (0, 0, 2),
+            "no process has it"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -64,6 +64,8 @@ pub struct Config {
     pub web_config_file: Option<PathBuf>,
     /// At most one collection per interval; zero collects on every scrape.
     pub interval: Duration,
+    /// `--once-to-stdout-delay`: print one collection taken this long after a first one.
+    pub once_delay: Duration,
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
     pub rootfs: PathBuf,
@@ -90,6 +92,7 @@ impl Default for Config {
             telemetry_path: String::new(),
             web_config_file: None,
             interval: Duration::ZERO,
+            once_delay: Duration::ZERO,
             procfs: PathBuf::new(),
             sysfs: PathBuf::new(),
             rootfs: PathBuf::new(),
@@ -183,7 +186,11 @@ const FLAGS: &[(Section, Flag)] = &[
         "proctap answers one scrape at a time; when more than N scrape requests are waiting for their turn, the newest gets 503 (node_exporter: the maximum number of parallel scrapes). 0: no limit.")),
     (Section::Server, Flag::new("runtime.gomaxprocs", Kind::Count, "N", "1",
         "Accepted for node_exporter compatibility, no effect: proctap does its work on one thread.")),
-    (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")),
+    (Section::Server, Flag::new("once-to-stdout-delay", Kind::Duration, "DURATION", "0s",
+        "Do not serve: collect, wait DURATION, collect again and print that to stdout, as process-exporter's flag does (so rates between the two collections are meaningful). 0s: serve.")
+        .action()),
+    (Section::Paths, Flag::new("path.procfs", Kind::Str, "DIR", "/proc", "procfs mount point.")
+        .aliases(&["procfs"])),
     (Section::Paths, Flag::new("path.sysfs", Kind::Str, "DIR", "/sys", "sysfs mount point.")),
     (Section::Paths, Flag::new("path.rootfs", Kind::Str, "DIR", "/", "Root filesystem (for the host's files).")),
     (Section::Paths, Flag::new("path.udev.data", Kind::Str, "DIR", crate::source::UDEV_DATA, "udev's database (disk model, serial, filesystem and device mapper labels).")),
@@ -320,6 +327,7 @@ where
     use lexopt::Arg::{Long, Short, Value as Positional};
     let mut cfg = Config::default();
     let mut settings: Vec<Setting> = Vec::new();
+    let args = crate::goflags::rewrite(args.into_iter().map(Into::into));
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(lexopt_error)? {
         let flag = match &arg {
@@ -518,6 +526,7 @@ impl Config {
         self.telemetry_path = s.str("web.telemetry-path").to_string();
         self.web_config_file = s.path("web.config.file");
         self.interval = s.duration("interval");
+        self.once_delay = s.duration("once-to-stdout-delay");
         self.procfs = s.str("path.procfs").into();
         self.sysfs = s.str("path.sysfs").into();
         self.rootfs = s.str("path.rootfs").into();

@@ -208,9 +208,12 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.wifi.fixtures", VALUE, "wifi"),
 ];
 
-/// process-exporter's flags, for issue 13: they are single-dash Go flags (`-config.path`),
-/// rewritten to the long form before lexopt sees them, and where one does something it is a real
-/// flag of the namedprocess collector instead of a row. Rows here behave as node_exporter's do.
+/// process-exporter's flags without a proctap flag. They are single-dash Go flags
+/// (`-config.path`), rewritten to the long form before lexopt sees them (src/goflags.rs lists
+/// them all). Every flag of process-exporter 0.7.10 (and the later -recheck-with-time-limit,
+/// -remove-empty-groups) does something here, so each is a real flag (the namedprocess
+/// collector's, `--path.procfs`, `--web.*`, `--once-to-stdout-delay`) and none is a row; a unit
+/// test in goflags.rs fails if one is both. Rows here would behave as node_exporter's do.
 pub const PROCESS_EXPORTER: &[Row] = &[];
 
 /// A node_exporter flag that is repeatable there and single here, and what proctap does instead.

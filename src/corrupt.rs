@@ -530,9 +530,15 @@ fn promtool_problems(text: &[u8]) -> Vec<String> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .filter(|l| {
-            !["node_memory_", "node_netstat_", "node_entropy_"]
-                .iter()
-                .any(|p| l.starts_with(p))
+            ![
+                "node_memory_",
+                "node_netstat_",
+                "node_entropy_",
+                "namedprocess_scrape_",
+                "namedprocess_namegroup_thread_count",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
         })
         .filter(|l| !l.contains("error while linting") || !res.status.success())
         .map(str::to_string)

@@ -13,6 +13,7 @@ mod config;
 mod corrupt;
 mod expo;
 mod flag;
+mod goflags;
 mod gzip;
 mod http;
 mod listen;
@@ -25,6 +26,7 @@ mod source;
 #[cfg(feature = "tls")]
 mod tls;
 mod webconfig;
+mod yaml;
 
 use cli::Command;
 
@@ -109,7 +111,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         };
     }
-    if cfg.command == Command::Once {
+    if cfg.command == Command::Once || !cfg.once_delay.is_zero() {
+        if !cfg.once_delay.is_zero() {
+            // process-exporter's -once-to-stdout-delay: a first collection, so that the
+            // printed one has rates and new processes settled.
+            scraper.scrape();
+            std::thread::sleep(cfg.once_delay);
+        }
         let ok = scraper.scrape();
         let mut stdout = std::io::stdout().lock();
         if stdout

@@ -96,6 +96,10 @@ pub const ALL: &[(&str, Parser)] = &[
     ("config", |t| {
         sink(crate::config::parse(Path::new("proctap.conf"), t))
     }),
+    ("yaml", |t| sink(crate::yaml::parse(t))),
+    ("pe_config", |t| {
+        sink(namedprocess::naming::parse_config(Path::new("pe.yml"), t))
+    }),
     ("number", |t| {
         sink(crate::parse::u64_at(t, 1, "n"));
         sink(crate::parse::i64_at(t, 1, "n"));
@@ -197,6 +201,10 @@ mod tests {
         }
         files.push(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n".to_vec());
         files.push(std::fs::read(root.join("../examples/proctap.conf")).unwrap_or_default());
+        files.push(std::fs::read(root.join("../examples/web-config.yml")).unwrap_or_default());
+        files.push(
+            b"process_names:\n  - name: \"{{.Comm}}:{{.Matches.x}}\"\n    comm: [a, 'b c']\n    cmdline:\n    - '(?P<x>\\w+)'\n  - exe:\n    - /usr/bin/x\n".to_vec(),
+        );
         files
     }
 

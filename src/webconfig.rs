@@ -1,14 +1,16 @@
 //! `--web.config-file`: the part of node_exporter's web configuration (exporter-toolkit) that
 //! proctap serves — `tls_server_config` with `cert_file` and `key_file`, and
-//! `basic_auth_users` with bcrypt hashes. The YAML is read by a hand-written parser for exactly
-//! this shape (two levels of mappings, plain or quoted scalars, comments); anything else is an
-//! error naming the file and line, so a setting proctap would ignore is never silently dropped.
+//! `basic_auth_users` with bcrypt hashes. The YAML is read by proctap's own subset reader
+//! (src/yaml.rs); any key proctap does not serve is an error naming the file and line, so a
+//! setting proctap would ignore is never silently dropped.
 //!
 //! Also here: the pure pieces of basic auth — the `Authorization` header's base64, and a bcrypt
 //! hash string's cost, salt and digest — so they are tested without the `tls` feature.
 #![cfg_attr(not(feature = "tls"), allow(dead_code))]
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use crate::yaml::{self, Value};
 
 /// The web configuration as read from the file; paths are resolved against its directory.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -59,7 +61,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
 
 const TLS_KEYS: &str = "cert_file, key_file";
 
-/// Parses the YAML subset. `path` names the file in errors and anchors relative paths.
+/// Parses the YAML (src/yaml.rs). `path` names the file in errors and anchors relative paths.
 pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
     let err = |line: usize, msg: String| WebConfigError {
         file: path.to_path_buf(),
@@ -68,264 +70,104 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
     };
     let base = path.parent().unwrap_or(Path::new(""));
     let mut cfg = WebConfig::default();
-    let mut cert: Option<(usize, String)> = None;
-    let mut key: Option<(usize, String)> = None;
-    let mut tls_line = 0;
-    let mut seen_top: Vec<(String, usize)> = Vec::new();
-    let mut seen_inner: Vec<String> = Vec::new();
-    // The mapping being filled and the indentation of its entries, once known.
-    let mut section: Option<(Section, Option<usize>)> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let n = i + 1;
-        let line = strip_comment(raw).map_err(|m| err(n, m.into()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        // A document start marker, before any entry.
-        if seen_top.is_empty() && line.trim_end() == "---" {
-            continue;
-        }
-        let indent = line.len() - line.trim_start_matches(' ').len();
-        if line[indent..].starts_with('\t') {
+    let root = yaml::parse(text).map_err(|e| err(e.line, e.msg))?;
+    let entries = match root.value {
+        Value::Null => return Ok(cfg),
+        Value::Map(entries) => entries,
+        _ => {
             return Err(err(
-                n,
-                "tabs are not allowed for indentation in YAML".into(),
-            ));
+                root.line,
+                format!(
+                    "expected tls_server_config and basic_auth_users, found {}",
+                    root.kind()
+                ),
+            ))
         }
-        let (k, v) = split_entry(line.trim()).map_err(|m| err(n, m))?;
-        if indent == 0 {
-            if let Some((_, first)) = seen_top.iter().find(|(s, _)| *s == k) {
-                return Err(err(n, format!("{k} set twice (first on line {first})")));
-            }
-            seen_top.push((k.clone(), n));
-            seen_inner.clear();
-            let which =
-                match k.as_str() {
-                    "tls_server_config" => {
-                        tls_line = n;
-                        Section::Tls
-                    }
-                    "basic_auth_users" => Section::Users,
-                    "http_server_config" => return Err(err(
-                        n,
-                        "http_server_config is not supported by proctap (it serves HTTP/1.1 only)"
-                            .into(),
-                    )),
-                    _ => {
-                        return Err(err(
-                            n,
-                            format!(
-                        "unknown key {k:?} (proctap reads tls_server_config and basic_auth_users)"
-                    ),
-                        ))
-                    }
-                };
-            match v {
-                None => section = Some((which, None)),
-                Some(Scalar {
-                    text,
-                    quoted: false,
-                }) if text == "{}" => section = None,
-                Some(_) => {
-                    return Err(err(
-                        n,
-                        format!("{k} must be a mapping of keys on the lines below it"),
-                    ))
-                }
-            }
-            continue;
-        }
-        let Some((which, want_indent)) = section.as_mut() else {
-            return Err(err(n, "indented line outside a section".into()));
-        };
-        match want_indent {
-            None => *want_indent = Some(indent),
-            Some(w) if *w != indent => {
+    };
+    let mut tls: Option<(usize, Option<String>, Option<String>)> = None;
+    for e in entries {
+        let section = match e.key.as_str() {
+            "tls_server_config" | "basic_auth_users" => e.key.as_str(),
+            "http_server_config" => {
                 return Err(err(
-                    n,
-                    format!("indentation of {indent} spaces where the entries above have {w}"),
+                    e.line,
+                    "http_server_config is not supported by proctap (it serves HTTP/1.1 only)"
+                        .into(),
                 ))
             }
-            Some(_) => {}
-        }
-        if seen_inner.contains(&k) {
-            return Err(err(n, format!("{k} set twice")));
-        }
-        seen_inner.push(k.clone());
-        let Some(value) = v else {
-            return Err(err(
-                n,
-                format!("{k} needs a value (nested mappings are not supported)"),
-            ));
+            k => {
+                return Err(err(
+                    e.line,
+                    format!(
+                        "unknown key {k:?} (proctap reads tls_server_config and basic_auth_users)"
+                    ),
+                ))
+            }
         };
-        if !value.quoted
-            && value
-                .text
-                .starts_with(['{', '[', '&', '*', '!', '|', '>', '%', '@', '`'])
-        {
-            return Err(err(
-                n,
-                format!(
-                    "{k}: unsupported YAML value {:?}; quote it if it is a string",
-                    value.text
-                ),
-            ));
-        }
-        match which {
-            Section::Tls => match k.as_str() {
-                "cert_file" => cert = Some((n, value.text)),
-                "key_file" => key = Some((n, value.text)),
+        let inner = match e.value.value {
+            Value::Map(inner) => inner,
+            Value::Null => Vec::new(),
+            Value::Seq(_) => {
+                return Err(err(
+                    e.value.line,
+                    format!("{section}: lists are not supported here"),
+                ))
+            }
+            Value::Scalar(_) => {
+                return Err(err(
+                    e.line,
+                    format!("{section} must be a mapping of keys on the lines below it"),
+                ))
+            }
+        };
+        let (mut cert, mut key) = (None, None);
+        for kv in inner {
+            let k = kv.key;
+            let value = match kv.value.value {
+                Value::Scalar(s) => s.text,
+                Value::Null => return Err(err(kv.line, format!("{k} needs a value"))),
                 _ => {
                     return Err(err(
-                        n,
-                        format!("tls_server_config: key {k:?} is not supported by proctap (supported: {TLS_KEYS})"),
+                        kv.line,
+                        format!("{k}: expected a string, found {}", kv.value.kind()),
                     ))
                 }
-            },
-            Section::Users => {
-                let hash = BcryptHash::parse(&value.text)
-                    .map_err(|why| err(n, format!("basic_auth_users: user {k:?}: {why}")))?;
+            };
+            if section == "basic_auth_users" {
+                let hash = BcryptHash::parse(&value)
+                    .map_err(|why| err(kv.line, format!("basic_auth_users: user {k:?}: {why}")))?;
                 cfg.users.push((k, hash));
+                continue;
+            }
+            match k.as_str() {
+                "cert_file" => cert = Some(value),
+                "key_file" => key = Some(value),
+                _ => return Err(err(
+                    kv.line,
+                    format!("tls_server_config: key {k:?} is not supported by proctap (supported: {TLS_KEYS})"),
+                )),
             }
         }
+        if section == "tls_server_config" {
+            tls = Some((e.line, cert, key));
+        }
     }
-    match (cert, key) {
-        (None, None) if tls_line == 0 => {}
-        (Some((_, c)), Some((_, k))) if !c.is_empty() && !k.is_empty() => {
+    match tls {
+        None => {}
+        Some((_, Some(c), Some(k))) if !c.is_empty() && !k.is_empty() => {
             cfg.tls = Some(TlsFiles {
                 cert_file: base.join(c),
                 key_file: base.join(k),
             })
         }
-        _ => {
+        Some((line, _, _)) => {
             return Err(err(
-                tls_line,
+                line,
                 format!("tls_server_config needs both {TLS_KEYS}, not empty"),
             ))
         }
     }
     Ok(cfg)
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Section {
-    Tls,
-    Users,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct Scalar {
-    text: String,
-    quoted: bool,
-}
-
-/// Drops a `#` comment: at the start of the line or after a space, outside quotes.
-fn strip_comment(line: &str) -> Result<&str, &'static str> {
-    let mut quote: Option<char> = None;
-    let mut prev = ' ';
-    let mut chars = line.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match (quote, c) {
-            (None, '#') if prev == ' ' || prev == '\t' => return Ok(&line[..i]),
-            // A quote opens only where a value starts (after `: ` or at the line start).
-            (None, '"' | '\'') if prev == ' ' => quote = Some(c),
-            (Some('"'), '\\') => {
-                chars.next();
-            }
-            (Some(q), c) if c == q => {
-                // '' inside single quotes is an escaped quote.
-                if q == '\'' && chars.peek().map(|&(_, c)| c) == Some('\'') {
-                    chars.next();
-                } else {
-                    quote = None;
-                }
-            }
-            _ => {}
-        }
-        prev = c;
-    }
-    if quote.is_some() {
-        return Err("unterminated quoted string");
-    }
-    Ok(line)
-}
-
-/// `key: value` or `key:`; the key may be quoted.
-fn split_entry(s: &str) -> Result<(String, Option<Scalar>), String> {
-    if s.starts_with("- ") || s == "-" {
-        return Err("lists are not supported here".into());
-    }
-    let (key, rest) = if s.starts_with(['"', '\'']) {
-        let (k, len) = quoted(s)?;
-        (k, &s[len..])
-    } else {
-        let colon = s
-            .find(": ")
-            .or_else(|| s.strip_suffix(':').map(str::len))
-            .ok_or_else(|| format!("expected `key: value`, found {s:?}"))?;
-        (s[..colon].trim_end().to_string(), &s[colon..])
-    };
-    let rest = rest
-        .strip_prefix(':')
-        .ok_or_else(|| format!("expected `:` after the key in {s:?}"))?;
-    if key.is_empty() {
-        return Err("empty key".into());
-    }
-    let rest = rest.trim();
-    if rest.is_empty() {
-        return Ok((key, None));
-    }
-    if rest.starts_with(['"', '\'']) {
-        let (text, len) = quoted(rest)?;
-        if !rest[len..].trim().is_empty() {
-            return Err(format!("unexpected text after the quoted value of {key}"));
-        }
-        return Ok((key, Some(Scalar { text, quoted: true })));
-    }
-    Ok((
-        key,
-        Some(Scalar {
-            text: rest.to_string(),
-            quoted: false,
-        }),
-    ))
-}
-
-/// A quoted scalar at the start of `s`: its text and the bytes it took.
-fn quoted(s: &str) -> Result<(String, usize), String> {
-    let mut chars = s.char_indices();
-    let Some((_, q)) = chars.next() else {
-        return Err("empty string".into());
-    };
-    let mut out = String::new();
-    while let Some((i, c)) = chars.next() {
-        match (q, c) {
-            ('\'', '\'') => {
-                if s[i + 1..].starts_with('\'') {
-                    chars.next();
-                    out.push('\'');
-                } else {
-                    return Ok((out, i + 1));
-                }
-            }
-            ('"', '"') => return Ok((out, i + 1)),
-            ('"', '\\') => match chars.next().map(|(_, c)| c) {
-                Some('\\') => out.push('\\'),
-                Some('"') => out.push('"'),
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('/') => out.push('/'),
-                other => {
-                    return Err(format!(
-                        "unsupported escape \\{} in a double-quoted string",
-                        other.map_or(String::new(), String::from)
-                    ))
-                }
-            },
-            _ => out.push(c),
-        }
-    }
-    Err("unterminated quoted string".into())
 }
 
 /// A bcrypt hash string `$2y$10$` + 22 characters of salt + 31 of digest.
@@ -505,11 +347,11 @@ mod tests {
             ("tls_server_config:\n\tcert_file: a\n", ":2: tabs are not allowed"),
             ("basic_auth_users:\n  u: $2y$10$short\n", ":2: basic_auth_users: user \"u\": expected a bcrypt hash"),
             ("basic_auth_users:\n  u: \"unterminated\n", ":2: unterminated quoted string"),
-            ("  cert_file: a\n", ":1: indented line outside a section"),
+            ("  cert_file: a\n", ":1: indented line at the top level"),
             ("tls_server_config: yes\n", ":1: tls_server_config must be a mapping"),
             ("basic_auth_users:\n  u:\n", ":2: u needs a value"),
             ("basic_auth_users:\n  u: &anchor x\n", ":2: u: unsupported YAML value"),
-            ("basic_auth_users:\n  - u\n", ":2: lists are not supported"),
+            ("basic_auth_users:\n  - u\n", ":2: basic_auth_users: lists are not supported"),
             ("tls_server_config:\n  cert_file a\n", ":2: expected `key: value`"),
         ];
         for (text, want) in cases {
@@ -518,29 +360,13 @@ mod tests {
             assert!(e.contains(want), "{text:?}: {e:?} should contain {want:?}");
         }
         let twice = format!("basic_auth_users:\n  a: {HASH}\n  a: {HASH}\n");
-        assert!(p(&twice).unwrap_err().ends_with(":3: a set twice"));
+        assert!(p(&twice)
+            .unwrap_err()
+            .ends_with(":3: a set twice (first on line 2)"));
         let twice = "basic_auth_users: {}\nbasic_auth_users: {}\n";
         assert!(p(twice)
             .unwrap_err()
             .ends_with(":2: basic_auth_users set twice (first on line 1)"));
-    }
-
-    #[test]
-    fn comments_and_quotes() {
-        assert_eq!(strip_comment("a: b # c"), Ok("a: b "));
-        assert_eq!(
-            strip_comment("a: b#c"),
-            Ok("a: b#c"),
-            "# inside a word is text"
-        );
-        assert_eq!(strip_comment("a: \"b # c\" # d"), Ok("a: \"b # c\" "));
-        assert_eq!(strip_comment("a: 'it''s # x' # d"), Ok("a: 'it''s # x' "));
-        assert_eq!(strip_comment("# all"), Ok(""));
-        assert_eq!(quoted("\"a\\\"b\\\\\" x"), Ok(("a\"b\\".into(), 8)));
-        assert_eq!(quoted("'a''b'"), Ok(("a'b".into(), 6)));
-        assert!(quoted("\"\\x\"")
-            .unwrap_err()
-            .contains("unsupported escape"));
     }
 
     #[test]

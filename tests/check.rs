@@ -36,7 +36,7 @@ fn check_on_fixtures_lists_every_collector_and_exits_0() {
         "/fixtures/proc/loadavg\n",
         "/fixtures/sys/class/hwmon (8 entries)\n",
         "/fixtures/textfile (",
-        "namedprocess  ok         198 series\n",
+        "namedprocess  ok         335 series\n",
         "/fixtures/proc/[pid]/stat: 15 readable, 0 denied\n",
         &summary,
         "powersupplyclass ok          19 series\n",

@@ -326,3 +326,563 @@ fn unreadable_files_are_counted_not_fatal() {
         1.0
     );
 }
+
+/// The test workload, in Python so that it has real threads with names of their own: `threads`
+/// names itself pe-threads and runs three workers that sleep 5 ms in a loop (so their context
+/// switches grow: two named pe-worker-a, one pe-worker-b) and one that blocks (pe-idle);
+/// `parent` names itself pe-parent and starts `/bin/sleep` and a shell (`pe-sh`, a symlink to
+/// /bin/sh, so that no other shell on the machine shares its name) running a sleep.
+const WORKLOAD: &str = r#"
+import ctypes, subprocess, sys, threading, time
+libc = ctypes.CDLL(None)
+def name(n):
+    libc.prctl(15, n.encode(), 0, 0, 0)  # PR_SET_NAME: this thread's comm
+def work(n):
+    name(n)
+    while True:
+        time.sleep(0.005)
+def idle(n):
+    name(n)
+    threading.Event().wait()
+if sys.argv[1] == "threads":
+    name("pe-threads")
+    for n, f in [("pe-worker-a", work), ("pe-worker-a", work), ("pe-worker-b", work), ("pe-idle", idle)]:
+        threading.Thread(target=f, args=(n,), daemon=True).start()
+else:
+    name("pe-parent")
+    kids = [subprocess.Popen(["/bin/sleep", "600"]),
+            subprocess.Popen([sys.argv[2], "-c", "/bin/sleep 600; exit 0"])]
+print("ready", flush=True)
+time.sleep(600)
+"#;
+
+/// Starts the workload and waits until its threads and children are there.
+fn workload(dir: &std::path::Path) -> Vec<common::Killed> {
+    use std::io::BufRead;
+    let python = common::require("python3");
+    let script = dir.join("workload.py");
+    std::fs::write(&script, WORKLOAD).unwrap();
+    let sh = dir.join("pe-sh");
+    std::os::unix::fs::symlink("/bin/sh", &sh).unwrap();
+    let mut procs = Vec::new();
+    for (mode, tasks) in [("threads", 5), ("parent", 1)] {
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .arg(mode)
+            .arg(&sh)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the python workload");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n", "workload {mode}");
+        let pid = child.id();
+        let n = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .count();
+        assert_eq!(n, tasks, "threads of the {mode} workload");
+        procs.push(common::Killed(child));
+    }
+    // The parent's children (and the shell's sleep) exist once /bin/sh has forked.
+    let sleeps = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"/bin/sleep\x00600\x00")
+            })
+            .count()
+    };
+    let start = Instant::now();
+    while sleeps() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "children never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    procs
+}
+
+/// Per group: the values compared exactly, and the counters compared as rates.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Group {
+    exact: BTreeMap<String, f64>,
+    counters: BTreeMap<String, f64>,
+    states: BTreeMap<String, f64>,
+}
+
+/// groupname → what the differential compares, from one scrape.
+fn by_group(text: &str) -> BTreeMap<String, Group> {
+    let (s, _) = parse_exposition(text);
+    let mut out: BTreeMap<String, Group> = BTreeMap::new();
+    for (k, v) in &s {
+        let Some(g) = k
+            .split("groupname=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        else {
+            continue;
+        };
+        let fam = common::name_of(k).trim_start_matches("namedprocess_namegroup_");
+        let thread = k
+            .split("threadname=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(|t| format!("{{{t}}}"))
+            .unwrap_or_default();
+        let entry = out.entry(g.to_string()).or_default();
+        match fam {
+            "num_procs" | "num_threads" => {
+                entry.exact.insert(fam.into(), *v);
+            }
+            "thread_count" => {
+                entry.exact.insert(format!("thread_count{thread}"), *v);
+            }
+            "states" => {
+                let state = k
+                    .split("state=\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .unwrap_or("");
+                entry.states.insert(state.into(), *v);
+            }
+            "context_switches_total" | "thread_context_switches_total"
+                if k.contains("ctxswitchtype=\"voluntary\"") =>
+            {
+                entry.counters.insert(format!("{fam}{thread}"), *v);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One exporter's two readings of the same groups, `secs` apart.
+struct Reading {
+    first: BTreeMap<String, Group>,
+    second: BTreeMap<String, Group>,
+    secs: f64,
+}
+
+impl Reading {
+    /// Groups whose exact values did not change between the two readings.
+    fn stable(&self, g: &str) -> Option<&Group> {
+        let a = self.first.get(g)?;
+        let b = self.second.get(g)?;
+        (a.exact == b.exact).then_some(b)
+    }
+
+    fn rate(&self, g: &str, counter: &str) -> Option<f64> {
+        let a = self.first.get(g)?.counters.get(counter)?;
+        let b = self.second.get(g)?.counters.get(counter)?;
+        Some((b - a) / self.secs)
+    }
+}
+
+/// Runs process-exporter with `args` and proctap with the same arguments (process-exporter's
+/// own spelling), reads both twice about two seconds apart, and compares every group stable in
+/// both: process, thread and per-thread-name counts and the sum of the states exactly (each
+/// state when both exporters saw it unchanged), and context switch rates within 15% or 30/s.
+/// Returns the table rows and the compared groups.
+fn differential(args: &[String], label: &str) -> (Vec<String>, BTreeSet<String>) {
+    let exe = common::require("prometheus-process-exporter");
+    let addr = common::free_addr();
+    let _pe = common::Killed(
+        Command::new(&exe)
+            .args(args)
+            .args(["-web.listen-address", &addr, "-gather-smaps=false"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start process-exporter"),
+    );
+    let start = Instant::now();
+    while common::get_metrics(&addr).is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "process-exporter did not answer"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ours = || proctap_live(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let timed = |f: &dyn Fn() -> String| {
+        let t0 = Instant::now();
+        let text = f();
+        (t0 + (Instant::now() - t0) / 2, text)
+    };
+    let pe = || common::get_metrics(&addr).expect("process-exporter scrape");
+    let (pe_t1, pe1) = timed(&pe);
+    let (pt_t1, pt1) = timed(&ours);
+    std::thread::sleep(Duration::from_secs(2));
+    let (pe_t2, pe2) = timed(&pe);
+    let (pt_t2, pt2) = timed(&ours);
+    let pe = Reading {
+        first: by_group(&pe1),
+        second: by_group(&pe2),
+        secs: (pe_t2 - pe_t1).as_secs_f64(),
+    };
+    let pt = Reading {
+        first: by_group(&pt1),
+        second: by_group(&pt2),
+        secs: (pt_t2 - pt_t1).as_secs_f64(),
+    };
+    let mut rows = Vec::new();
+    let mut diffs = Vec::new();
+    let mut compared = BTreeSet::new();
+    // The exporters themselves and the test harness change between reads.
+    let skip = ["prometheus-proc", "proctap", "processes-", "cargo", "rustc"];
+    for g in pe.second.keys() {
+        if skip
+            .iter()
+            .any(|s| g.starts_with(s) || g.contains("prometheus-process-exporter"))
+        {
+            continue;
+        }
+        let (Some(a), Some(b)) = (pe.stable(g), pt.stable(g)) else {
+            continue;
+        };
+        compared.insert(g.clone());
+        if a.exact != b.exact {
+            diffs.push(format!(
+                "{g}: process-exporter {:?}, proctap {:?}",
+                a.exact, b.exact
+            ));
+        }
+        let total = |gr: &Group| gr.states.values().sum::<f64>();
+        if total(a) != total(b) {
+            diffs.push(format!(
+                "{g}: states process-exporter {:?}, proctap {:?}",
+                a.states, b.states
+            ));
+        }
+        let states_steady =
+            |r: &Reading| r.first.get(g).map(|x| &x.states) == r.second.get(g).map(|x| &x.states);
+        if states_steady(&pe) && states_steady(&pt) && a.states != b.states {
+            diffs.push(format!(
+                "{g}: states process-exporter {:?}, proctap {:?}",
+                a.states, b.states
+            ));
+        }
+        for counter in a.counters.keys() {
+            let (Some(ra), Some(rb)) = (pe.rate(g, counter), pt.rate(g, counter)) else {
+                diffs.push(format!("{g}: {counter} missing in proctap"));
+                continue;
+            };
+            if (ra - rb).abs() > (0.15 * ra.max(rb)).max(30.0) {
+                diffs.push(format!(
+                    "{g}: {counter} rate process-exporter {ra:.0}/s, proctap {rb:.0}/s"
+                ));
+            }
+            if ra > 50.0 {
+                rows.push(format!(
+                    "| {label} | {g} | {counter} | {ra:.0}/s | {rb:.0}/s |"
+                ));
+            }
+        }
+        rows.push(format!(
+            "| {label} | {g} | {} | {} | equal |",
+            a.exact
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            b.states
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    assert!(
+        diffs.is_empty(),
+        "{label}: {} differences:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+    (rows, compared)
+}
+
+/// The config examples of process-exporter's README, rewritten for the workload above (its
+/// comm and exe names in place of bash, postgres, upstart), and -procnames/-namemapping, give
+/// the same groups and numbers from proctap, run with the same arguments, as from Debian's
+/// process-exporter 0.7.10 on this machine.
+#[test]
+fn process_exporter_configs_give_the_same_groups_and_numbers() {
+    let dir = std::env::temp_dir().join(format!("proctap-pediff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _workload = workload(&dir);
+    let pe = common::require("prometheus-process-exporter");
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let package_default = write(
+        "default.yml",
+        "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline:\n    - '.+'\n",
+    );
+    let selectors = write(
+        "selectors.yml",
+        &format!(
+            r#"process_names:
+  # comm is the second field of /proc/<pid>/stat minus parens.
+  - comm:
+    - pe-threads
+
+  # exe is argv[0]. If no slashes, only basename of argv[0] need match.
+  # If exe contains slashes, argv[0] must match exactly.
+  - exe:
+    - sleep
+    - {sh}
+
+  # cmdline is a list of regexps applied to argv.
+  # Each must match, and any captures are added to the .Matches map.
+  - name: "{{{{.ExeFull}}}}:{{{{.Matches.Cfgfile}}}}"
+    exe:
+    - {pe}
+    cmdline:
+    - -config.path\s+(?P<Cfgfile>\S+)
+"#,
+            sh = dir.join("pe-sh").display()
+        ),
+    );
+    let home = write(
+        "home.yml",
+        &format!(
+            r#"process_names:
+  - comm:
+    - pe-threads
+    - pe-parent
+  - exe:
+    - {sh}
+    cmdline:
+    - -c
+    name: sh:-c
+"#,
+            sh = dir.join("pe-sh").display()
+        ),
+    );
+    let cases: Vec<(&str, Vec<String>, &[&str])> = vec![
+        (
+            "package default",
+            vec!["-config.path".into(), package_default],
+            &["pe-threads", "pe-parent", "pe-sh"],
+        ),
+        (
+            "README selectors",
+            vec!["-config.path".into(), selectors],
+            &["python3", "pe-sh"],
+        ),
+        (
+            "README home machine",
+            vec!["-config.path".into(), home, "-children=true".into()],
+            &["python3", "sh:-c"],
+        ),
+        (
+            "-procnames/-namemapping",
+            vec![
+                "-procnames".into(),
+                "pe-threads,pe-parent".into(),
+                "-namemapping".into(),
+                r"pe-parent,(parent)".into(),
+            ],
+            &["pe-threads", "pe-parent:parent"],
+        ),
+    ];
+    let mut table = vec![
+        "| config | group | compared | process-exporter | proctap |".to_string(),
+        "| --- | --- | --- | --- | --- |".to_string(),
+    ];
+    for (label, args, ours) in cases {
+        let (rows, compared) = differential(&args, label);
+        for g in ours {
+            assert!(
+                compared.contains(*g),
+                "{label}: group {g} was not compared (compared: {compared:?})"
+            );
+        }
+        table.extend(rows);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    eprintln!("{}", table.join("\n"));
+}
+
+/// A process that exits between the listing of /proc and the reading of one of its files is
+/// skipped, whatever the file: no scrape fails while short-lived processes come and go (a
+/// shell loop forking ten /bin/true at a time, as on a build host).
+#[test]
+fn no_scrape_fails_while_processes_come_and_go() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let server = common::Server::start_live(&["--collectors", "namedprocess"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let forked = Arc::new(AtomicUsize::new(0));
+    let churn = {
+        let (stop, forked) = (stop.clone(), forked.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let kids: Vec<_> = (0..10)
+                    .filter_map(|_| Command::new("/bin/true").spawn().ok())
+                    .collect();
+                forked.fetch_add(kids.len(), Ordering::Relaxed);
+                for mut k in kids {
+                    let _ = k.wait();
+                }
+            }
+        })
+    };
+    let mut failed = Vec::new();
+    let scrapes = 300;
+    for i in 0..scrapes {
+        let r = server.get("/metrics");
+        assert_eq!(r.status, 200);
+        let text = r.text();
+        if !text.contains("node_scrape_collector_success{collector=\"namedprocess\"} 1\n") {
+            failed.push(i);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    churn.join().unwrap();
+    let log = server.stop_and_log();
+    let n = forked.load(Ordering::Relaxed);
+    eprintln!("{scrapes} scrapes while {n} processes came and went");
+    assert!(
+        n >= 1000,
+        "too little churn to mean anything: {n} processes"
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {scrapes} scrapes failed: {:?}\n{}",
+        failed.len(),
+        failed,
+        log.join("\n")
+    );
+}
+
+/// A broken process-exporter config stops proctap before it serves: exit status 2 and one line
+/// naming the file, the line and what was expected.
+#[test]
+fn a_malformed_process_exporter_config_stops_proctap() {
+    let dir = std::env::temp_dir().join(format!("proctap-pebad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pe.yml");
+    for (text, want) in [
+        (
+            "process_names:\n  - comm:\n    - bash\n   - sh\n",
+            "pe.yml:4: indentation of 3 spaces",
+        ),
+        (
+            "process_names:\n\t- comm: [bash]\n",
+            "pe.yml:2: tabs are not allowed",
+        ),
+        (
+            "process_names:\n  - comm: [bash]\n    users: [root]\n",
+            "pe.yml:3: key users: unknown key in a process_names entry",
+        ),
+        (
+            "process_names:\n  - cmdline:\n    - '(?P<x>'\n",
+            "pe.yml:3: key cmdline: bad regex",
+        ),
+        (
+            "process_names:\n  - name: '{{.Exe}}'\n    comm: [bash]\n",
+            "pe.yml:2: key name: template \"{{.Exe}}\": unknown field \".Exe\"",
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(common::bin())
+            .arg(format!("-config.path={}", path.display()))
+            .args(["--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {err}");
+        assert!(
+            err.contains(want),
+            "{text:?}: {err:?} should contain {want:?}"
+        );
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// README's "process-exporter's config, unchanged": its YAML block, written to a file as it
+/// stands, and the command line shown with it (process-exporter's one-dash flags) give on the
+/// fixture tree the series the README shows; so does Debian's package config for the Java lines.
+#[test]
+fn readme_process_exporter_config_is_used_unchanged() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("### process-exporter's config, unchanged")
+        .expect("the README section");
+    let end = start + readme[start..].find("\n### ").expect("the next section");
+    // The fenced blocks of the section, with their language tags.
+    let blocks: Vec<(&str, &str)> = readme[start..end]
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|b| b.split_once('\n').unwrap_or((b, "")))
+        .collect();
+    let [("yaml", yaml), ("sh", command), ("", postgres), ("", java)] = blocks[..] else {
+        panic!("expected a yaml, a sh and two output blocks, found {blocks:?}");
+    };
+    let dir = std::env::temp_dir().join(format!("proctap-pereadme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let readme_yml = dir.join("config.yml");
+    std::fs::write(&readme_yml, yaml).unwrap();
+    let debian_yml = dir.join("debian.yml");
+    std::fs::write(
+        &debian_yml,
+        "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline:\n    - '.+'\n",
+    )
+    .unwrap();
+    // The README's command line, with the fixture tree for /host/proc and its threads left on
+    // (the thread families are what the Java lines show).
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "proctap",
+            "-config.path",
+            "/etc/process-exporter/config.yml",
+            "-procfs",
+            "/host/proc",
+            "-threads=false"
+        ]
+    );
+    let proc = common::fixtures().join("proc").display().to_string();
+    for (config, threads, want) in [
+        (&readme_yml, "-threads=false", postgres),
+        (&debian_yml, "-threads=true", java),
+    ] {
+        let out = Command::new(common::bin())
+            .args(["once", "--collectors", "namedprocess"])
+            .args(["-config.path", &config.display().to_string()])
+            .args(["-procfs", &proc, threads])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: BTreeSet<&str> = text.lines().collect();
+        for line in want.lines() {
+            assert!(
+                lines.contains(line),
+                "{config:?}: README shows {line:?}, proctap wrote:\n{text}"
+            );
+        }
+        if threads == "-threads=false" {
+            assert!(
+                !text.contains("namedprocess_namegroup_thread_count"),
+                "{text}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -5,9 +5,6 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-/// The families node_exporter's end-to-end test exempts from `promtool check metrics`.
-const LINT_EXEMPT: &[&str] = &["node_memory_", "node_netstat_", "node_entropy_"];
-
 #[test]
 fn promtool_check_metrics_on_fixture_output() {
     check(&[]);
@@ -63,7 +60,11 @@ fn check(flags: &[&str]) {
     let problems: Vec<&str> = report
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .filter(|l| !LINT_EXEMPT.iter().any(|p| l.starts_with(p)))
+        .filter(|l| {
+            !common::PROMTOOL_LINT_EXEMPT
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
         .collect();
     assert!(
         problems.is_empty(),

@@ -15,6 +15,8 @@ mod config;
 mod expo;
 #[path = "../../src/flag.rs"]
 mod flag;
+#[path = "../../src/goflags.rs"]
+mod goflags;
 #[path = "../../src/http.rs"]
 mod http;
 #[path = "../../src/listen.rs"]
@@ -27,6 +29,8 @@ mod parse;
 mod parsers;
 #[path = "../../src/source.rs"]
 mod source;
+#[path = "../../src/yaml.rs"]
+mod yaml;
 
 pub use parsers::run;
 

@@ -246,7 +246,7 @@ mod tests {
         let want = "\
 # HELP node_processes_threads Allocated threads in system
 # TYPE node_processes_threads gauge
-node_processes_threads 120
+node_processes_threads 29
 # HELP node_processes_max_threads Limit of threads in the system
 # TYPE node_processes_max_threads gauge
 node_processes_max_threads 61712
@@ -258,10 +258,10 @@ node_processes_state{state=\"S\"} 12
 node_processes_state{state=\"Z\"} 1
 # HELP node_processes_threads_state Number of threads in each state.
 # TYPE node_processes_threads_state gauge
-node_processes_threads_state{thread_state=\"D\"} 3
+node_processes_threads_state{thread_state=\"D\"} 1
 node_processes_threads_state{thread_state=\"I\"} 1
-node_processes_threads_state{thread_state=\"R\"} 5
-node_processes_threads_state{thread_state=\"S\"} 110
+node_processes_threads_state{thread_state=\"R\"} 3
+node_processes_threads_state{thread_state=\"S\"} 23
 node_processes_threads_state{thread_state=\"Z\"} 1
 # HELP node_processes_pids Number of PIDs
 # TYPE node_processes_pids gauge

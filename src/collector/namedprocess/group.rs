@@ -90,6 +90,22 @@ impl Counters {
         self.voluntary_ctxt = self.voluntary_ctxt.saturating_add(o.voluntary_ctxt);
         self.nonvoluntary_ctxt = self.nonvoluntary_ctxt.saturating_add(o.nonvoluntary_ctxt);
     }
+
+    /// What grew since `prev`; a counter that went backwards contributes 0.
+    pub fn since(&self, prev: &Counters) -> Counters {
+        Counters {
+            utime: self.utime.saturating_sub(prev.utime),
+            stime: self.stime.saturating_sub(prev.stime),
+            read_bytes: self.read_bytes.saturating_sub(prev.read_bytes),
+            write_bytes: self.write_bytes.saturating_sub(prev.write_bytes),
+            majflt: self.majflt.saturating_sub(prev.majflt),
+            minflt: self.minflt.saturating_sub(prev.minflt),
+            voluntary_ctxt: self.voluntary_ctxt.saturating_sub(prev.voluntary_ctxt),
+            nonvoluntary_ctxt: self
+                .nonvoluntary_ctxt
+                .saturating_sub(prev.nonvoluntary_ctxt),
+        }
+    }
 }
 
 /// process-exporter's state buckets, in output order.
@@ -108,11 +124,16 @@ pub struct Member {
     pub vsize: u64,
     pub swap: u64,
     pub pss: u64,
+    /// `SwapPss` of smaps_rollup.
+    pub swap_pss: u64,
     pub open_fds: u64,
     /// Soft `Max open files`; `u64::MAX` when unlimited or unknown.
     pub fd_limit: u64,
     pub threads: u64,
     pub state: u8,
+    /// The states of its threads (/proc/<pid>/task/*) when it has more than one, which
+    /// process-exporter counts in `states` besides the process's own.
+    pub thread_states: [u32; 5],
     /// Clock ticks after boot.
     pub starttime: u64,
 }
@@ -125,12 +146,65 @@ pub struct Gauges {
     pub vsize: u64,
     pub swap: u64,
     pub pss: u64,
+    pub swap_pss: u64,
     pub open_fds: u64,
     pub worst_fd_ratio: f64,
     /// Earliest start in clock ticks after boot; None without members.
     pub oldest_start: Option<u64>,
     pub threads: u64,
     pub states: [u64; 5],
+}
+
+/// A thread name (comm, at most 15 bytes for a user thread) without an allocation; ordered
+/// as its text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Comm {
+    len: u8,
+    bytes: [u8; 15],
+}
+
+impl Comm {
+    /// The first 15 bytes of `name` (only kernel threads have longer names, and they have one
+    /// thread).
+    pub fn new(name: &str) -> Comm {
+        let mut c = Comm::default();
+        let mut n = name.len().min(c.bytes.len());
+        while !name.is_char_boundary(n) {
+            n -= 1;
+        }
+        if let (Some(dst), Some(src)) = (c.bytes.get_mut(..n), name.as_bytes().get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        c.len = n as u8;
+        c
+    }
+
+    pub fn as_str(&self) -> &str {
+        let b = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
+        std::str::from_utf8(b).unwrap_or("")
+    }
+}
+
+impl Ord for Comm {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Comm {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The threads of a group that share a name (process-exporter's `threadname`).
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadName {
+    pub name: Comm,
+    /// Threads with this name in this scrape.
+    pub count: u64,
+    /// Everything they did while seen under this name.
+    pub acc: Counters,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +215,11 @@ pub struct Group {
     /// The counters of this scrape's members.
     pub live: Counters,
     pub gauges: Gauges,
+    /// Threads waiting in each wait channel in this scrape, indexed by [`Wchans`] id.
+    pub wchans: Vec<u64>,
+    /// Sorted by name; a name without threads in a scrape is forgotten, as process-exporter
+    /// does (thread names such as `pool-3-thread-17` come and go).
+    pub threads: Vec<ThreadName>,
 }
 
 impl Group {
@@ -177,6 +256,8 @@ impl Groups {
                     exited: Counters::default(),
                     live: Counters::default(),
                     gauges: Gauges::default(),
+                    wchans: Vec::new(),
+                    threads: Vec::new(),
                 });
                 self.order.insert(pos, i);
                 i
@@ -189,6 +270,59 @@ impl Groups {
         for g in &mut self.list {
             g.live = Counters::default();
             g.gauges = Gauges::default();
+            g.wchans.iter_mut().for_each(|n| *n = 0);
+            g.threads.iter_mut().for_each(|t| t.count = 0);
+        }
+    }
+
+    /// Ends a scrape's sums: thread names without threads are forgotten; with
+    /// `remove_empty` (process-exporter's -remove-empty-groups) a group without members is
+    /// hidden and its counters start again from 0 when a member comes back.
+    pub fn end(&mut self, remove_empty: bool) {
+        for g in &mut self.list {
+            g.threads.retain(|t| t.count > 0);
+            if remove_empty && g.gauges.num_procs == 0 {
+                g.exited = Counters::default();
+            }
+        }
+    }
+
+    /// Counts a thread (or a process) waiting in wait channel `id` (0: none).
+    pub fn add_wchan(&mut self, group: u32, id: u32) {
+        let Some(g) = self.list.get_mut(group as usize).filter(|_| id > 0) else {
+            return;
+        };
+        let i = id as usize;
+        if g.wchans.len() <= i {
+            g.wchans.resize(i + 1, 0);
+        }
+        if let Some(n) = g.wchans.get_mut(i) {
+            *n += 1;
+        }
+    }
+
+    /// Adds a thread of a multi-threaded member with what it did since the last scrape.
+    pub fn add_thread(&mut self, group: u32, name: Comm, delta: &Counters) {
+        let Some(g) = self.list.get_mut(group as usize) else {
+            return;
+        };
+        let i = match g.threads.binary_search_by(|t| t.name.cmp(&name)) {
+            Ok(i) => i,
+            Err(i) => {
+                g.threads.insert(
+                    i,
+                    ThreadName {
+                        name,
+                        count: 0,
+                        acc: Counters::default(),
+                    },
+                );
+                i
+            }
+        };
+        if let Some(t) = g.threads.get_mut(i) {
+            t.count += 1;
+            t.acc.add(delta);
         }
     }
 
@@ -204,6 +338,7 @@ impl Groups {
         s.vsize = s.vsize.saturating_add(m.vsize);
         s.swap = s.swap.saturating_add(m.swap);
         s.pss = s.pss.saturating_add(m.pss);
+        s.swap_pss = s.swap_pss.saturating_add(m.swap_pss);
         s.open_fds = s.open_fds.saturating_add(m.open_fds);
         s.threads = s.threads.saturating_add(m.threads);
         if m.fd_limit > 0 && m.fd_limit != u64::MAX {
@@ -212,6 +347,9 @@ impl Groups {
         s.oldest_start = Some(s.oldest_start.map_or(m.starttime, |t| t.min(m.starttime)));
         if let Some(n) = s.states.get_mut(state_index(m.state)) {
             *n += 1;
+        }
+        for (n, t) in s.states.iter_mut().zip(m.thread_states) {
+            *n += u64::from(t);
         }
     }
 
@@ -229,6 +367,49 @@ impl Groups {
     /// The groups sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = &Group> {
         self.order.iter().filter_map(|&i| self.list.get(i as usize))
+    }
+}
+
+/// Wait channels (the kernel function a task sleeps in, /proc/<pid>/wchan) seen since start,
+/// each with a small id; a few dozen kernel functions, so kept for good.
+#[derive(Debug, Default)]
+pub struct Wchans {
+    /// Id `i` is `names[i - 1]`.
+    names: Vec<String>,
+    /// Ids sorted by name: the output order.
+    order: Vec<u32>,
+}
+
+impl Wchans {
+    /// The id of a wchan as the file reads; 0 for none (`0` or empty: running, or no symbol).
+    pub fn id(&mut self, text: &str) -> u32 {
+        let text = text.trim_end();
+        if text.is_empty() || text == "0" {
+            return 0;
+        }
+        let names = &self.names;
+        let name_of = |id: u32| {
+            (id as usize)
+                .checked_sub(1)
+                .and_then(|i| names.get(i))
+                .map_or("", String::as_str)
+        };
+        match self.order.binary_search_by(|&id| name_of(id).cmp(text)) {
+            Ok(pos) => self.order.get(pos).copied().unwrap_or(0),
+            Err(pos) => {
+                self.names.push(text.to_string());
+                let id = u32::try_from(self.names.len()).unwrap_or(0);
+                self.order.insert(pos, id);
+                id
+            }
+        }
+    }
+
+    /// (name, id) in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.order
+            .iter()
+            .filter_map(|&id| Some((self.names.get((id as usize).checked_sub(1)?)?.as_str(), id)))
     }
 }
 
@@ -253,6 +434,39 @@ pub fn mark_top_n(values: &[f64], n: usize, scratch: &mut Vec<(f64, u32)>, selec
         if let Some(s) = selected.get_mut(i as usize) {
             *s = true;
         }
+    }
+}
+
+/// Marks, for every key, the indices of the `n` largest positive `values` among the entries
+/// with that key (herakles' top N per subgroup); entries whose key is `None` take no part.
+pub fn mark_top_n_per_key(
+    keys: &[Option<u32>],
+    values: &[f64],
+    n: usize,
+    scratch: &mut Vec<(u32, f64, u32)>,
+    selected: &mut [bool],
+) {
+    if n == 0 {
+        return;
+    }
+    scratch.clear();
+    for (i, (k, &v)) in keys.iter().zip(values).enumerate() {
+        if let (Some(k), true) = (k, v > 0.0) {
+            scratch.push((*k, v, u32::try_from(i).unwrap_or(u32::MAX)));
+        }
+    }
+    scratch.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
+    let mut run = (u32::MAX, 0usize);
+    for &(k, _, i) in scratch.iter() {
+        if k != run.0 {
+            run = (k, 0);
+        }
+        if run.1 < n {
+            if let Some(s) = selected.get_mut(i as usize) {
+                *s = true;
+            }
+        }
+        run.1 += 1;
     }
 }
 
@@ -403,6 +617,93 @@ mod tests {
         mark_top_n(&[0.0, 7.0, 0.0], 1, &mut scratch, &mut sel);
         mark_top_n(&[900.0, 1.0, 2.0], 1, &mut scratch, &mut sel);
         assert_eq!(sel, [true, true, false]);
+    }
+
+    #[test]
+    fn top_n_per_key_takes_n_of_each_key() {
+        let mut scratch = Vec::new();
+        let mut sel = vec![false; 7];
+        // keys: db db db web web (none) web
+        let keys = [Some(1), Some(1), Some(1), Some(2), Some(2), None, Some(2)];
+        let vals = [5.0, 9.0, 7.0, 0.0, 3.0, 100.0, 3.0];
+        mark_top_n_per_key(&keys, &vals, 2, &mut scratch, &mut sel);
+        assert_eq!(
+            sel,
+            [false, true, true, false, true, false, true],
+            "db: 9 and 7; web: both 3s, not the 0; the keyless 100 takes no part"
+        );
+        let mut sel = vec![false; 7];
+        mark_top_n_per_key(&keys, &vals, 1, &mut scratch, &mut sel);
+        assert_eq!(
+            sel,
+            [false, true, false, false, true, false, false],
+            "ties: lower index"
+        );
+    }
+
+    #[test]
+    fn threads_and_wchans_per_group() {
+        let mut g = Groups::default();
+        let java = g.index_of("java");
+        let mut w = Wchans::default();
+        let futex = w.id("futex_wait_queue\n");
+        assert_eq!(w.id("0"), 0, "running: no wchan");
+        assert_eq!(w.id(""), 0);
+        let poll = w.id("do_sys_poll");
+        assert_eq!(
+            w.id("futex_wait_queue\n"),
+            futex,
+            "the same name, the same id"
+        );
+        let names: Vec<&str> = w.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["do_sys_poll", "futex_wait_queue"]);
+        let c = |u| Counters {
+            utime: u,
+            ..Counters::default()
+        };
+        for scrape in 0..2 {
+            g.begin();
+            g.add_wchan(java, futex);
+            g.add_wchan(java, futex);
+            g.add_wchan(java, poll);
+            g.add_wchan(java, 0);
+            g.add_thread(java, Comm::new("C2 CompilerThread0"), &c(10));
+            g.add_thread(java, Comm::new("GC Thread#0"), &c(3));
+            g.add_thread(java, Comm::new("GC Thread#0"), &c(4));
+            if scrape == 1 {
+                g.add_thread(java, Comm::new("new"), &c(1));
+            }
+            g.end(false);
+        }
+        let grp = g.iter().next().unwrap();
+        assert_eq!(grp.wchans[futex as usize], 2);
+        assert_eq!(grp.wchans[poll as usize], 1);
+        let t: Vec<(&str, u64, u64)> = grp
+            .threads
+            .iter()
+            .map(|t| (t.name.as_str(), t.count, t.acc.utime))
+            .collect();
+        assert_eq!(
+            t,
+            [
+                ("C2 CompilerThre", 1, 20),
+                ("GC Thread#0", 2, 14),
+                ("new", 1, 1)
+            ],
+            "comm is 15 bytes; counts per scrape, counters accumulated"
+        );
+        g.begin();
+        g.add_thread(java, Comm::new("new"), &c(1));
+        g.end(false);
+        let names: Vec<&str> = g
+            .iter()
+            .next()
+            .unwrap()
+            .threads
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(names, ["new"], "names without threads are forgotten");
     }
 
     #[test]

@@ -3,16 +3,25 @@
 //!
 //! A process is known by pid + start time. What cannot change while it lives (command line,
 //! cgroup, user, classification, group) is worked out once, when it is first seen; a scrape
-//! then reads stat, status, io, the fd/ listing (and limits now and then) into reused buffers
-//! and updates the entry in place, so known processes cost no allocation.
+//! then reads stat, status, io, wchan, the fd/ listing (and limits now and then) into reused
+//! buffers and updates the entry in place, so known processes cost no allocation. A process
+//! with more than one thread also has its threads read (task/<tid>/status and wchan, and
+//! stat and io for the thread families), as process-exporter counts them; one with a single
+//! thread costs nothing more.
+//!
+//! Every per-PID read goes through [`Reader::read`]: a file that is gone, or that does not
+//! parse because its process exited meanwhile, skips the process (or the thread); a file the
+//! kernel does not have at all is found out once and not asked for again.
 pub mod classify;
 pub mod group;
+pub mod naming;
 pub mod parse;
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use regex_lite::Regex;
 
@@ -20,22 +29,42 @@ use super::{Build, Collect, Collector, Ctx, Sources, What};
 use crate::expo::{u64_str, Encoder, Kind, Label};
 use crate::flag::{self, CliError, Flag, Kind as FlagKind, Settings};
 use crate::source::{self, for_each_dir_entry, open_dir, Error, ParseError, Root, Source};
-use classify::{truncate_comm, Classifier};
-use group::{Counters, GroupBy, Groups, Identity, Member, STATES};
+use classify::{truncate_comm, Classifier, OTHER};
+use group::{Comm, Counters, GroupBy, Groups, Identity, Member, Wchans, STATES};
+use naming::{Attrs, Namer};
 use parse::{Proto, Sched};
 
 /// Options of the namedprocess collector, compiled once at start-up.
 #[derive(Debug, Clone)]
 pub struct ProcOpts {
     pub group_by: Vec<GroupBy>,
+    /// process-exporter's grouping (`--config.path`, `--procnames`/`--namemapping`): only
+    /// processes it names are grouped. None: every process is, by `group_by`.
+    pub namer: Option<Namer>,
+    /// An unmatched process joins its nearest grouped ancestor's group (with `namer`).
+    pub children: bool,
+    /// Unmatched processes are matched again on every scrape, while younger than
+    /// `recheck_limit` when that is not zero.
+    pub recheck: bool,
+    pub recheck_limit: Duration,
+    pub remove_empty_groups: bool,
+    /// The per-thread-name families.
+    pub threads: bool,
     /// On comm; exclude is checked first.
     pub include: Option<Regex>,
     pub exclude: Option<Regex>,
+    /// On the classification group; exclude is checked first.
+    pub groups_include: Option<Regex>,
+    pub groups_exclude: Option<Regex>,
     /// `--proc-name`, truncated to 15 bytes as Linux truncates comm.
     pub names: Vec<String>,
     /// `--proc-pattern`, on comm and on the command line.
     pub pattern: Option<Regex>,
     pub top_n: usize,
+    pub top_n_subgroup: usize,
+    pub top_n_others: usize,
+    /// Bytes of USS below which a process is in no top-N list (0: no minimum).
+    pub min_uss: u64,
     pub smaps: bool,
     pub kernel_threads: bool,
     pub classifier: Classifier,
@@ -57,6 +86,64 @@ pub const COLLECTOR: Collector = Collector {
             None => Err(format!("unknown part {p:?}: expected name, user, cmdline or class")),
         }),
         Flag::new(
+            "config.path",
+            FlagKind::Str,
+            "FILE",
+            "",
+            "process-exporter's YAML config, used unchanged: process_names with comm, exe and cmdline matchers and name templates ({{.Comm}}, {{.ExeBase}}, {{.ExeFull}}, {{.Username}}, {{.PID}}, {{.StartTime}}, {{.Cgroups}}, {{.Matches.NAME}}). The first matching entry names a process's group; processes no entry matches are not in any group. Replaces --group-by.",
+        )
+        .unset("none"),
+        Flag::new(
+            "procnames",
+            FlagKind::List,
+            "NAMES",
+            "",
+            "process-exporter's -procnames: group only the processes whose comm is one of NAMES, by comm. Replaces --group-by; not with --config.path.",
+        )
+        .unset("none"),
+        Flag::new(
+            "namemapping",
+            FlagKind::Str,
+            "NAME,RE,...",
+            "",
+            "process-exporter's -namemapping: a process whose comm is NAME is grouped as NAME:CAPTURE, the first non-empty capture of RE on its command line (left out when RE does not match). Replaces --group-by; not with --config.path.",
+        )
+        .unset("none"),
+        Flag::new(
+            "proc-children",
+            FlagKind::Switch,
+            "",
+            "true",
+            "With --config.path, --procnames or --namemapping: a new process that no matcher names joins the group of its nearest grouped ancestor (process-exporter's -children). On by default; --no-proc-children turns it off.",
+        )
+        .aliases(&["children"]),
+        Flag::new(
+            "proc-threads",
+            FlagKind::Switch,
+            "",
+            "true",
+            "Export the per-thread-name families namedprocess_namegroup_thread_* for multi-threaded processes (process-exporter's -threads); reads task/<tid>/stat and io of each of their threads. On by default; --no-proc-threads turns it off.",
+        )
+        .aliases(&["threads"]),
+        Flag::switch(
+            "proc-recheck",
+            "Match the processes no matcher named again on every scrape (process-exporter's -recheck), for programs that change their name after they start.",
+        )
+        .aliases(&["recheck"]),
+        Flag::new(
+            "proc-recheck-with-time-limit",
+            FlagKind::Duration,
+            "DURATION",
+            "0s",
+            "Like --proc-recheck, but only while a process is younger than DURATION (process-exporter's -recheck-with-time-limit); 0s: no limit.",
+        )
+        .aliases(&["recheck-with-time-limit"]),
+        Flag::switch(
+            "proc-remove-empty-groups",
+            "Stop exporting a group when its last process has exited (process-exporter's -remove-empty-groups); its counters start again from 0 when a member comes back.",
+        )
+        .aliases(&["remove-empty-groups"]),
+        Flag::new(
             "proc-include",
             FlagKind::OptRegex,
             "RE",
@@ -72,9 +159,25 @@ pub const COLLECTOR: Collector = Collector {
             "Skip processes whose name (comm) matches; checked before --proc-include.",
         )
         .unset("none"),
+        Flag::new(
+            "proc-groups-include",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Look only at processes whose classification group (db, web, container, ..., other; see proctap subgroups) matches (herakles' search_groups).",
+        )
+        .unset("all"),
+        Flag::new(
+            "proc-groups-exclude",
+            FlagKind::OptRegex,
+            "RE",
+            "",
+            "Skip processes whose classification group matches; checked before --proc-groups-include.",
+        )
+        .unset("none"),
         Flag::switch(
             "proc-kernel-threads",
-            "Include kernel threads (excluded by default).",
+            "Include kernel threads (excluded by default; with --config.path or --procnames the matchers decide, as in process-exporter).",
         ),
         Flag::new(
             "proc-name",
@@ -100,6 +203,27 @@ pub const COLLECTOR: Collector = Collector {
             "Also export proctap_process_* series for the top N processes by CPU percent, by resident memory and by I/O bytes per second, each list chosen separately (0: none).",
         ),
         Flag::new(
+            "top-n-per-subgroup",
+            FlagKind::Count,
+            "N",
+            "0",
+            "Also export proctap_process_* series for the top N by CPU percent and the top N by resident memory of every classification subgroup (herakles' top_n_subgroup; 0: none).",
+        ),
+        Flag::new(
+            "top-n-others",
+            FlagKind::Count,
+            "N",
+            "0",
+            "The same for the processes no classification rule knows (group other): the top N by CPU percent and by resident memory among them (herakles' top_n_others; 0: none).",
+        ),
+        Flag::new(
+            "proc-min-uss",
+            FlagKind::Count,
+            "BYTES",
+            "0",
+            "Leave processes with less unique memory (USS) than BYTES out of every top-N list (herakles' min_uss_kb, in bytes); needs --proc-smaps. 0: no minimum.",
+        ),
+        Flag::new(
             "proc-rules",
             FlagKind::Str,
             "FILE",
@@ -109,8 +233,9 @@ pub const COLLECTOR: Collector = Collector {
         .unset("none"),
         Flag::switch(
             "proc-smaps",
-            "Read /proc/<pid>/smaps_rollup for proportional (pss) and unique (uss) memory; costly on big hosts.",
-        ),
+            "Read /proc/<pid>/smaps_rollup for proportional (pss, proportionalResident, proportionalSwapped) and unique (uss) memory; costly on big hosts.",
+        )
+        .aliases(&["gather-smaps"]),
     ],
     help_section: Some("Process groups and selected processes (the namedprocess collector)"),
     sources: Sources {
@@ -121,9 +246,14 @@ pub const COLLECTOR: Collector = Collector {
             What::PerProcess("io"),
             What::PerProcess("fd"),
             What::PerProcess("limits"),
+            What::PerProcess("wchan"),
+            What::PerProcess("task"),
+            What::PerProcess("sched"),
+            What::PerProcess("smaps_rollup"),
         ],
         hint: "other users' io and fd need CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (root, or the \
-               systemd drop-in contrib/systemd/proctap-process-details.conf)",
+               systemd drop-in contrib/systemd/proctap-process-details.conf); io needs \
+               CONFIG_TASK_IO_ACCOUNTING, sched CONFIG_SCHED_DEBUG, smaps_rollup Linux 4.14",
     },
     build: Build::New(|s| Ok(Box::new(Processes::new(s)?))),
 };
@@ -145,7 +275,13 @@ impl Processes {
 
 impl Collect for Processes {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-        collect(&self.opts, &mut self.st, ctx, out)
+        let r = collect(&self.opts, &mut self.st, ctx, out);
+        // process-exporter's "no proc metrics collected during a cycle"; shown by the next
+        // scrape that succeeds.
+        if r.is_err() {
+            self.st.scrape_errors += 1;
+        }
+        r
     }
 }
 
@@ -166,12 +302,51 @@ impl ProcOpts {
         if group_by.is_empty() {
             group_by.push(GroupBy::Name);
         }
+        let (procnames, namemapping) = (s.list("procnames"), s.str("namemapping"));
+        let namer = match s.path("config.path") {
+            Some(_) if !procnames.is_empty() => {
+                return Err(CliError::Conflict(
+                    "--config.path".into(),
+                    "--procnames".into(),
+                ))
+            }
+            Some(_) if !namemapping.is_empty() => {
+                return Err(CliError::Conflict(
+                    "--config.path".into(),
+                    "--namemapping".into(),
+                ))
+            }
+            Some(path) => Some(naming::read_config(&path).map_err(CliError::Config)?),
+            None if procnames.is_empty() && namemapping.is_empty() => None,
+            None => Some(
+                naming::mapping(procnames, namemapping)
+                    .map_err(|why| flag::bad("--namemapping", namemapping, why))?,
+            ),
+        };
+        let smaps = s.switch("proc-smaps");
+        let min_uss = s.count("proc-min-uss") as u64;
+        if min_uss > 0 && !smaps {
+            return Err(flag::bad(
+                "--proc-min-uss",
+                &min_uss.to_string(),
+                "needs --proc-smaps (USS comes from /proc/<pid>/smaps_rollup)",
+            ));
+        }
         let rules = s.path("proc-rules");
         let classifier = Classifier::new(rules.as_deref()).map_err(CliError::Config)?;
+        let recheck_limit = s.duration("proc-recheck-with-time-limit");
         Ok(ProcOpts {
             group_by,
+            namer,
+            children: s.switch("proc-children"),
+            recheck: s.switch("proc-recheck") || !recheck_limit.is_zero(),
+            recheck_limit,
+            remove_empty_groups: s.switch("proc-remove-empty-groups"),
+            threads: s.switch("proc-threads"),
             include: s.opt_regex("proc-include")?,
             exclude: s.opt_regex("proc-exclude")?,
+            groups_include: s.opt_regex("proc-groups-include")?,
+            groups_exclude: s.opt_regex("proc-groups-exclude")?,
             names: s
                 .list("proc-name")
                 .iter()
@@ -179,7 +354,10 @@ impl ProcOpts {
                 .collect(),
             pattern: s.opt_regex("proc-pattern")?,
             top_n: s.count("top-n"),
-            smaps: s.switch("proc-smaps"),
+            top_n_subgroup: s.count("top-n-per-subgroup"),
+            top_n_others: s.count("top-n-others"),
+            min_uss,
+            smaps,
             kernel_threads: s.switch("proc-kernel-threads"),
             classifier,
         })
@@ -191,10 +369,28 @@ impl ProcOpts {
         }
         self.include.as_ref().map_or(true, |re| re.is_match(comm))
     }
+
+    fn allows_group(&self, class_group: &str) -> bool {
+        if self
+            .groups_exclude
+            .as_ref()
+            .is_some_and(|re| re.is_match(class_group))
+        {
+            return false;
+        }
+        self.groups_include
+            .as_ref()
+            .map_or(true, |re| re.is_match(class_group))
+    }
+
+    /// Whether a process in no group can still be selected (by a top-N list).
+    fn ranks_all(&self) -> bool {
+        self.top_n > 0 || self.top_n_subgroup > 0 || self.top_n_others > 0
+    }
 }
 
-/// The per-PID files whose read errors are counted, in `proctap_process_read_errors_total`.
-const FILES: [&str; 9] = [
+/// The per-PID files: read errors are counted per file in `proctap_process_read_errors_total`.
+const FILES: [&str; 11] = [
     "cgroup",
     "cmdline",
     "fd",
@@ -204,10 +400,12 @@ const FILES: [&str; 9] = [
     "smaps_rollup",
     "stat",
     "status",
+    "task",
+    "wchan",
 ];
 
-/// A per-PID file; its discriminant indexes [`FILES`] and `State::read_errors`.
-#[derive(Clone, Copy)]
+/// A per-PID file; its discriminant indexes [`FILES`] and the counts of [`Reader`].
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum PidFile {
     Cgroup,
     Cmdline,
@@ -218,28 +416,87 @@ enum PidFile {
     Smaps,
     Stat,
     Status,
+    Task,
+    Wchan,
+}
+
+impl PidFile {
+    fn name(self) -> &'static str {
+        FILES.get(self as usize).copied().unwrap_or("")
+    }
+
+    /// Files a kernel may be built without (CONFIG_TASK_IO_ACCOUNTING, CONFIG_SCHED_DEBUG,
+    /// CONFIG_CGROUPS, smaps_rollup before 4.14, wchan), and task/, which a copied tree such
+    /// as bench/'s may lack; the others exist for every process.
+    fn optional(self) -> bool {
+        matches!(
+            self,
+            PidFile::Cgroup
+                | PidFile::Io
+                | PidFile::Sched
+                | PidFile::Smaps
+                | PidFile::Task
+                | PidFile::Wchan
+        )
+    }
 }
 
 /// `limits` is read when a process is new and then every this many scrapes.
 const LIMITS_EVERY: u64 = 16;
+
+/// One thread of a multi-threaded process.
+#[derive(Debug, Clone, Copy)]
+struct Thread {
+    tid: u32,
+    /// From task/<tid>/stat (0 without --proc-threads): a reused tid is a new thread.
+    starttime: u64,
+    /// The scrape whose task/ listing had it.
+    seen: u64,
+    /// Its files were read in that scrape (it counts in the group's sums).
+    read: bool,
+    name: Comm,
+    /// Its counters at the last reading (cpu, faults and io with --proc-threads).
+    cur: Counters,
+    /// What it did since the reading before (everything, when first seen).
+    delta: Counters,
+    wchan: u32,
+}
 
 /// One known process.
 #[derive(Debug)]
 struct Proc {
     pid: u32,
     starttime: u64,
+    ppid: u32,
     /// The scrape it was last seen in.
     seen: u64,
-    group: u32,
+    /// The scrape whose reading it has (0: never read in full, only identified).
+    read: u64,
+    /// Its group; None when process-exporter's matchers name nothing (it is not reported).
+    group: Option<u32>,
+    /// Waiting for its parent's group (--proc-children), decided after the scan.
+    pending: bool,
+    /// Left out by --proc-groups-include/-exclude; kept so that it is not classified again.
+    excluded: bool,
     comm: String,
     user: String,
     class_group: String,
     subgroup: String,
+    /// The (group, subgroup) of the classification as a small number, for the top N per
+    /// subgroup; None for the processes of group other.
+    class_id: Option<u32>,
     container_id: String,
     /// Chosen by --proc-name or --proc-pattern (decided once).
     pinned: bool,
     counters: Counters,
     member: Member,
+    /// The main thread's context switches at the last reading (/proc/<pid>/status).
+    leader_ctxt: (u64, u64),
+    /// Sorted by tid; empty for a single-threaded process.
+    threads: Vec<Thread>,
+    wchan: u32,
+    /// A file of this scrape's reading could not be read (process-exporter's partial error).
+    partial: bool,
     uss: u64,
     priority: i64,
     nice: i64,
@@ -251,6 +508,175 @@ struct Proc {
     sched: Option<Sched>,
 }
 
+/// Whether the kernel has a per-PID file, found out on its first read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Have {
+    #[default]
+    Unknown,
+    Yes,
+    No,
+}
+
+/// The per-PID read path: one place that opens and reads a file of `<procfs>/<pid>/` (or of
+/// `<procfs>/<pid>/task/<tid>/`) into a reused buffer and says what became of it.
+#[derive(Default)]
+struct Reader {
+    raw: Raw,
+    /// getdents64 buffer for fd/ and task/.
+    dirents: Vec<u8>,
+    tids: Vec<u32>,
+    /// The task/ directory listed last: thread files are opened relative to it, so the kernel
+    /// resolves `<tid>/status` rather than the whole path (8% less time per thread here).
+    task_dir: Option<File>,
+    errors: [u64; FILES.len()],
+    have: [Have; FILES.len()],
+}
+
+impl Reader {
+    /// Reads `file` of `pid` (of its thread `tid`) into `self.raw`.
+    fn read(&mut self, src: &mut Source, pid: &str, tid: Option<&str>, file: PidFile) -> Got {
+        self.raw.clear();
+        if self.have.get(file as usize) == Some(&Have::No) {
+            return Got::Absent;
+        }
+        let opened = match (tid, &self.task_dir) {
+            (None, _) => File::open(src.path(Root::Proc, &[pid, "/", file.name()])),
+            (Some(t), Some(dir)) => open_at(dir, &[t, "/", file.name()]),
+            (Some(t), None) => {
+                File::open(src.path(Root::Proc, &[pid, "/task/", t, "/", file.name()]))
+            }
+        };
+        let r = opened.and_then(|f| self.raw.read_from(f));
+        self.judge(src, pid, tid, file, r)
+    }
+
+    /// Sorts out a read's result: gone with its process, not in this kernel, or an error to
+    /// count (such as another user's io without privileges).
+    fn judge(
+        &mut self,
+        src: &mut Source,
+        pid: &str,
+        tid: Option<&str>,
+        file: PidFile,
+        r: io::Result<()>,
+    ) -> Got {
+        let i = file as usize;
+        match r {
+            Ok(()) => {
+                if let Some(h) = self.have.get_mut(i) {
+                    *h = Have::Yes;
+                }
+                Got::Ok
+            }
+            Err(e) if is_gone(&e) => {
+                let unknown = self.have.get(i) == Some(&Have::Unknown);
+                if e.kind() == io::ErrorKind::NotFound
+                    && unknown
+                    && file.optional()
+                    && !vanished(src, pid, tid)
+                {
+                    if let Some(h) = self.have.get_mut(i) {
+                        *h = Have::No;
+                    }
+                    crate::log::info(
+                        "this kernel has no such per-process file; namedprocess leaves it out",
+                        &[("file", &file.name())],
+                    );
+                    return Got::Absent;
+                }
+                Got::Gone
+            }
+            Err(_) => {
+                // A thread's file fails for the reason its process's did, which is counted.
+                if let (Some(n), None) = (self.errors.get_mut(i), tid) {
+                    *n += 1;
+                }
+                Got::Failed
+            }
+        }
+    }
+
+    /// Lists `<procfs>/<pid>/task` into `self.tids`, sorted.
+    fn list_tasks(&mut self, src: &mut Source, pid: &str) -> Got {
+        self.tids.clear();
+        self.task_dir = None;
+        let tids = &mut self.tids;
+        let r = open_dir(src.path(Root::Proc, &[pid, "/task"])).and_then(|dir| {
+            for_each_dir_entry(&dir, &mut self.dirents, |name| {
+                if let Some(t) = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()) {
+                    tids.push(t);
+                }
+            })?;
+            Ok(dir)
+        });
+        tids.sort_unstable();
+        let r = r.map(|dir| self.task_dir = Some(dir));
+        self.judge(src, pid, None, PidFile::Task, r)
+    }
+
+    /// A file that read but did not parse: nothing to report when its process (or thread) has
+    /// exited meanwhile (an exiting process's files come back empty or short); otherwise the
+    /// error, naming the file and line.
+    fn parse_failed(
+        src: &mut Source,
+        pid: &str,
+        tid: Option<&str>,
+        file: PidFile,
+        err: ParseError,
+    ) -> Result<(), Error> {
+        if vanished(src, pid, tid) {
+            return Ok(());
+        }
+        let mut path = src.procfs.clone();
+        path.push(pid);
+        if let Some(t) = tid {
+            path.push("task");
+            path.push(t);
+        }
+        path.push(file.name());
+        Err(Error::Parse { path, err })
+    }
+}
+
+/// Opens the file at the relative path `parts` (joined) under the open directory `dir`.
+fn open_at(dir: &File, parts: &[&str]) -> io::Result<File> {
+    use std::os::fd::FromRawFd;
+    const CAP: usize = 64;
+    let mut c_path = [0u8; CAP];
+    let mut len = 0;
+    for part in parts {
+        let dst = c_path
+            .get_mut(len..len + part.len())
+            .filter(|_| len + part.len() < CAP && !part.contains('\0'))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        dst.copy_from_slice(part.as_bytes());
+        len += part.len();
+    }
+    // SAFETY: `c_path` is NUL-terminated (fewer than 64 bytes were copied into 64 zeroes) and
+    // outlives the call; `dir` is an open descriptor.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c_path.as_ptr().cast(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openat just returned this descriptor and nothing else owns it.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Whether `<procfs>/<pid>` (or its `task/<tid>`) is gone.
+fn vanished(src: &mut Source, pid: &str, tid: Option<&str>) -> bool {
+    let path = match tid {
+        None => src.path(Root::Proc, &[pid]),
+        Some(t) => src.path(Root::Proc, &[pid, "/task/", t]),
+    };
+    std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+}
+
 /// What the collector keeps between scrapes.
 #[derive(Default)]
 pub struct State {
@@ -259,19 +685,27 @@ pub struct State {
     generation: u64,
     pids: Vec<u32>,
     dirents: Vec<u8>,
-    fd_dirents: Vec<u8>,
-    raw: Raw,
+    rd: Reader,
     groups: Groups,
+    wchans: Wchans,
+    /// `group/subgroup` of the classification → its id.
+    classes: HashMap<String, u32>,
     /// Whether `stat` of /proc/<pid>/fd gives the number of open fds (procfs on Linux 6.2+),
     /// which saves listing the directory; found out on the first scrape.
     fd_count_in_size: Option<bool>,
     users: Option<HashMap<u32, String>>,
     btime: Option<u64>,
-    read_errors: [u64; FILES.len()],
+    /// process-exporter's namedprocess_scrape_* counters.
+    scrape_errors: u64,
+    partial_errors: u64,
+    procread_errors: u64,
     /// Scratch for top-N and the selected processes.
     values: Vec<f64>,
+    keys: Vec<Option<u32>>,
     top: Vec<(f64, u32)>,
+    top_keyed: Vec<(u32, f64, u32)>,
     flags: Vec<bool>,
+    candidates: Vec<bool>,
     selected: Vec<u32>,
     /// (socket inode, index into procs) of the selected processes.
     sockets: Vec<(u64, u32)>,
@@ -292,9 +726,18 @@ fn collect(opts: &ProcOpts, st: &mut State, ctx: &mut Ctx, out: &mut Encoder) ->
         src.read(Root::Proc, &["stat"], &mut ctx.buf)?;
         st.btime = Some(parse_btime(&ctx.buf).map_err(|e| src.parse_error(e))?);
     }
-    src.read(Root::Proc, &["uptime"], &mut ctx.buf)?;
+    let btime = st.btime.unwrap_or(0);
+    // process-exporter needs no /proc/uptime; without it, the time since boot from the clock.
+    let uptime = if src.read_optional(Root::Proc, &["uptime"], &mut ctx.buf)? {
+        parse_uptime(&ctx.buf).map_err(|e| src.parse_error(e))?
+    } else {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        (now - btime as f64).max(0.0)
+    };
     let clock = Clock {
-        uptime: parse_uptime(&ctx.buf).map_err(|e| src.parse_error(e))?,
+        uptime,
         user_hz: ctx.user_hz,
         page_size: ctx.page_size,
     };
@@ -308,10 +751,9 @@ fn collect(opts: &ProcOpts, st: &mut State, ctx: &mut Ctx, out: &mut Encoder) ->
         let Some(&pid) = st.pids.get(i) else { break };
         scan(st, src, opts, pid, &clock)?;
     }
+    adopt(st);
     sweep(st);
-    for p in &st.procs {
-        st.groups.add_member(p.group, &p.counters, &p.member);
-    }
+    sum(st, opts);
     select(st, opts);
     detail(st, src, &mut ctx.buf)?;
     write_groups(st, opts, &clock, out);
@@ -321,8 +763,29 @@ fn collect(opts: &ProcOpts, st: &mut State, ctx: &mut Ctx, out: &mut Encoder) ->
         "Per-process files proctap could not read (such as another user's io without privileges), by file.",
         Kind::Counter,
     );
-    for (file, n) in FILES.iter().zip(st.read_errors) {
+    for (file, n) in FILES.iter().zip(st.rd.errors) {
         out.u64(&[("file", file)], n);
+    }
+    let errors: [(&str, &str, u64); 3] = [
+        (
+            "namedprocess_scrape_errors",
+            "Collections of the namedprocess collector that failed as a whole.",
+            st.scrape_errors,
+        ),
+        (
+            "namedprocess_scrape_partial_errors",
+            "Readings of a grouped process that missed some of its files (io, fd, smaps_rollup, wchan, task), per scrape.",
+            st.partial_errors,
+        ),
+        (
+            "namedprocess_scrape_procread_errors",
+            "Processes left out of a scrape because their stat or status could not be read (not because they exited).",
+            st.procread_errors,
+        ),
+    ];
+    for (name, help, n) in errors {
+        out.family(name, help, Kind::Counter);
+        out.u64(&[], n);
     }
     Ok(())
 }
@@ -404,14 +867,6 @@ impl Raw {
     }
 }
 
-/// Reads `<procfs>/<pid>/<file>` into `raw` without building an error value (an `Error` holds
-/// the path, an allocation, and unreadable files of other users' processes are routine).
-fn read_pid(src: &mut Source, pid: &str, file: &str, raw: &mut Raw) -> io::Result<()> {
-    raw.clear();
-    let f = File::open(src.path(Root::Proc, &[pid, "/", file]))?;
-    raw.read_from(f)
-}
-
 /// Whether `<procfs>` is a procfs whose /proc/<pid>/fd report their number of entries as
 /// their size (Linux 6.2+). Fixture trees are not procfs: their directories have a block size.
 fn fd_count_in_size(src: &mut Source) -> bool {
@@ -441,25 +896,15 @@ fn count_fds(src: &mut Source, pid: &str, by_size: bool, dirents: &mut Vec<u8>) 
 }
 
 /// The result of reading one per-PID file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Got {
     Ok,
     /// The file or the process is gone.
     Gone,
-    /// Counted in `read_errors`.
+    /// Counted in the read errors.
     Failed,
-}
-
-fn got(r: io::Result<()>, errors: &mut [u64], file: PidFile) -> Got {
-    match r {
-        Ok(()) => Got::Ok,
-        Err(e) if is_gone(&e) => Got::Gone,
-        Err(_) => {
-            if let Some(n) = errors.get_mut(file as usize) {
-                *n += 1;
-            }
-            Got::Failed
-        }
-    }
+    /// This kernel does not have the file (found out once).
+    Absent,
 }
 
 /// Text of a per-PID file; comm may hold any bytes, so invalid UTF-8 is replaced, not an error.
@@ -467,20 +912,15 @@ fn text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(raw)
 }
 
-fn parse_err(src: &Source, pid: &str, file: &str, err: ParseError) -> Error {
-    let mut path = src.procfs.clone();
-    path.push(pid);
-    path.push(file);
-    Error::Parse { path, err }
-}
-
 /// The numbers of /proc/<pid>/stat and status, copied out so the buffer can be reused.
 struct StatVals {
     uid: u32,
+    euid: u32,
     voluntary: u64,
     nonvoluntary: u64,
     swap: u64,
     state: u8,
+    ppid: u32,
     minflt: u64,
     majflt: u64,
     utime: u64,
@@ -503,15 +943,21 @@ fn scan(
 ) -> Result<(), Error> {
     let mut tmp = [0u8; 20];
     let pid_s = u64_str(&mut tmp, u64::from(pid));
-    let errors = &mut st.read_errors;
-    let raw = &mut st.raw;
-    match got(read_pid(src, pid_s, "stat", raw), errors, PidFile::Stat) {
+    match st.rd.read(src, pid_s, None, PidFile::Stat) {
         Got::Ok => {}
-        Got::Gone | Got::Failed => return Ok(()),
+        Got::Failed => {
+            st.procread_errors += 1;
+            return Ok(());
+        }
+        Got::Gone | Got::Absent => return Ok(()),
     }
-    let stat_text = text(raw);
-    let s = parse::parse_stat(&stat_text).map_err(|e| parse_err(src, pid_s, "stat", e))?;
-    if s.is_kernel_thread() && !opts.kernel_threads {
+    let stat_text = text(&st.rd.raw);
+    let s = match parse::parse_stat(&stat_text) {
+        Ok(s) => s,
+        Err(e) => return Reader::parse_failed(src, pid_s, None, PidFile::Stat, e),
+    };
+    // process-exporter looks at kernel threads too, and its matchers decide.
+    if s.is_kernel_thread() && !opts.kernel_threads && opts.namer.is_none() {
         return Ok(());
     }
     if !opts.allows(s.comm) {
@@ -519,10 +965,12 @@ fn scan(
     }
     let mut v = StatVals {
         uid: 0,
+        euid: 0,
         voluntary: 0,
         nonvoluntary: 0,
         swap: 0,
         state: s.state,
+        ppid: s.ppid,
         minflt: s.minflt,
         majflt: s.majflt,
         utime: s.utime,
@@ -534,14 +982,31 @@ fn scan(
         vsize: s.vsize,
         rss_pages: s.rss,
     };
+    let generation = st.generation;
     let pos = st.procs.binary_search_by_key(&pid, |p| p.pid);
     // Known: its entry; new (or the PID was reused): where it goes, and its comm.
+    let mut recheck = false;
     let slot = match pos {
         Ok(i) if st.procs.get(i).is_some_and(|p| p.starttime == v.starttime) => {
-            if let Some(p) = st.procs.get_mut(i) {
-                if p.comm != s.comm {
-                    p.comm.clear();
-                    p.comm.push_str(s.comm);
+            let Some(p) = st.procs.get_mut(i) else {
+                return Ok(());
+            };
+            if p.comm != s.comm {
+                p.comm.clear();
+                p.comm.push_str(s.comm);
+            }
+            if p.excluded {
+                p.seen = generation;
+                return Ok(());
+            }
+            if p.group.is_none() {
+                let age = clock.uptime - v.starttime as f64 / clock.user_hz;
+                recheck = opts.recheck
+                    && (opts.recheck_limit.is_zero() || age < opts.recheck_limit.as_secs_f64());
+                // Not grouped and never selected: the stat read told it is still there.
+                if !recheck && !p.pinned && !opts.ranks_all() {
+                    p.seen = generation;
+                    return Ok(());
                 }
             }
             Ok(i)
@@ -549,31 +1014,58 @@ fn scan(
         found => Err((found, s.comm.to_string())),
     };
     drop(stat_text);
-    match got(read_pid(src, pid_s, "status", raw), errors, PidFile::Status) {
+    match st.rd.read(src, pid_s, None, PidFile::Status) {
         Got::Ok => {}
+        Got::Failed => {
+            st.procread_errors += 1;
+            return Ok(());
+        }
         // Vanished after stat: a known entry stays unseen and the sweep takes it.
-        Got::Gone | Got::Failed => return Ok(()),
+        Got::Gone | Got::Absent => return Ok(()),
     }
     {
-        let t = text(raw);
-        let s = parse::parse_status(&t).map_err(|e| parse_err(src, pid_s, "status", e))?;
+        let t = text(&st.rd.raw);
+        let s = match parse::parse_status(&t) {
+            Ok(s) => s,
+            Err(e) => return Reader::parse_failed(src, pid_s, None, PidFile::Status, e),
+        };
         v.uid = s.uid;
+        v.euid = s.euid;
         v.voluntary = s.voluntary_ctxt_switches;
         v.nonvoluntary = s.nonvoluntary_ctxt_switches;
         v.swap = s.vm_swap.unwrap_or(0);
     }
     let idx = match slot {
-        Ok(i) => i,
+        Ok(i) => {
+            if recheck {
+                let comm = st.procs.get(i).map(|p| p.comm.clone()).unwrap_or_default();
+                if let Some(id) = identify(st, src, opts, pid, pid_s, &comm, &v, clock)? {
+                    if let Some(p) = st.procs.get_mut(i) {
+                        p.group = id.group;
+                        p.pending = id.pending;
+                    }
+                }
+            }
+            i
+        }
         Err((found, comm)) => {
-            let Some(p) = new_proc(st, src, opts, pid, pid_s, comm, &v)? else {
+            let Some(id) = identify(st, src, opts, pid, pid_s, &comm, &v, clock)? else {
                 return Ok(());
             };
-            match found {
+            let skip = id.excluded
+                || (id.group.is_none() && !id.pending && !id.pinned && !opts.ranks_all());
+            let mut p = new_proc(pid, comm, &v, id);
+            if skip {
+                p.seen = generation;
+            }
+            let i = match found {
                 Ok(i) => {
                     if let Some(slot) = st.procs.get_mut(i) {
                         // The old process's last counters stay in its group.
                         let old = std::mem::replace(slot, p);
-                        st.groups.exited(old.group, &old.counters);
+                        if let Some(g) = old.group {
+                            st.groups.exited(g, &old.counters);
+                        }
                     }
                     i
                 }
@@ -581,77 +1073,168 @@ fn scan(
                     st.procs.insert(i, p);
                     i
                 }
+            };
+            if skip {
+                return Ok(());
             }
+            i
         }
     };
     update(st, src, opts, idx, pid_s, &v, clock)
 }
 
-/// A process seen for the first time: command line, cgroup, user, class and group. None when it
-/// vanished meanwhile.
-fn new_proc(
+/// Who a process is, worked out when it is first seen (and again with --proc-recheck).
+struct Ident {
+    user: String,
+    class_group: String,
+    subgroup: String,
+    class_id: Option<u32>,
+    container_id: String,
+    group: Option<u32>,
+    pending: bool,
+    pinned: bool,
+    excluded: bool,
+}
+
+/// Reads the command line and cgroup of a process, classifies it and names its group. None
+/// when it vanished meanwhile.
+#[allow(clippy::too_many_arguments)]
+fn identify(
     st: &mut State,
     src: &mut Source,
     opts: &ProcOpts,
     pid: u32,
     pid_s: &str,
-    comm: String,
+    comm: &str,
     v: &StatVals,
-) -> Result<Option<Proc>, Error> {
-    let (starttime, uid) = (v.starttime, v.uid);
-    let errors = &mut st.read_errors;
-    let raw = &mut st.raw;
-    let container_id = match got(read_pid(src, pid_s, "cgroup", raw), errors, PidFile::Cgroup) {
-        Got::Ok => parse::container_id(&text(raw)).unwrap_or("").to_string(),
-        Got::Gone | Got::Failed => String::new(),
+    clock: &Clock,
+) -> Result<Option<Ident>, Error> {
+    let cgroup = match st.rd.read(src, pid_s, None, PidFile::Cgroup) {
+        Got::Ok => text(&st.rd.raw).into_owned(),
+        Got::Gone => return Ok(None),
+        Got::Failed | Got::Absent => String::new(),
     };
-    match got(
-        read_pid(src, pid_s, "cmdline", raw),
-        errors,
-        PidFile::Cmdline,
-    ) {
+    let container_id = parse::container_id(&cgroup).unwrap_or("").to_string();
+    match st.rd.read(src, pid_s, None, PidFile::Cmdline) {
         Got::Ok => {}
-        Got::Gone | Got::Failed => raw.clear(),
+        Got::Gone => return Ok(None),
+        Got::Failed | Got::Absent => st.rd.raw.clear(),
     }
+    let raw_owned = st.rd.raw.to_vec();
+    let raw = &raw_owned[..];
     let argv0 = parse::argv0_basename(raw).map(str::to_string);
     let mut cmdline = String::from_utf8_lossy(raw).replace('\0', " ");
     cmdline.truncate(cmdline.trim_end().len());
-    let user = user_name(st, src, uid);
     let (class_group, subgroup) =
         opts.classifier
-            .classify(&comm, argv0.as_deref().unwrap_or(&comm), &cmdline);
-    let mut name = String::new();
-    group::group_name(
-        &opts.group_by,
-        &Identity {
-            comm: &comm,
-            user: &user,
-            argv0: argv0.as_deref(),
-            class: (class_group, subgroup),
-        },
-        &mut name,
-    );
-    let pinned = opts.names.contains(&comm)
-        || opts
-            .pattern
-            .as_ref()
-            .is_some_and(|re| re.is_match(&comm) || re.is_match(&cmdline));
-    Ok(Some(Proc {
-        pid,
-        starttime,
-        seen: 0,
-        group: st.groups.index_of(&name),
+            .classify(comm, argv0.as_deref().unwrap_or(comm), &cmdline);
+    let excluded = !opts.allows_group(class_group);
+    let pinned = !excluded
+        && (opts.names.iter().any(|n| n == comm)
+            || opts
+                .pattern
+                .as_ref()
+                .is_some_and(|re| re.is_match(comm) || re.is_match(&cmdline)));
+    let mut name = None;
+    if !excluded {
+        match &opts.namer {
+            None => {
+                let user = user_name(st, src, v.uid);
+                let mut n = String::new();
+                group::group_name(
+                    &opts.group_by,
+                    &Identity {
+                        comm,
+                        user: &user,
+                        argv0: argv0.as_deref(),
+                        class: (class_group, subgroup),
+                    },
+                    &mut n,
+                );
+                name = Some(n);
+            }
+            Some(namer) => {
+                // process-exporter's view: argv split at NULs after dropping trailing ones.
+                let trimmed = {
+                    let end = raw.iter().rposition(|&b| b != 0).map_or(0, |e| e + 1);
+                    String::from_utf8_lossy(raw.get(..end).unwrap_or(&[])).into_owned()
+                };
+                let argv: Vec<&str> = if raw.is_empty() {
+                    Vec::new()
+                } else {
+                    trimmed.split('\0').collect()
+                };
+                let joined = argv.join(" ");
+                let username = user_name(st, src, v.euid);
+                let cgroups: Vec<&str> = if namer.wants_cgroups() {
+                    parse::cgroup_paths(&cgroup).collect()
+                } else {
+                    Vec::new()
+                };
+                let start_ns = st
+                    .btime
+                    .unwrap_or(0)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add((v.starttime as f64 / clock.user_hz * 1e9) as u64);
+                name = namer.name(&Attrs {
+                    comm,
+                    argv: &argv,
+                    cmdline: &joined,
+                    username: &username,
+                    pid,
+                    start_ns,
+                    cgroups: &cgroups,
+                });
+            }
+        }
+    }
+    let pending = name.is_none() && !excluded && opts.children && opts.namer.is_some();
+    let class_id = (class_group != OTHER).then(|| {
+        let next = u32::try_from(st.classes.len()).unwrap_or(u32::MAX);
+        *st.classes
+            .entry(format!("{class_group}/{subgroup}"))
+            .or_insert(next)
+    });
+    Ok(Some(Ident {
+        user: user_name(st, src, v.uid),
         class_group: class_group.to_string(),
         subgroup: subgroup.to_string(),
-        comm,
-        user,
+        class_id,
         container_id,
+        group: name.map(|n| st.groups.index_of(&n)),
+        pending,
         pinned,
+        excluded,
+    }))
+}
+
+/// A process seen for the first time.
+fn new_proc(pid: u32, comm: String, v: &StatVals, id: Ident) -> Proc {
+    Proc {
+        pid,
+        starttime: v.starttime,
+        ppid: v.ppid,
+        seen: 0,
+        read: 0,
+        group: id.group,
+        pending: id.pending,
+        excluded: id.excluded,
+        class_group: id.class_group,
+        subgroup: id.subgroup,
+        class_id: id.class_id,
+        comm,
+        user: id.user,
+        container_id: id.container_id,
+        pinned: id.pinned,
         counters: Counters::default(),
         member: Member {
             fd_limit: u64::MAX,
             ..Member::default()
         },
+        leader_ctxt: (0, 0),
+        threads: Vec::new(),
+        wchan: 0,
+        partial: false,
         uss: 0,
         priority: 0,
         nice: 0,
@@ -659,7 +1242,7 @@ fn new_proc(
         cpu_percent: 0.0,
         io_rate: 0.0,
         sched: None,
-    }))
+    }
 }
 
 /// The user name of a uid from /etc/passwd under --path.rootfs (read once), else the number.
@@ -680,7 +1263,8 @@ fn user_name(st: &mut State, src: &mut Source, uid: u32) -> String {
     users.get(&uid).cloned().unwrap_or_else(|| uid.to_string())
 }
 
-/// This scrape's reading of a known process: stat values, status, io, fd count, limits, smaps.
+/// This scrape's reading of a known process: stat values, status, io, fd count, limits,
+/// smaps, wchan and its threads.
 fn update(
     st: &mut State,
     src: &mut Source,
@@ -691,59 +1275,94 @@ fn update(
     clock: &Clock,
 ) -> Result<(), Error> {
     let generation = st.generation;
-    let errors = &mut st.read_errors;
-    let raw = &mut st.raw;
+    let rd = &mut st.rd;
     let Some(p) = st.procs.get_mut(idx) else {
         return Ok(());
     };
-    let is_new = p.seen == 0;
-    let swap = v.swap;
+    let is_new = p.read == 0;
     let prev = p.counters;
+    p.partial = false;
     let mut c = Counters {
         utime: v.utime,
         stime: v.stime,
         majflt: v.majflt,
         minflt: v.minflt,
-        voluntary_ctxt: v.voluntary,
-        nonvoluntary_ctxt: v.nonvoluntary,
         // Kept from the last reading when io cannot be read, so the group never drops.
         read_bytes: prev.read_bytes,
         write_bytes: prev.write_bytes,
+        // Summed below: the main thread's, plus the other threads' when there are any.
+        voluntary_ctxt: prev.voluntary_ctxt,
+        nonvoluntary_ctxt: prev.nonvoluntary_ctxt,
     };
-    if let Got::Ok = got(read_pid(src, pid_s, "io", raw), errors, PidFile::Io) {
-        let io = parse::parse_io(&text(raw)).map_err(|e| parse_err(src, pid_s, "io", e))?;
-        c.read_bytes = io.read_bytes;
-        c.write_bytes = io.write_bytes;
+    let leader = (v.voluntary, v.nonvoluntary);
+    c.voluntary_ctxt = c
+        .voluntary_ctxt
+        .saturating_add(leader.0.saturating_sub(p.leader_ctxt.0));
+    c.nonvoluntary_ctxt = c
+        .nonvoluntary_ctxt
+        .saturating_add(leader.1.saturating_sub(p.leader_ctxt.1));
+    match rd.read(src, pid_s, None, PidFile::Io) {
+        Got::Ok => match parse::parse_io(&text(&rd.raw)) {
+            Ok(io) => {
+                c.read_bytes = io.read_bytes;
+                c.write_bytes = io.write_bytes;
+            }
+            Err(e) => return Reader::parse_failed(src, pid_s, None, PidFile::Io, e),
+        },
+        Got::Failed => p.partial = true,
+        Got::Gone | Got::Absent => {}
     }
     let by_size = st.fd_count_in_size.unwrap_or(false);
-    let open_fds = match count_fds(src, pid_s, by_size, &mut st.fd_dirents) {
+    let open_fds = match count_fds(src, pid_s, by_size, &mut rd.dirents) {
         Ok(n) => n,
         Err(e) => {
-            got(Err(e), errors, PidFile::Fd);
+            if rd.judge(src, pid_s, None, PidFile::Fd, Err(e)) == Got::Failed {
+                p.partial = true;
+            }
             0
         }
     };
     if is_new || (generation + u64::from(p.pid)) % LIMITS_EVERY == 0 {
-        if let Got::Ok = got(read_pid(src, pid_s, "limits", raw), errors, PidFile::Limits) {
-            p.member.fd_limit = parse::parse_limits_max_open_files(&text(raw))
-                .map_err(|e| parse_err(src, pid_s, "limits", e))?;
-        }
-    }
-    let (mut pss, mut uss) = (0, 0);
-    if opts.smaps && v.state != b'Z' {
-        if let Got::Ok = got(
-            read_pid(src, pid_s, "smaps_rollup", raw),
-            errors,
-            PidFile::Smaps,
-        ) {
-            // Empty for tasks without an mm (the kernel answers such reads with nothing).
-            if !raw.is_empty() {
-                let s = parse::parse_smaps_rollup(&text(raw))
-                    .map_err(|e| parse_err(src, pid_s, "smaps_rollup", e))?;
-                pss = s.pss;
-                uss = s.uss;
+        if let Got::Ok = rd.read(src, pid_s, None, PidFile::Limits) {
+            match parse::parse_limits_max_open_files(&text(&rd.raw)) {
+                Ok(l) => p.member.fd_limit = l,
+                Err(e) => return Reader::parse_failed(src, pid_s, None, PidFile::Limits, e),
             }
         }
+    }
+    let (mut pss, mut swap_pss, mut uss) = (0, 0, 0);
+    if opts.smaps && v.state != b'Z' {
+        match rd.read(src, pid_s, None, PidFile::Smaps) {
+            // Empty for tasks without an mm (the kernel answers such reads with nothing).
+            Got::Ok if rd.raw.is_empty() => {}
+            Got::Ok => match parse::parse_smaps_rollup(&text(&rd.raw)) {
+                Ok(s) => (pss, swap_pss, uss) = (s.pss, s.swap_pss, s.uss),
+                Err(e) => return Reader::parse_failed(src, pid_s, None, PidFile::Smaps, e),
+            },
+            Got::Failed => p.partial = true,
+            Got::Gone | Got::Absent => {}
+        }
+    }
+    p.wchan = match rd.read(src, pid_s, None, PidFile::Wchan) {
+        Got::Ok => st.wchans.id(&text(&rd.raw)),
+        Got::Failed => {
+            p.partial = true;
+            0
+        }
+        Got::Gone | Got::Absent => 0,
+    };
+    let mut thread_states = [0u32; 5];
+    if v.threads > 1 {
+        match read_threads(rd, &mut st.wchans, src, opts, p, pid_s, v, generation)? {
+            Some((states, vol, nonvol)) => {
+                thread_states = states;
+                c.voluntary_ctxt = c.voluntary_ctxt.saturating_add(vol);
+                c.nonvoluntary_ctxt = c.nonvoluntary_ctxt.saturating_add(nonvol);
+            }
+            None => p.threads.clear(),
+        }
+    } else {
+        p.threads.clear();
     }
     let ticks = c.utime.saturating_add(c.stime);
     let io_bytes = c.read_bytes.saturating_add(c.write_bytes);
@@ -761,15 +1380,18 @@ fn update(
     }
     p.uptime = clock.uptime;
     p.counters = c;
+    p.leader_ctxt = leader;
     p.member = Member {
         rss: v.rss_pages.saturating_mul(clock.page_size),
         vsize: v.vsize,
-        swap,
+        swap: v.swap,
         pss,
+        swap_pss,
         open_fds,
         fd_limit: p.member.fd_limit,
         threads: v.threads,
         state: v.state,
+        thread_states,
         starttime: v.starttime,
     };
     p.uss = uss;
@@ -777,7 +1399,212 @@ fn update(
     p.nice = v.nice;
     p.sched = None;
     p.seen = generation;
+    p.read = generation;
     Ok(())
+}
+
+/// Reads the threads of a multi-threaded process: each thread's state, context switches and
+/// wait channel (task/<tid>/status, wchan; the main thread's are the process's own), and with
+/// --proc-threads its cpu, faults and io (task/<tid>/stat, io). Returns the thread states and
+/// the context switches the other threads added since the last reading; None when task/
+/// lists fewer than two threads (or cannot be read), so the process counts as one thread.
+#[allow(clippy::too_many_arguments)]
+fn read_threads(
+    rd: &mut Reader,
+    wchans: &mut Wchans,
+    src: &mut Source,
+    opts: &ProcOpts,
+    p: &mut Proc,
+    pid_s: &str,
+    v: &StatVals,
+    generation: u64,
+) -> Result<Option<([u32; 5], u64, u64)>, Error> {
+    match rd.list_tasks(src, pid_s) {
+        Got::Ok => {}
+        Got::Failed => {
+            p.partial = true;
+            return Ok(None);
+        }
+        Got::Gone | Got::Absent => return Ok(None),
+    }
+    if rd.tids.len() < 2 {
+        rd.task_dir = None;
+        return Ok(None);
+    }
+    let mut states = [0u32; 5];
+    let (mut vol, mut nonvol) = (0u64, 0u64);
+    for k in 0..rd.tids.len() {
+        let Some(&tid) = rd.tids.get(k) else { break };
+        let mut tmp = [0u8; 20];
+        let tid_s = u64_str(&mut tmp, u64::from(tid));
+        let (at, known) = match p.threads.binary_search_by_key(&tid, |t| t.tid) {
+            Ok(i) => (i, true),
+            Err(i) => (i, false),
+        };
+        let mut cur = p
+            .threads
+            .get(at)
+            .filter(|_| known)
+            .map_or(Counters::default(), |t| t.cur);
+        let (state, wchan, mut name) = if tid == p.pid {
+            cur.voluntary_ctxt = v.voluntary;
+            cur.nonvoluntary_ctxt = v.nonvoluntary;
+            (v.state, p.wchan, Comm::new(&p.comm))
+        } else {
+            match rd.read(src, pid_s, Some(tid_s), PidFile::Status) {
+                Got::Ok => {}
+                // Exited (or unreadable): it keeps its entry until task/ stops listing it.
+                _ => {
+                    mark_seen(p, at, known, generation);
+                    continue;
+                }
+            }
+            let t = text(&rd.raw);
+            let s = match parse::parse_status(&t) {
+                Ok(s) => s,
+                Err(e) => {
+                    drop(t);
+                    Reader::parse_failed(src, pid_s, Some(tid_s), PidFile::Status, e)?;
+                    continue;
+                }
+            };
+            cur.voluntary_ctxt = s.voluntary_ctxt_switches;
+            cur.nonvoluntary_ctxt = s.nonvoluntary_ctxt_switches;
+            let (state, name) = (s.state.unwrap_or(b'?'), Comm::new(s.name.unwrap_or("")));
+            drop(t);
+            let wchan = match rd.read(src, pid_s, Some(tid_s), PidFile::Wchan) {
+                Got::Ok => wchans.id(&text(&rd.raw)),
+                _ => 0,
+            };
+            (state, wchan, name)
+        };
+        let mut starttime = p
+            .threads
+            .get(at)
+            .filter(|_| known)
+            .map_or(0, |t| t.starttime);
+        let mut reused = false;
+        if opts.threads {
+            match rd.read(src, pid_s, Some(tid_s), PidFile::Stat) {
+                Got::Ok => {}
+                _ => {
+                    mark_seen(p, at, known, generation);
+                    continue;
+                }
+            }
+            let t = text(&rd.raw);
+            match parse::parse_stat(&t) {
+                Ok(s) => {
+                    reused = known && starttime != s.starttime;
+                    starttime = s.starttime;
+                    name = Comm::new(s.comm);
+                    cur.utime = s.utime;
+                    cur.stime = s.stime;
+                    cur.minflt = s.minflt;
+                    cur.majflt = s.majflt;
+                }
+                Err(e) => {
+                    drop(t);
+                    Reader::parse_failed(src, pid_s, Some(tid_s), PidFile::Stat, e)?;
+                    continue;
+                }
+            }
+            drop(t);
+            if let Got::Ok = rd.read(src, pid_s, Some(tid_s), PidFile::Io) {
+                match parse::parse_io(&text(&rd.raw)) {
+                    Ok(io) => {
+                        cur.read_bytes = io.read_bytes;
+                        cur.write_bytes = io.write_bytes;
+                    }
+                    Err(e) => {
+                        Reader::parse_failed(src, pid_s, Some(tid_s), PidFile::Io, e)?;
+                        continue;
+                    }
+                }
+            }
+        }
+        let old = p
+            .threads
+            .get(at)
+            .filter(|_| known && !reused)
+            .map(|t| t.cur);
+        let delta = old.map_or(cur, |o| cur.since(&o));
+        if tid != p.pid {
+            vol = vol.saturating_add(delta.voluntary_ctxt);
+            nonvol = nonvol.saturating_add(delta.nonvoluntary_ctxt);
+        }
+        if let Some(n) = states.get_mut(group::state_index(state)) {
+            *n += 1;
+        }
+        let t = Thread {
+            tid,
+            starttime,
+            seen: generation,
+            read: true,
+            name,
+            cur,
+            delta,
+            wchan,
+        };
+        match p.threads.get_mut(at).filter(|_| known) {
+            Some(slot) => *slot = t,
+            None => p.threads.insert(at, t),
+        }
+    }
+    p.threads.retain(|t| t.seen == generation);
+    rd.task_dir = None;
+    Ok(Some((states, vol, nonvol)))
+}
+
+/// A listed thread whose files could not be read this time: it stays, with nothing new.
+fn mark_seen(p: &mut Proc, at: usize, known: bool, generation: u64) {
+    if let Some(t) = p.threads.get_mut(at).filter(|_| known) {
+        t.seen = generation;
+        t.read = false;
+        t.delta = Counters::default();
+    }
+}
+
+/// Gives the processes waiting for a group (--proc-children) their nearest grouped
+/// ancestor's group, as process-exporter's checkAncestry: an ancestor that is unmatched, or
+/// not known at all, leaves them unmatched.
+fn adopt(st: &mut State) {
+    let generation = st.generation;
+    for i in 0..st.procs.len() {
+        if st
+            .procs
+            .get(i)
+            .is_some_and(|p| p.pending && p.seen == generation)
+        {
+            let g = ancestor_group(&st.procs, i, 0);
+            let mut at = i;
+            // The pending ancestors on the way get the same answer.
+            for _ in 0..64 {
+                let Some(p) = st.procs.get_mut(at) else { break };
+                if !p.pending {
+                    break;
+                }
+                p.pending = false;
+                p.group = g;
+                let ppid = p.ppid;
+                match st.procs.binary_search_by_key(&ppid, |p| p.pid) {
+                    Ok(j) => at = j,
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+}
+
+fn ancestor_group(procs: &[Proc], i: usize, depth: usize) -> Option<u32> {
+    let ppid = procs.get(i)?.ppid;
+    let j = procs.binary_search_by_key(&ppid, |p| p.pid).ok()?;
+    let parent = procs.get(j)?;
+    match (parent.group, parent.pending) {
+        (Some(g), _) => Some(g),
+        (None, true) if depth < 64 && j != i => ancestor_group(procs, j, depth + 1),
+        _ => None,
+    }
 }
 
 /// Drops the processes not seen in this scrape; their last counters stay in their groups.
@@ -788,26 +1615,94 @@ fn sweep(st: &mut State) {
         if p.seen == generation {
             return true;
         }
-        if p.seen != 0 {
-            groups.exited(p.group, &p.counters);
+        if let (Some(g), true) = (p.group, p.seen != 0) {
+            groups.exited(g, &p.counters);
         }
         false
     });
 }
 
-/// Marks the selected processes: pinned ones and the union of the three top-N lists.
+/// The groups' sums of this scrape.
+fn sum(st: &mut State, opts: &ProcOpts) {
+    let generation = st.generation;
+    for p in &st.procs {
+        let Some(g) = p.group.filter(|_| p.read == generation) else {
+            continue;
+        };
+        st.groups.add_member(g, &p.counters, &p.member);
+        st.groups.add_wchan(g, p.wchan);
+        for t in p.threads.iter().filter(|t| t.read) {
+            st.groups.add_wchan(g, t.wchan);
+            if opts.threads {
+                st.groups.add_thread(g, t.name, &t.delta);
+            }
+        }
+        st.partial_errors += u64::from(p.partial);
+    }
+    st.groups.end(opts.remove_empty_groups);
+}
+
+/// Marks the selected processes: pinned ones and the union of the top-N lists.
 fn select(st: &mut State, opts: &ProcOpts) {
+    let generation = st.generation;
     st.flags.clear();
     st.flags.extend(st.procs.iter().map(|p| p.pinned));
+    st.candidates.clear();
+    st.candidates.extend(st.procs.iter().map(|p| {
+        !p.excluded && p.read == generation && (opts.min_uss == 0 || p.uss >= opts.min_uss)
+    }));
     let lists: [fn(&Proc) -> f64; 3] = [|p| p.cpu_percent, |p| p.member.rss as f64, |p| p.io_rate];
+    let memory_and_cpu: [fn(&Proc) -> f64; 2] = [|p| p.cpu_percent, |p| p.member.rss as f64];
     for key in lists {
         st.values.clear();
-        st.values.extend(st.procs.iter().map(key));
+        let c = &st.candidates;
+        st.values.extend(
+            st.procs
+                .iter()
+                .zip(c)
+                .map(|(p, &ok)| if ok { key(p) } else { 0.0 }),
+        );
         group::mark_top_n(&st.values, opts.top_n, &mut st.top, &mut st.flags);
+    }
+    if opts.top_n_subgroup > 0 {
+        st.keys.clear();
+        st.keys.extend(st.procs.iter().map(|p| p.class_id));
+        for key in memory_and_cpu {
+            st.values.clear();
+            let c = &st.candidates;
+            st.values.extend(
+                st.procs
+                    .iter()
+                    .zip(c)
+                    .map(|(p, &ok)| if ok { key(p) } else { 0.0 }),
+            );
+            group::mark_top_n_per_key(
+                &st.keys,
+                &st.values,
+                opts.top_n_subgroup,
+                &mut st.top_keyed,
+                &mut st.flags,
+            );
+        }
+    }
+    if opts.top_n_others > 0 {
+        for key in memory_and_cpu {
+            st.values.clear();
+            let c = &st.candidates;
+            st.values.extend(st.procs.iter().zip(c).map(|(p, &ok)| {
+                if ok && p.class_id.is_none() {
+                    key(p)
+                } else {
+                    0.0
+                }
+            }));
+            group::mark_top_n(&st.values, opts.top_n_others, &mut st.top, &mut st.flags);
+        }
     }
     st.selected.clear();
     for (i, &on) in st.flags.iter().enumerate() {
-        if on {
+        let seen = st.procs.get(i).is_some_and(|p| p.read == generation);
+        if on && seen {
             st.selected.push(u32::try_from(i).unwrap_or(u32::MAX));
         }
     }
@@ -823,23 +1718,18 @@ fn detail(st: &mut State, src: &mut Source, buf: &mut String) -> Result<(), Erro
         };
         let mut tmp = [0u8; 20];
         let pid_s = u64_str(&mut tmp, u64::from(p.pid));
-        let errors = &mut st.read_errors;
-        if let Got::Ok = got(
-            read_pid(src, pid_s, "sched", &mut st.raw),
-            errors,
-            PidFile::Sched,
-        ) {
-            p.sched = Some(
-                parse::parse_sched(&text(&st.raw))
-                    .map_err(|e| parse_err(src, pid_s, "sched", e))?,
-            );
+        if let Got::Ok = st.rd.read(src, pid_s, None, PidFile::Sched) {
+            match parse::parse_sched(&text(&st.rd.raw)) {
+                Ok(s) => p.sched = Some(s),
+                Err(e) => Reader::parse_failed(src, pid_s, None, PidFile::Sched, e)?,
+            }
         }
         if p.member.open_fds == 0 {
             continue;
         }
         if let Ok(dir) = open_dir(src.path(Root::Proc, &[pid_s, "/fd"])) {
             let sockets = &mut st.sockets;
-            let _ = socket_inodes(&dir, &mut st.fd_dirents, |inode| sockets.push((inode, i)));
+            let _ = socket_inodes(&dir, &mut st.rd.dirents, |inode| sockets.push((inode, i)));
         }
     }
     if st.sockets.is_empty() {
@@ -868,7 +1758,6 @@ fn detail(st: &mut State, src: &mut Source, buf: &mut String) -> Result<(), Erro
     st.ports.dedup();
     Ok(())
 }
-
 /// Calls `f` with the inode of every socket among the fds of an open /proc/<pid>/fd.
 fn socket_inodes(dir: &File, dirents: &mut Vec<u8>, mut f: impl FnMut(u64)) -> io::Result<()> {
     let fd = dir.as_raw_fd();
@@ -924,6 +1813,11 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
     if st.groups.is_empty() {
         return;
     }
+    let shown = || {
+        st.groups
+            .iter()
+            .filter(|g| !opts.remove_empty_groups || g.gauges.num_procs > 0)
+    };
     let hz = clock.user_hz;
     let btime = st.btime.unwrap_or(0) as f64;
     type GetU = fn(&group::Group) -> u64;
@@ -987,7 +1881,7 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
     ];
     for (name, help, kind, get) in simple {
         out.family(name, help, kind);
-        for g in st.groups.iter() {
+        for g in shown() {
             out.u64(&[("groupname", &g.name)], get(g));
         }
     }
@@ -996,7 +1890,7 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
         "CPU time of the processes in this group, by mode.",
         Kind::Counter,
     );
-    for g in st.groups.iter() {
+    for g in shown() {
         let t = g.total();
         out.f64(
             &[("groupname", &g.name), ("mode", "system")],
@@ -1009,10 +1903,10 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
     }
     out.family(
         "namedprocess_namegroup_context_switches_total",
-        "Context switches of the processes in this group (/proc/<pid>/status).",
+        "Context switches of the processes in this group, all threads (/proc/<pid>/task/*/status).",
         Kind::Counter,
     );
-    for g in st.groups.iter() {
+    for g in shown() {
         let t = g.total();
         out.u64(
             &[("groupname", &g.name), ("ctxswitchtype", "nonvoluntary")],
@@ -1025,15 +1919,19 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
     }
     out.family(
         "namedprocess_namegroup_memory_bytes",
-        "Memory of the processes in this group, by type (proportionalResident with --proc-smaps).",
+        "Memory of the processes in this group, by type (proportionalResident and proportionalSwapped with --proc-smaps).",
         Kind::Gauge,
     );
-    for g in st.groups.iter() {
+    for g in shown() {
         let m = &g.gauges;
         if opts.smaps {
             out.u64(
                 &[("groupname", &g.name), ("memtype", "proportionalResident")],
                 m.pss,
+            );
+            out.u64(
+                &[("groupname", &g.name), ("memtype", "proportionalSwapped")],
+                m.swap_pss,
             );
         }
         out.u64(&[("groupname", &g.name), ("memtype", "resident")], m.rss);
@@ -1042,7 +1940,7 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
     }
     for (name, help, kind, get) in more {
         out.family(name, help, kind);
-        for g in st.groups.iter() {
+        for g in shown() {
             let labels = [("groupname", g.name.as_str())];
             match get {
                 GroupGet::U(get) => out.u64(&labels, get(g)),
@@ -1056,14 +1954,107 @@ fn write_groups(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder) {
     }
     out.family(
         "namedprocess_namegroup_states",
-        "Processes in this group by state (Running, Sleeping, Waiting, Zombie, Other).",
+        "Processes in this group by state (Running, Sleeping, Waiting, Zombie, Other), and the threads of its multi-threaded ones, as process-exporter counts them.",
         Kind::Gauge,
     );
-    for g in st.groups.iter() {
+    for g in shown() {
         for (state, n) in STATES.iter().zip(g.gauges.states) {
             out.u64(&[("groupname", &g.name), ("state", state)], n);
         }
     }
+    if shown().any(|g| g.wchans.iter().any(|&n| n > 0)) {
+        out.family(
+            "namedprocess_namegroup_threads_wchan",
+            "Processes and threads of this group waiting in each kernel function (/proc/<pid>/wchan, task/*/wchan).",
+            Kind::Gauge,
+        );
+        for g in shown() {
+            for (wchan, id) in st.wchans.iter() {
+                let n = g.wchans.get(id as usize).copied().unwrap_or(0);
+                if n > 0 {
+                    out.u64(&[("groupname", &g.name), ("wchan", wchan)], n);
+                }
+            }
+        }
+    }
+    if opts.threads {
+        write_threads(&shown, hz, out);
+    }
+}
+
+/// Writes the samples of one thread name: its labels, counters and thread count.
+type ThreadSample<'a> = dyn Fn(&mut Encoder, [Label; 2], &Counters, u64) + 'a;
+
+/// The per-thread-name families (process-exporter's -threads): the threads of the group's
+/// multi-threaded processes, by name.
+fn write_threads<'a, I: Iterator<Item = &'a group::Group>>(
+    shown: &dyn Fn() -> I,
+    hz: f64,
+    out: &mut Encoder,
+) {
+    if !shown().any(|g| !g.threads.is_empty()) {
+        return;
+    }
+    let each = |out: &mut Encoder, f: &ThreadSample<'_>| {
+        for g in shown() {
+            for t in &g.threads {
+                f(
+                    out,
+                    [("groupname", &g.name), ("threadname", t.name.as_str())],
+                    &t.acc,
+                    t.count,
+                );
+            }
+        }
+    };
+    out.family(
+        "namedprocess_namegroup_thread_count",
+        "Threads of this group's multi-threaded processes with this name.",
+        Kind::Gauge,
+    );
+    each(out, &|out, l, _, n| out.u64(&l, n));
+    out.family(
+        "namedprocess_namegroup_thread_cpu_seconds_total",
+        "CPU time of the threads with this name, by mode.",
+        Kind::Counter,
+    );
+    each(out, &|out, [g, t], c, _| {
+        out.f64(&[g, t, ("mode", "system")], c.stime as f64 / hz);
+        out.f64(&[g, t, ("mode", "user")], c.utime as f64 / hz);
+    });
+    out.family(
+        "namedprocess_namegroup_thread_io_bytes_total",
+        "Bytes the threads with this name read from and wrote to storage, by iomode.",
+        Kind::Counter,
+    );
+    each(out, &|out, [g, t], c, _| {
+        out.u64(&[g, t, ("iomode", "read")], c.read_bytes);
+        out.u64(&[g, t, ("iomode", "write")], c.write_bytes);
+    });
+    out.family(
+        "namedprocess_namegroup_thread_major_page_faults_total",
+        "Major page faults of the threads with this name.",
+        Kind::Counter,
+    );
+    each(out, &|out, l, c, _| out.u64(&l, c.majflt));
+    out.family(
+        "namedprocess_namegroup_thread_minor_page_faults_total",
+        "Minor page faults of the threads with this name.",
+        Kind::Counter,
+    );
+    each(out, &|out, l, c, _| out.u64(&l, c.minflt));
+    out.family(
+        "namedprocess_namegroup_thread_context_switches_total",
+        "Context switches of the threads with this name, by ctxswitchtype.",
+        Kind::Counter,
+    );
+    each(out, &|out, [g, t], c, _| {
+        out.u64(
+            &[g, t, ("ctxswitchtype", "nonvoluntary")],
+            c.nonvoluntary_ctxt,
+        );
+        out.u64(&[g, t, ("ctxswitchtype", "voluntary")], c.voluntary_ctxt);
+    });
 }
 
 /// A sample value: counters and sizes are written as exact integers.
@@ -1553,5 +2544,518 @@ mod tests {
         assert!(parse_btime("cpu 1 2\n").is_err());
         assert_eq!(parse_uptime("1234567.89 4501234.56\n"), Ok(1234567.89));
         assert!(parse_uptime("").is_err());
+    }
+
+    /// A copy of the fixture /proc to change between scrapes; removed on drop.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(tag: &str) -> Tree {
+            let fixtures = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/proc"));
+            let tmp = std::env::temp_dir().join(format!("proctap-np-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            copy_tree(&fixtures, &tmp);
+            Tree(tmp)
+        }
+
+        fn file(&self, rel: &str) -> PathBuf {
+            self.0.join(rel)
+        }
+
+        /// Replaces 0-based field `i` after comm of a stat file.
+        fn set_stat(&self, rel: &str, i: usize, v: &str) {
+            let text = std::fs::read_to_string(self.file(rel)).unwrap();
+            let close = text.rfind(')').unwrap();
+            let mut rest: Vec<String> = text[close + 2..].split(' ').map(String::from).collect();
+            rest[i] = v.to_string();
+            std::fs::write(
+                self.file(rel),
+                format!("{} {}", &text[..close + 1], rest.join(" ")),
+            )
+            .unwrap();
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn fx_in(tree: &Tree, flags: &[(&str, &str)]) -> Fx {
+        let mut t = fx(flags);
+        t.ctx.src.procfs = tree.0.clone();
+        t
+    }
+
+    fn group_value(out: &str, family: &str, group: &str, extra: &str) -> Option<f64> {
+        value(out, &format!("{family}{{groupname=\"{group}\"{extra}}}"))
+    }
+
+    fn groups(out: &str) -> Vec<(String, f64)> {
+        out.lines()
+            .filter_map(|l| l.strip_prefix("namedprocess_namegroup_num_procs{groupname=\""))
+            .filter_map(|l| {
+                let (g, v) = l.split_once("\"} ")?;
+                Some((g.to_string(), v.parse().ok()?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn threads_are_counted_as_process_exporter_counts_them() {
+        let out = scrape(&mut fx(&[]));
+        let v = |fam: &str, extra: &str| group_value(&out, fam, "java", extra);
+        // java (1205) has 6 threads in task/: the process's own state and each thread's.
+        for (state, n) in [
+            ("Running", 1.0),
+            ("Sleeping", 5.0),
+            ("Waiting", 1.0),
+            ("Zombie", 0.0),
+        ] {
+            assert_eq!(
+                v(
+                    "namedprocess_namegroup_states",
+                    &format!(",state=\"{state}\"")
+                ),
+                Some(n),
+                "{state}"
+            );
+        }
+        assert_eq!(v("namedprocess_namegroup_num_threads", ""), Some(6.0));
+        // Context switches summed over the threads: 12345 (main) + 500000 + 480000 + 90000
+        // + 1200000 + 1100000.
+        let ctx = |t: &str| {
+            v(
+                "namedprocess_namegroup_context_switches_total",
+                &format!(",ctxswitchtype=\"{t}\""),
+            )
+        };
+        assert_eq!(ctx("voluntary"), Some(3_382_345.0));
+        assert_eq!(ctx("nonvoluntary"), Some(59_189.0));
+        // A single-threaded process keeps its own status line.
+        assert_eq!(
+            group_value(
+                &out,
+                "namedprocess_namegroup_context_switches_total",
+                "sshd",
+                ",ctxswitchtype=\"voluntary\""
+            ),
+            value(
+                &std::fs::read_to_string(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/fixtures/proc/612/status"
+                ))
+                .unwrap()
+                .replace(":\t", " "),
+                "voluntary_ctxt_switches"
+            )
+        );
+        let th = |fam: &str, name: &str, extra: &str| {
+            value(
+                &out,
+                &format!("{fam}{{groupname=\"java\",threadname=\"{name}\"{extra}}}"),
+            )
+        };
+        assert_eq!(
+            th("namedprocess_namegroup_thread_count", "kafka-request-h", ""),
+            Some(2.0)
+        );
+        assert_eq!(
+            th("namedprocess_namegroup_thread_count", "C2 CompilerThre", ""),
+            Some(1.0)
+        );
+        assert_eq!(
+            th(
+                "namedprocess_namegroup_thread_cpu_seconds_total",
+                "GC Thread#0",
+                ",mode=\"user\""
+            ),
+            Some(3000.0)
+        );
+        assert_eq!(
+            th(
+                "namedprocess_namegroup_thread_io_bytes_total",
+                "kafka-request-h",
+                ",iomode=\"write\""
+            ),
+            Some(876_543_210_987.0)
+        );
+        assert_eq!(
+            th(
+                "namedprocess_namegroup_thread_context_switches_total",
+                "java",
+                ",ctxswitchtype=\"voluntary\""
+            ),
+            Some(12345.0),
+            "the main thread's are the process's status"
+        );
+        // The process's wait channel and each thread's (the main thread's again).
+        let w = |wchan: &str| {
+            group_value(
+                &out,
+                "namedprocess_namegroup_threads_wchan",
+                "java",
+                &format!(",wchan=\"{wchan}\""),
+            )
+        };
+        assert_eq!(w("futex_wait_queue"), Some(4.0));
+        assert_eq!(w("folio_wait_bit_common"), Some(1.0));
+        assert_eq!(w("0"), None, "a running thread waits for nothing");
+        assert_eq!(
+            group_value(
+                &out,
+                "namedprocess_namegroup_threads_wchan",
+                "sshd",
+                ",wchan=\"poll_schedule_timeout.constprop.0\""
+            ),
+            Some(1.0)
+        );
+        let off = scrape(&mut fx(&[("proc-threads", "false")]));
+        assert!(!off.contains("namedprocess_namegroup_thread_count"));
+        assert!(off.contains("namedprocess_namegroup_context_switches_total{groupname=\"java\",ctxswitchtype=\"voluntary\"} 3382345\n"));
+        assert!(off.contains("namedprocess_namegroup_threads_wchan{groupname=\"java\",wchan=\"futex_wait_queue\"} 4\n"));
+    }
+
+    #[test]
+    fn exited_and_renamed_threads_keep_counters_monotonic() {
+        let tree = Tree::new("threads");
+        let mut t = fx_in(&tree, &[]);
+        let first = scrape(&mut t);
+        let ctx = |out: &str| {
+            group_value(
+                out,
+                "namedprocess_namegroup_context_switches_total",
+                "java",
+                ",ctxswitchtype=\"voluntary\"",
+            )
+            .unwrap()
+        };
+        let th = |out: &str, name: &str, fam: &str, extra: &str| {
+            value(out, &format!("namedprocess_namegroup_thread_{fam}{{groupname=\"java\",threadname=\"{name}\"{extra}}}"))
+        };
+        // One of the two kafka threads exits; GC Thread#0 renames itself and runs 1 s more.
+        std::fs::remove_dir_all(tree.file("1205/task/1210")).unwrap();
+        tree.set_stat("1205/stat", 17, "5");
+        let stat = std::fs::read_to_string(tree.file("1205/task/1206/stat")).unwrap();
+        std::fs::write(
+            tree.file("1205/task/1206/stat"),
+            stat.replace("(GC Thread#0)", "(GC Thread#9)"),
+        )
+        .unwrap();
+        tree.set_stat("1205/task/1206/stat", 11, "300100");
+        let second = scrape(&mut t);
+        assert_eq!(
+            ctx(&second),
+            ctx(&first),
+            "the exited thread's switches stay"
+        );
+        assert_eq!(th(&second, "kafka-request-h", "count", ""), Some(1.0));
+        assert_eq!(
+            th(
+                &second,
+                "kafka-request-h",
+                "cpu_seconds_total",
+                ",mode=\"user\""
+            ),
+            Some(400.0)
+        );
+        assert_eq!(
+            th(&second, "GC Thread#0", "count", ""),
+            None,
+            "a name without threads is gone"
+        );
+        assert_eq!(
+            th(
+                &second,
+                "GC Thread#9",
+                "cpu_seconds_total",
+                ",mode=\"user\""
+            ),
+            Some(1.0),
+            "a renamed thread counts what it did under its new name"
+        );
+        assert_eq!(
+            group_value(
+                &second,
+                "namedprocess_namegroup_states",
+                "java",
+                ",state=\"Waiting\""
+            ),
+            Some(0.0)
+        );
+    }
+
+    /// Writes a process-exporter config and returns its path (in the tree, removed with it).
+    fn pe_config(tree: &Tree, text: &str) -> String {
+        let path = tree.file("pe.yml");
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    const FIXTURE_CONFIG: &str = r#"process_names:
+  - name: "web-{{.Username}}"
+    cmdline:
+    - 'nginx: master'
+  - name: "pg:{{.Matches.role}}"
+    comm: [postgres]
+    cmdline:
+    - 'postgres: 15/main: (?P<role>\w+)'
+  - exe:
+    - postgres
+  - name: "{{.ExeFull}}"
+    exe: [/usr/bin/dockerd]
+"#;
+
+    #[test]
+    fn process_exporter_config_groups_only_matched_processes_and_their_children() {
+        let tree = Tree::new("config");
+        let cfg = pe_config(&tree, FIXTURE_CONFIG);
+        let out = scrape(&mut fx(&[("config.path", &cfg)]));
+        assert_eq!(
+            groups(&out),
+            [
+                ("/usr/bin/dockerd".to_string(), 2.0),
+                ("pg:background".into(), 1.0),
+                ("pg:checkpointer".into(), 1.0),
+                ("pg:walwriter".into(), 1.0),
+                ("postgres".into(), 1.0),
+                ("web-root".into(), 3.0),
+            ],
+            "nginx's workers and dockerd's zombie join their parents' groups; sshd, java, redis are in none"
+        );
+        let out = scrape(&mut fx(&[
+            ("config.path", &cfg),
+            ("proc-children", "false"),
+        ]));
+        let g = groups(&out);
+        assert!(
+            g.contains(&("web-root".to_string(), 1.0))
+                && g.contains(&("/usr/bin/dockerd".to_string(), 1.0)),
+            "{g:?}"
+        );
+        let cfg = pe_config(&tree, "process_names:\n  - comm: [kworker/1:1H-kblockd]\n");
+        let out = scrape(&mut fx(&[("config.path", &cfg)]));
+        assert_eq!(
+            groups(&out),
+            [("kworker/1:1H-kblockd".to_string(), 1.0)],
+            "kernel threads are matched too, as process-exporter does"
+        );
+    }
+
+    #[test]
+    fn procnames_and_namemapping_flags() {
+        let out = scrape(&mut fx(&[
+            ("procnames", "nginx,java"),
+            ("namemapping", r"java,\s(kafka\.\w+)"),
+        ]));
+        assert_eq!(
+            groups(&out),
+            [("java:kafka.Kafka".to_string(), 1.0), ("nginx".into(), 3.0)],
+            "the first non-empty capture"
+        );
+        let mut s = crate::collector::default_settings();
+        let f = |n: &str| COLLECTOR.flags.iter().find(|f| f.name == n).unwrap();
+        s.set(f("namemapping"), Value::Str("java".into())).unwrap();
+        let e = Processes::new(&s).err().unwrap().to_string();
+        assert!(
+            e.contains("--namemapping") && e.contains("odd number"),
+            "{e}"
+        );
+        s.set(f("namemapping"), Value::Str(String::new())).unwrap();
+        s.set(f("procnames"), Value::Str("x".into())).unwrap();
+        s.set(f("config.path"), Value::Str("/nonexistent.yml".into()))
+            .unwrap();
+        let e = Processes::new(&s).err().unwrap().to_string();
+        assert!(
+            e.contains("--config.path and --procnames are mutually exclusive"),
+            "{e}"
+        );
+        s.set(f("procnames"), Value::List(Vec::new())).unwrap();
+        let e = Processes::new(&s).err().unwrap().to_string();
+        assert!(e.starts_with("/nonexistent.yml: cannot read"), "{e}");
+    }
+
+    #[test]
+    fn recheck_matches_a_process_that_renamed_itself() {
+        let tree = Tree::new("recheck");
+        let cfg = pe_config(
+            &tree,
+            "process_names:\n  - comm: [renamed]\n    name: late\n",
+        );
+        let mut plain = fx_in(&tree, &[("config.path", &cfg)]);
+        let mut rechecking = fx_in(&tree, &[("config.path", &cfg), ("proc-recheck", "true")]);
+        assert!(groups(&scrape(&mut plain)).is_empty());
+        assert!(groups(&scrape(&mut rechecking)).is_empty());
+        let stat = std::fs::read_to_string(tree.file("1999/stat")).unwrap();
+        std::fs::write(
+            tree.file("1999/stat"),
+            stat.replace("(my (weird) name)", "(renamed)"),
+        )
+        .unwrap();
+        assert!(
+            groups(&scrape(&mut plain)).is_empty(),
+            "matched once, when first seen"
+        );
+        assert_eq!(
+            groups(&scrape(&mut rechecking)),
+            [("late".to_string(), 1.0)]
+        );
+        // 1999 started an hour before the fixture's uptime.
+        for (limit, want) in [("1s", 0), ("2h", 1)] {
+            let mut limited = fx_in(
+                &tree,
+                &[
+                    ("config.path", &cfg),
+                    ("proc-recheck-with-time-limit", limit),
+                ],
+            );
+            std::fs::write(tree.file("1999/stat"), &stat).unwrap();
+            scrape(&mut limited);
+            std::fs::write(
+                tree.file("1999/stat"),
+                stat.replace("(my (weird) name)", "(renamed)"),
+            )
+            .unwrap();
+            assert_eq!(groups(&scrape(&mut limited)).len(), want, "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn top_n_per_subgroup_others_min_uss_and_class_filters() {
+        // Per subgroup, the top one by CPU and the top one by memory: nginx's two workers
+        // split them, the four postgres processes have one process on top of both.
+        let out = scrape(&mut fx(&[("top-n-per-subgroup", "1")]));
+        assert_eq!(
+            selected_pids(&out),
+            [612, 700, 815, 902, 903, 1205, 1500, 1600]
+        );
+        let out = scrape(&mut fx(&[("top-n-others", "1")]));
+        assert_eq!(
+            selected_pids(&out),
+            [1999],
+            "the unclassified: my (weird) name and the zombie sh"
+        );
+        let out = scrape(&mut fx(&[
+            ("top-n", "20"),
+            ("proc-smaps", "true"),
+            ("proc-min-uss", "100000000"),
+        ]));
+        assert_eq!(
+            selected_pids(&out),
+            [1205],
+            "only java has 100 MB of its own"
+        );
+        let mut s = crate::collector::default_settings();
+        let f = COLLECTOR
+            .flags
+            .iter()
+            .find(|f| f.name == "proc-min-uss")
+            .unwrap();
+        s.set(f, Value::Str("1".into())).unwrap();
+        let e = Processes::new(&s).err().unwrap().to_string();
+        assert!(
+            e.contains("--proc-min-uss") && e.contains("needs --proc-smaps"),
+            "{e}"
+        );
+        let out = scrape(&mut fx(&[("proc-groups-include", "^db$"), ("top-n", "5")]));
+        assert_eq!(
+            groups(&out),
+            [("postgres".to_string(), 4.0), ("redis-server".into(), 1.0)]
+        );
+        assert!(selected_pids(&out)
+            .iter()
+            .all(|p| [812, 815, 816, 818, 1500].contains(p)));
+        let out = scrape(&mut fx(&[("proc-groups-exclude", "^(db|web|other)$")]));
+        let g: Vec<String> = groups(&out).into_iter().map(|(g, _)| g).collect();
+        assert_eq!(g, ["dockerd", "java", "sshd", "systemd-resolve"]);
+    }
+
+    #[test]
+    fn optional_files_and_the_uptime_may_be_missing() {
+        let tree = Tree::new("optional");
+        std::fs::remove_file(tree.file("uptime")).unwrap();
+        for e in std::fs::read_dir(&tree.0).unwrap().flatten() {
+            let _ = std::fs::remove_file(e.path().join("wchan"));
+            let _ = std::fs::remove_file(e.path().join("io"));
+            if let Ok(tasks) = std::fs::read_dir(e.path().join("task")) {
+                for t in tasks.flatten() {
+                    let _ = std::fs::remove_file(t.path().join("wchan"));
+                    let _ = std::fs::remove_file(t.path().join("io"));
+                }
+            }
+        }
+        let mut t = fx_in(&tree, &[]);
+        for _ in 0..2 {
+            let out = scrape(&mut t);
+            assert!(
+                !out.contains("threads_wchan"),
+                "a kernel without wchan: no family"
+            );
+            assert!(
+                out.contains("proctap_process_read_errors_total{file=\"io\"} 0\n"),
+                "absent, not an error"
+            );
+            assert!(out.contains("namedprocess_scrape_partial_errors 0\n"));
+            assert_eq!(
+                group_value(&out, "namedprocess_namegroup_num_procs", "postgres", ""),
+                Some(4.0)
+            );
+        }
+        assert_eq!(t.p.st.rd.have[PidFile::Wchan as usize], Have::No);
+        assert_eq!(t.p.st.rd.have[PidFile::Stat as usize], Have::Yes);
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_an_error_unless_its_process_exited() {
+        let tree = Tree::new("vanished");
+        let mut src = Source::new(tree.0.clone(), "/sys".into(), "/".into());
+        let err = ParseError::new(
+            1,
+            "expected a line starting with \"Max open files\", found an empty file",
+        );
+        assert!(
+            Reader::parse_failed(&mut src, "4242", None, PidFile::Limits, err.clone()).is_ok(),
+            "no /proc/4242: it exited"
+        );
+        assert!(
+            Reader::parse_failed(&mut src, "1205", Some("1299"), PidFile::Status, err.clone())
+                .is_ok(),
+            "a thread that exited"
+        );
+        let e = Reader::parse_failed(&mut src, "816", None, PidFile::Limits, err)
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("/816/limits:1: expected a line starting with \"Max open files\", found an empty file"), "{e}");
+        // A process whose files are gone between listing and reading is skipped.
+        std::fs::remove_file(tree.file("816/status")).unwrap();
+        let out = scrape(&mut fx_in(&tree, &[]));
+        assert_eq!(
+            group_value(&out, "namedprocess_namegroup_num_procs", "postgres", ""),
+            Some(3.0)
+        );
+    }
+
+    #[test]
+    fn empty_groups_can_be_removed() {
+        let tree = Tree::new("empty");
+        let mut keep = fx_in(&tree, &[]);
+        let mut remove = fx_in(&tree, &[("proc-remove-empty-groups", "true")]);
+        scrape(&mut keep);
+        scrape(&mut remove);
+        std::fs::remove_dir_all(tree.file("1600")).unwrap();
+        let kept = scrape(&mut keep);
+        let removed = scrape(&mut remove);
+        assert_eq!(
+            group_value(
+                &kept,
+                "namedprocess_namegroup_num_procs",
+                "systemd-resolve",
+                ""
+            ),
+            Some(0.0)
+        );
+        assert!(kept.contains("namedprocess_namegroup_cpu_seconds_total{groupname=\"systemd-resolve\",mode=\"user\"} 8.76\n"));
+        assert!(!removed.contains("systemd-resolve"), "{removed}");
     }
 }

@@ -138,8 +138,12 @@ pub fn parse_stat(text: &str) -> Result<Stat<'_>, ParseError> {
 pub struct Status<'a> {
     /// `Name:` as the kernel escapes it (`\n` becomes `\\n`, `\\` becomes `\\\\`).
     pub name: Option<&'a str>,
+    /// `State:`'s letter, as stat's field 3 (a thread's state, for task/<tid>/status).
+    pub state: Option<u8>,
     /// Real uid: the first of the four numbers on `Uid:`.
     pub uid: u32,
+    /// Effective uid, the second (process-exporter's `{{.Username}}`).
+    pub euid: u32,
     pub voluntary_ctxt_switches: u64,
     pub nonvoluntary_ctxt_switches: u64,
     /// `VmSwap:` in bytes; absent for kernel threads and zombies (no mm).
@@ -149,6 +153,7 @@ pub struct Status<'a> {
 /// Parses /proc/<pid>/status. `Uid:` and both `*ctxt_switches:` lines are required.
 pub fn parse_status(text: &str) -> Result<Status<'_>, ParseError> {
     let (mut name, mut uid, mut vol, mut nonvol, mut swap) = (None, None, None, None, None);
+    let (mut state, mut euid) = (None, None);
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let Some((key, value)) = line.split_once(':') else {
@@ -157,9 +162,15 @@ pub fn parse_status(text: &str) -> Result<Status<'_>, ParseError> {
         let value = value.trim();
         match key {
             "Name" => name = Some(value),
+            "State" => state = value.bytes().next(),
             "Uid" => {
-                let first = value.split_ascii_whitespace().next().unwrap_or("");
-                uid = Some(u32_at(first, n, "the real uid on Uid:")?);
+                let mut ids = value.split_ascii_whitespace();
+                uid = Some(u32_at(ids.next().unwrap_or(""), n, "the real uid on Uid:")?);
+                // Before 2.6.? the line had one number; then the real uid is the effective one.
+                euid = match ids.next() {
+                    Some(e) => Some(u32_at(e, n, "the effective uid on Uid:")?),
+                    None => uid,
+                };
             }
             "voluntary_ctxt_switches" => vol = Some(u64_at(value, n, key)?),
             "nonvoluntary_ctxt_switches" => nonvol = Some(u64_at(value, n, key)?),
@@ -167,9 +178,12 @@ pub fn parse_status(text: &str) -> Result<Status<'_>, ParseError> {
             _ => {}
         }
     }
+    let uid = uid.ok_or_else(|| missing("Uid:", text))?;
     Ok(Status {
         name,
-        uid: uid.ok_or_else(|| missing("Uid:", text))?,
+        state,
+        uid,
+        euid: euid.unwrap_or(uid),
         voluntary_ctxt_switches: vol.ok_or_else(|| missing("voluntary_ctxt_switches:", text))?,
         nonvoluntary_ctxt_switches: nonvol
             .ok_or_else(|| missing("nonvoluntary_ctxt_switches:", text))?,
@@ -344,6 +358,8 @@ pub struct SmapsRollup {
     pub rss: u64,
     pub pss: u64,
     pub swap: u64,
+    /// `SwapPss` (4.3+; 0 when absent), process-exporter's `proportionalSwapped`.
+    pub swap_pss: u64,
     /// Unique set size: `Private_Clean + Private_Dirty`.
     pub uss: u64,
 }
@@ -352,6 +368,7 @@ pub struct SmapsRollup {
 /// mm (kernel threads, zombies), so an empty text is an error here, not zeros.
 pub fn parse_smaps_rollup(text: &str) -> Result<SmapsRollup, ParseError> {
     let (mut rss, mut pss, mut swap, mut pc, mut pd) = (None, None, None, None, None);
+    let mut swap_pss = None;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let Some((key, value)) = line.split_once(':') else {
@@ -361,6 +378,7 @@ pub fn parse_smaps_rollup(text: &str) -> Result<SmapsRollup, ParseError> {
             "Rss" => &mut rss,
             "Pss" => &mut pss,
             "Swap" => &mut swap,
+            "SwapPss" => &mut swap_pss,
             "Private_Clean" => &mut pc,
             "Private_Dirty" => &mut pd,
             _ => continue,
@@ -376,6 +394,7 @@ pub fn parse_smaps_rollup(text: &str) -> Result<SmapsRollup, ParseError> {
         rss,
         pss,
         swap,
+        swap_pss: swap_pss.unwrap_or(0),
         uss: pc.saturating_add(pd),
     })
 }
@@ -421,6 +440,12 @@ fn segment_container_id(seg: &str) -> Option<&str> {
         return None;
     }
     (id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(id)
+}
+
+/// The cgroup path of each line of /proc/<pid>/cgroup (`hierarchy-ID:controllers:path`), in
+/// file order, as process-exporter's `{{.Cgroups}}` lists them.
+pub fn cgroup_paths(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter_map(|line| line.splitn(3, ':').nth(2))
 }
 
 /// The inode of an fd symlink target `socket:[12345]`; None for files, pipes, anon inodes.
@@ -873,7 +898,9 @@ nonvoluntary_ctxt_switches:\t1
             s,
             Status {
                 name: Some("cat"),
+                state: Some(b'R'),
                 uid: 1000,
+                euid: 1001,
                 voluntary_ctxt_switches: 7,
                 nonvoluntary_ctxt_switches: 1,
                 vm_swap: Some(112 * 1024),
@@ -888,6 +915,7 @@ nonvoluntary_ctxt_switches:\t1
         assert_eq!(s.name, Some("kworker/0:1H-kblockd"));
         assert_eq!((s.uid, s.vm_swap), (0, None));
         assert_eq!(s.voluntary_ctxt_switches, 123456789012);
+        assert_eq!(s.state, Some(b'I'));
     }
 
     #[test]
@@ -1288,6 +1316,7 @@ Locked:                0 kB
                 rss: 1736 * 1024,
                 pss: 348 * 1024,
                 swap: 64 * 1024,
+                swap_pss: 0,
                 uss: (40 + 116) * 1024,
             }
         );
