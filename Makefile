@@ -10,6 +10,22 @@ BIN     ?= $(TARGET_DIR)/release/proctap
 ARGS    ?= --listen 127.0.0.1:9100
 MUSL    := x86_64-unknown-linux-musl
 MUSL_ARM := aarch64-unknown-linux-musl
+# Router CPUs: ARMv7 (most ARM routers, Raspberry Pi 2/3 in 32-bit), ARMv6 (Raspberry Pi Zero/1,
+# older ARM routers), MIPS32 little-endian (MediaTek MT7621) and big-endian (Atheros/QCA ath79).
+ARMV7   := armv7-unknown-linux-musleabihf
+ARMV6   := arm-unknown-linux-musleabihf
+MIPSEL  := mipsel-unknown-linux-musl
+MIPS    := mips-unknown-linux-musl
+# Linked by zig through cargo-zigbuild (zig brings musl for each); x86_64 links with rust-lld and
+# Rust's own musl, as before.
+ZIG_TARGETS := $(MUSL_ARM) $(ARMV7) $(ARMV6) $(MIPSEL) $(MIPS)
+# The static builds rebuild std from source with this nightly (DESIGN.md: "Size"). The one place
+# its date is written; `make deps` installs it.
+NIGHTLY := nightly-2026-05-20
+# `make size-check`: every release binary, and the tiny builds of x86_64 and aarch64.
+BUDGET       := 1048576
+TINY_BUDGET  := 524288
+TINY_TARGETS := $(MUSL) $(MUSL_ARM)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # cargo's target directory, asked of cargo once, so that CARGO_TARGET_DIR (and build.target-dir)
 # is honoured; exported so that bench/ and nested makes use the same one.
@@ -18,11 +34,12 @@ TARGET_DIR := $(or $(TARGET_DIR),$(CURDIR)/target)
 export TARGET_DIR
 # Debian packages the tests run: promtool and prometheus, the node_exporter oracle.
 DEB_PKGS := prometheus prometheus-node-exporter
-# Python packages the tests run (the Kubernetes manifests' schemas), in $(VENV).
+# Python packages the builds and tests run, in $(VENV): zig and cargo-zigbuild (the linker of the
+# aarch64 and router builds), the Kubernetes manifests' schemas.
 VENV := $(TARGET_DIR)/venv
-PIP_PKGS := kubernetes-validate==1.37.0 cloudcoil-models-prometheus-operator==0.80.1.0
+PIP_PKGS := ziglang==0.17.1 cargo-zigbuild==0.24.1 kubernetes-validate==1.37.0 cloudcoil-models-prometheus-operator==0.80.1.0
 
-.PHONY: all build run test lint static static-aarch64 static-tls size install deb image ipk ipk-unknown-arch man deps golden bench clean fuzz fuzz-targets soak FORCE
+.PHONY: all build run test lint static static-aarch64 static-armv7 static-armv6 static-mipsel static-mips static-all tiny static-tls size size-check size-check-release rss install deb image ipk ipk-unknown-arch man deps golden bench clean fuzz fuzz-targets soak FORCE
 
 all: build
 
@@ -33,8 +50,10 @@ run: build
 	$(TARGET_DIR)/release/proctap $(ARGS)
 
 # Every test, including the ones that need the static builds (ignored by plain `cargo test`),
-# then the unit and HTTPS tests of the optional `tls` feature.
-test: deps static static-aarch64
+# then the unit and HTTPS tests of the optional `tls` feature. size-check-release builds every
+# release binary first and holds them to the 1 MiB budget; the tiny builds are tested but not yet
+# held to theirs (DESIGN.md: "Size": they are over it).
+test: deps size-check-release tiny
 	$(CARGO) test --locked -- --include-ignored --show-output
 	$(CARGO) test --locked --features tls --bin proctap --test tls
 
@@ -43,37 +62,111 @@ lint: deps
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --all-targets --features tls -- -D warnings
 
-# Static, stripped musl binaries, linked by rust-lld (.cargo/config.toml): no cross gcc needed.
-static: deps
-	$(CARGO) build --release --locked --target $(MUSL)
-	@ls -l $(TARGET_DIR)/$(MUSL)/release/proctap
+# The static binaries: nightly $(NIGHTLY) rebuilds std with panic=abort and without the
+# backtrace symbolizer (DESIGN.md: "Size"). Two profiles:
+# - release (`make static`, `static-aarch64`, the router targets): every default collector,
+#   panics print their message, opt-level "s"; position-independent where linked by rust-lld.
+# - tiny (`make tiny`): without the server-only collectors (`--no-default-features`), opt-level
+#   "z", panics abort at once without a message, not position-independent, identical code folded.
+BUILD_STD := -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
+FEATURES_release :=
+FEATURES_tiny    := --no-default-features
+# No unwind tables: nothing unwinds with panic=abort (-77 KB of .eh_frame at opt-level "z").
+RUSTFLAGS_release := -Cforce-unwind-tables=no
+RUSTFLAGS_tiny    := -Cforce-unwind-tables=no -Zunstable-options -Cpanic=immediate-abort -Crelocation-model=static
+# Linker flags in rust-lld's spelling (x86_64) and zig cc's (which takes neither RELR nor ICF).
+LINK_release_lld := -Clink-arg=-zpack-relative-relocs
+LINK_tiny_lld    := -Clink-arg=--icf=all -Clink-arg=-znorelro
+LINK_release_zig :=
+LINK_tiny_zig    := -Clink-arg=-Wl,-z,norelro
+# zig supplies crt1.o, libc.a and libunwind; rustc's search path for the target's own (absent)
+# self-contained objects only draws a warning from zig's linker. zig links a static executable
+# (not PIE), so the code need not be position-independent either (MIPS: 8% smaller).
+ZIG_RUSTFLAGS := -Clink-self-contained=no -Ctarget-feature=+crt-static -Crelocation-model=static -Alinker-messages
+# ARMv7 in Thumb-2, which every ARMv7-A core runs: 23% smaller than ARM code. (ARMv6's Thumb-1
+# cannot do what the ARM code does, so armv6 stays ARM.)
+RUSTFLAGS_$(ARMV7) := -Ctarget-feature=+thumb-mode
+# Flags per target (cargo's CARGO_TARGET_<TRIPLE>_RUSTFLAGS), so that one cargo run can build
+# several targets.
+target_env = CARGO_TARGET_$(shell echo '$(1)' | tr 'a-z-' 'A-Z_')_RUSTFLAGS
+HOST    = $(shell rustc +$(NIGHTLY) -vV | sed -n 's/^host: //p')
+OBJCOPY = $(shell rustc +$(NIGHTLY) --print sysroot)/lib/rustlib/$(HOST)/bin/rust-objcopy
+# cargo leaves the binary unstripped: it is kept as proctap.unstripped (the symbols `make size`
+# and the size gate print) and stripped in place, which also drops MIPS's .pdr section. A binary
+# cargo did not relink is already stripped and keeps the .unstripped of its build.
+strip_bins = for b in $(1); do \
+	if readelf -S $$b | grep -q ' \.symtab '; then cp $$b $$b.unstripped && $(OBJCOPY) --strip-all $$b; fi; \
+	ls -l $$b; done
+# $(call build_lld,PROFILE): x86_64.  $(call build_zig,PROFILE,TARGETS): one cargo run for all
+# of TARGETS, so that their std builds share the cores.
+build_lld = RUSTFLAGS="$(RUSTFLAGS_$(1)) $(LINK_$(1)_lld)" \
+	$(CARGO) +$(NIGHTLY) build --locked --profile $(1) --config 'profile.$(1).strip=false' $(FEATURES_$(1)) \
+		--target $(MUSL) $(BUILD_STD) && \
+	$(call strip_bins,$(TARGET_DIR)/$(MUSL)/$(1)/proctap)
+build_zig = env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS PATH="$(VENV)/bin:$$PATH" \
+	$(foreach t,$(2),$(call target_env,$(t))="$(RUSTFLAGS_$(1)) $(ZIG_RUSTFLAGS) $(LINK_$(1)_zig) $(RUSTFLAGS_$(t))") \
+	$(CARGO) +$(NIGHTLY) zigbuild --locked --profile $(1) --config 'profile.$(1).strip=false' $(FEATURES_$(1)) \
+		$(foreach t,$(2),--target $(t)) $(BUILD_STD) && \
+	$(call strip_bins,$(foreach t,$(2),$(TARGET_DIR)/$(t)/$(1)/proctap))
 
-# With HTTPS and basic auth (DESIGN.md: "TLS and basic auth"). ring builds C and assembly; for
-# the x86_64 musl target the host's gcc does. aarch64 would need a C cross compiler, so the
-# aarch64 build stays without the feature.
+static: deps
+	$(call build_lld,release)
+static-aarch64: deps
+	$(call build_zig,release,$(MUSL_ARM))
+static-armv7: deps
+	$(call build_zig,release,$(ARMV7))
+static-armv6: deps
+	$(call build_zig,release,$(ARMV6))
+static-mipsel: deps
+	$(call build_zig,release,$(MIPSEL))
+static-mips: deps
+	$(call build_zig,release,$(MIPS))
+# Every release binary: x86_64, then the zig targets in one cargo run.
+static-all: static
+	$(call build_zig,release,$(ZIG_TARGETS))
+
+# The size-first build for routers, $(TINY_TARGETS) (any of the targets above):
+# $(TARGET_DIR)/TARGET/tiny/proctap.
+tiny: deps
+	$(if $(filter $(MUSL),$(TINY_TARGETS)),$(call build_lld,tiny))
+	$(if $(filter-out $(MUSL),$(TINY_TARGETS)),$(call build_zig,tiny,$(filter-out $(MUSL),$(TINY_TARGETS))))
+
+# With HTTPS and basic auth (DESIGN.md: "TLS and basic auth"), on stable. ring builds C and
+# assembly; for the x86_64 musl target the host's gcc does. aarch64 would need a C cross
+# compiler, so the aarch64 build stays without the feature.
 static-tls: deps
 	CC_x86_64_unknown_linux_musl=$${CC_x86_64_unknown_linux_musl:-gcc} \
 		$(CARGO) build --release --locked --target $(MUSL) --features tls --target-dir $(TARGET_DIR)/tls
 	@ls -l $(TARGET_DIR)/tls/$(MUSL)/release/proctap
 
-static-aarch64: deps
-	$(CARGO) build --release --locked --target $(MUSL_ARM)
-	@ls -l $(TARGET_DIR)/$(MUSL_ARM)/release/proctap
+RELEASE_BINS = $(foreach t,$(MUSL) $(ZIG_TARGETS),$(TARGET_DIR)/$(t)/release/proctap)
+TINY_BINS    = $(foreach t,$(MUSL) $(MUSL_ARM),$(TARGET_DIR)/$(t)/tiny/proctap)
+# Fails when a binary is over its budget, printing its size, the budget and its largest symbols.
+# size-check-release: the release binaries only (what `make test` holds to today).
+size-check: static-all tiny
+	python3 bench/size.py check $(BUDGET) $(RELEASE_BINS) -- $(TINY_BUDGET) $(TINY_BINS)
+size-check-release: static-all
+	python3 bench/size.py check $(BUDGET) $(RELEASE_BINS)
 
-# Sizes of the static binaries and the largest symbols (from an unstripped build).
-size: static static-aarch64
-	@for t in $(MUSL) $(MUSL_ARM); do printf '%-28s %8d bytes\n' $$t $$(stat -c %s $(TARGET_DIR)/$$t/release/proctap); done
-	@CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --locked --target $(MUSL) --target-dir $(TARGET_DIR)/size -q
-	@echo "largest symbols (x86_64, bytes):"
-	@nm --size-sort --radix=d -C $(TARGET_DIR)/size/$(MUSL)/release/proctap | tail -25 | awk '{printf "%8d  %s\n", $$1, substr($$0, index($$0,$$3))}'
+# Each static binary's size, and the bytes of each collector module (symbols under
+# proctap::collector::NAME) and of the rest, per binary.
+size: static-all tiny
+	@python3 bench/size.py report $(RELEASE_BINS) $(TINY_BINS)
 
-# cargo decides whether the binaries are up to date.
+# Resident memory of the tiny and release x86_64 builds after RSS_SCRAPES (default 10,000)
+# keep-alive scrapes of fixtures/, with the breakdown from /proc/PID/smaps (DESIGN.md:
+# "Resident memory").
+rss: static tiny
+	python3 bench/rss.py $(TARGET_DIR)/$(MUSL)/tiny/proctap --no-collector.namedprocess
+	python3 bench/rss.py $(TARGET_DIR)/$(MUSL)/tiny/proctap
+	python3 bench/rss.py $(TARGET_DIR)/$(MUSL)/release/proctap
+
+# The host build; cargo decides whether it is up to date. The static ones come from the rules
+# above (`make deb`, `make install BIN=...`).
 $(TARGET_DIR)/release/proctap: FORCE
 	$(CARGO) build --release --locked
-$(TARGET_DIR)/$(MUSL)/release/proctap: FORCE
-	$(CARGO) build --release --locked --target $(MUSL)
-$(TARGET_DIR)/$(MUSL_ARM)/release/proctap: FORCE
-	$(CARGO) build --release --locked --target $(MUSL_ARM)
+$(TARGET_DIR)/$(MUSL)/release/proctap: static ; @:
+$(TARGET_DIR)/$(MUSL_ARM)/release/proctap: static-aarch64 ; @:
 # The other targets' binaries come from their own `make static-*` (static-armv7, ...).
 $(TARGET_DIR)/%/release/proctap: FORCE
 	$(MAKE) --no-print-directory $(or $(call lookup,$*,$(STATIC_TARGETS)),$(error no make target builds $*))
@@ -224,20 +317,21 @@ man:
 	@echo "rendered man/proctap.1 to $(TARGET_DIR)/proctap.1.txt"
 
 # Installs what the tests need, only where it is missing: Debian's promtool and node_exporter,
-# podman, lintian and the rest below (mkfs.btrfs and mkfs.xfs for tests/filesystems.rs), the
-# Python packages of PIP_PKGS in a virtualenv of the project's own, the rustup components for
-# fmt/clippy and the musl target for `make static`.
-# podman, lintian and the rest below, gzip (to decompress gzip bodies), unshare and ip (a private
-# network namespace for the listen tests), fuse3 and python3-fusepy (tests/never_stuck's FUSE
-# file system whose reads never return), the Python packages of PIP_PKGS in a virtualenv of the
-# project's own, the rustup components for fmt/clippy and the musl target for `make static`.
+# podman, lintian and the rest below (mkfs.btrfs and mkfs.xfs for tests/filesystems.rs, qemu for
+# the cross builds' tests, gzip to decompress gzip bodies, unshare and ip for a private network
+# namespace for the listen tests, tc for the qdisc test, fuse3 and python3-fusepy for
+# tests/never_stuck's FUSE file system whose reads never return), the Python packages of PIP_PKGS
+# in a virtualenv of the project's own, the rustup components for fmt/clippy, the musl targets,
+# and the pinned nightly with rust-src for the static builds.
 deps:
 	@missing=""; \
 	{ command -v promtool && command -v prometheus; } >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-node-exporter >/dev/null || missing="$$missing prometheus-node-exporter"; \
 	command -v man >/dev/null || missing="$$missing man-db"; \
 	command -v file >/dev/null || missing="$$missing file"; \
-	command -v qemu-aarch64-static >/dev/null || missing="$$missing qemu-user-static"; \
+	for q in aarch64 arm mipsel mips; do command -v qemu-$$q-static >/dev/null || { missing="$$missing qemu-user-static"; break; }; done; \
+	command -v readelf >/dev/null || missing="$$missing binutils"; \
+	python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v prometheus-process-exporter >/dev/null || missing="$$missing prometheus-process-exporter"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v dpkg-deb >/dev/null || missing="$$missing dpkg"; \
@@ -251,7 +345,6 @@ deps:
 	command -v runc >/dev/null || missing="$$missing runc"; \
 	command -v ar >/dev/null || missing="$$missing binutils"; \
 	command -v tc >/dev/null || missing="$$missing iproute2"; \
-	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v mkfs.btrfs >/dev/null || missing="$$missing btrfs-progs"; \
 	command -v mkfs.xfs >/dev/null || missing="$$missing xfsprogs"; \
 	command -v gzip >/dev/null || missing="$$missing gzip"; \
@@ -277,7 +370,12 @@ deps:
 		rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt; \
 		rustup component list --installed | grep -q '^clippy' || rustup component add clippy; \
 		rustup target list --installed | grep -qx '$(MUSL)' || rustup target add $(MUSL); \
-		rustup target list --installed | grep -qx '$(MUSL_ARM)' || rustup target add $(MUSL_ARM); \
+		rustup run $(NIGHTLY) rustc --version >/dev/null 2>&1 || \
+			rustup toolchain install $(NIGHTLY) --profile minimal --component rust-src --target $(MUSL) || exit 1; \
+		rustup component list --installed --toolchain $(NIGHTLY) | grep -q '^rust-src' || \
+			rustup component add rust-src --toolchain $(NIGHTLY) || exit 1; \
+		rustup target list --installed --toolchain $(NIGHTLY) | grep -qx '$(MUSL)' || \
+			rustup target add $(MUSL) --toolchain $(NIGHTLY) || exit 1; \
 	fi
 
 # Rewrites fixtures/e2e-output.txt from the current code; review the diff before committing.
@@ -286,7 +384,8 @@ golden:
 
 # proctap vs node_exporter and process-exporter on fixtures/, a generated large tree and 2,000
 # live sleepers; writes BENCHMARKS.md. BENCH_SCRAPES=N scales the counts (default 1000).
-bench: deps
+bench: static
+	$(MAKE) --no-print-directory tiny TINY_TARGETS=$(MUSL)
 	bench/run.sh
 
 # Each cargo-fuzz target (fuzz/, one per parser in src/parsers.rs) for FUZZ_SECONDS, when

@@ -28,8 +28,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET_DIR = os.environ.get("TARGET_DIR") or os.path.join(ROOT, "target")
 PROCTAP = os.path.join(TARGET_DIR, "release", "proctap")
-# The binary users deploy (`make static`); measured for RSS on the small tree when it exists.
+# The binaries users deploy (`make static`, `make tiny`): measured beside the host build when
+# they exist. The tiny build has no server-only collectors (schedstat), so it is given the
+# others.
 STATIC = os.path.join(TARGET_DIR, "x86_64-unknown-linux-musl", "release", "proctap")
+TINY = os.path.join(TARGET_DIR, "x86_64-unknown-linux-musl", "tiny", "proctap")
+SERVER_ONLY = ["schedstat"]
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
 PROCESS_EXPORTER = shutil.which("prometheus-process-exporter") or "/usr/bin/prometheus-process-exporter"
 HZ = os.sysconf("SC_CLK_TCK")
@@ -259,38 +263,41 @@ def host_section(label, tree, n, rss_total, rows, raws, notes):
             scrape(e.port)
         e.scrapes += 5
     res = interleaved(ne, pt, n)
-    st = None
-    if label.startswith("small") and os.path.exists(STATIC):
-        st = proctap(["--collectors", ",".join(COLLECTORS)] + tree_args(tree), free_port(),
-                     STATIC, "proctap (static musl)")
-        for _ in range(5 + n):
-            scrape(st.port)
-        st.scrapes += 5 + n
-        st_times, st_cpu0, st_n = [], st.cpu_seconds(), 0
-    say("   proctap alone up to %d scrapes" % rss_total + (" (and the static build)" if st else ""))
+    extras = []
+    for exe, name, skip in ((STATIC, "proctap (static musl)", []),
+                            (TINY, "proctap (tiny)", SERVER_ONLY)):
+        if os.path.exists(exe):
+            cols = [c for c in COLLECTORS if c not in skip]
+            e = proctap(["--collectors", ",".join(cols)] + tree_args(tree), free_port(), exe, name)
+            for _ in range(5):
+                scrape(e.port)
+            e.scrapes += 5
+            extras.append((e, [], e.cpu_seconds(), e.rss_bytes()))
+    say("   proctap alone up to %d scrapes" % rss_total
+        + "".join(" and %s" % e.name for e, _, _, _ in extras))
     rss_warm = pt.rss_bytes()
     warm_scrapes = pt.scrapes
-    st_warm = st.rss_bytes() if st else 0
     while pt.scrapes < rss_total:
         scrape(pt.port)
         pt.scrapes += 1
-        if st:
-            t, st.body = scrape(st.port)
-            st_times.append(t)
-            st.scrapes += 1
+        for e, times, _, _ in extras:
+            t, e.body = scrape(e.port)
+            times.append(t)
+            e.scrapes += 1
     rss_after = pt.rss_bytes()
-    if st:
-        ts = sorted(st_times) or [0.0]
-        st_n = len(st_times)
-        rows_static = {
-            "n": st_n, "median": statistics.median(ts), "p99": ts[min(len(ts) - 1, int(0.99 * len(ts)))],
-            "cpu_per_1000": (st.cpu_seconds() - st_cpu0) * 1000 / max(1, st_n),
-            "bytes": len(st.body),
-            "series": sum(1 for l in st.body.split(b"\n") if l and not l.startswith(b"#")),
-            "rss": st.rss_bytes(), "rss_n": st.scrapes, "rss_growth": st.rss_bytes() - st_warm,
-            "rss_growth_from": st.scrapes - st_n,
-        }
-        st.stop()
+    extra_rows = []
+    for e, times, cpu0, warm in extras:
+        ts = sorted(times) or [0.0]
+        extra_rows.append((e.name, {
+            "n": len(times), "median": statistics.median(ts),
+            "p99": ts[min(len(ts) - 1, int(0.99 * len(ts)))],
+            "cpu_per_1000": (e.cpu_seconds() - cpu0) * 1000 / max(1, len(times)),
+            "bytes": len(e.body),
+            "series": sum(1 for l in e.body.split(b"\n") if l and not l.startswith(b"#")),
+            "rss": e.rss_bytes(), "rss_n": e.scrapes, "rss_growth": e.rss_bytes() - warm,
+            "rss_growth_from": 5,
+        }))
+        e.stop()
     res["proctap"]["rss"] = rss_after
     res["proctap"]["rss_n"] = pt.scrapes
     res["proctap"]["rss_growth"] = rss_after - rss_warm
@@ -306,9 +313,9 @@ def host_section(label, tree, n, rss_total, rows, raws, notes):
     raws.append((label, len(files), len(dirs), raw, cat))
     for name in ("node_exporter", "proctap"):
         rows.append((label, name, res[name]))
-    if st:
-        rows.append((label, st.name, rows_static))
-        res[st.name] = rows_static
+    for name, r in extra_rows:
+        rows.append((label, name, r))
+        res[name] = r
     notes[label] = (res, raw)
 
 
@@ -435,7 +442,7 @@ def report(rows, raws, notes, proc_notes, started_at, elapsed):
         o.append("| scrape time <= 1.5x raw read | %s | %s / %s ms = %.2fx | %s |" % (
             label, ms(pt["median"]), ms(raw), rr, "yes" if rr <= 1.5 else "no"))
     for label, (res, raw) in notes.items():
-        for name in ("proctap", "proctap (static musl)"):
+        for name in ("proctap", "proctap (static musl)", "proctap (tiny)"):
             pt = res.get(name)
             if not pt:
                 continue

@@ -12,10 +12,8 @@ done
 TARGET_DIR=${TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}
 export TARGET_DIR
 cargo build --release --locked
-# The static build is what users deploy; its RSS is reported too when the musl target is here.
-if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
-    cargo build --release --locked --target x86_64-unknown-linux-musl
-fi
+# `make bench` has built the static release and tiny binaries (what users deploy); bench.py
+# measures them beside the host build when they are there.
 tree=${BENCH_TREE:-$TARGET_DIR/bench-tree}
 # The tree is a function of the generator and fixtures/ only: regenerate when either changed.
 stamp=$( (cat bench/gen_tree.py; tar -C fixtures --sort=name --mtime=@0 --owner=0 --group=0 -cf - .) | sha256sum | cut -c1-16)

@@ -322,10 +322,34 @@ impl Server {
             status,
             headers,
             body,
-            send_body,
+            false,
             conn.close_after_write,
         );
-        conn.written = 0;
+        let body = if send_body { body } else { &[] };
+        // Plain HTTP: the head and the body go to the socket in one writev, and only what it
+        // does not take is copied behind the head, so a client that keeps up costs no copy of
+        // the scrape's output (DESIGN.md: "Resident memory").
+        #[cfg(feature = "tls")]
+        let plain = conn.tls.is_none();
+        #[cfg(not(feature = "tls"))]
+        let plain = true;
+        let sent = if plain {
+            write_now(&mut conn.stream, &conn.out, body)
+        } else {
+            0
+        };
+        match sent.checked_sub(conn.out.len()) {
+            Some(body_sent) => {
+                conn.out.clear();
+                conn.out
+                    .extend_from_slice(body.get(body_sent..).unwrap_or_default());
+                conn.written = 0;
+            }
+            None => {
+                conn.out.extend_from_slice(body);
+                conn.written = sent;
+            }
+        }
         conn.state = State::Writing;
         conn.since = Instant::now();
         let slot = token.slot;
@@ -875,6 +899,25 @@ fn reason(status: u16) -> &'static str {
         500 => "Internal Server Error",
         _ => "Unknown",
     }
+}
+
+/// Writes `head` and then `body` as far as the non-blocking socket takes them; returns how many
+/// bytes went. It stops at an error, which the queued write of the rest meets again.
+fn write_now(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> usize {
+    let mut sent = 0;
+    while sent < head.len() + body.len() {
+        let (h, b) = match sent.checked_sub(head.len()) {
+            None => (head.get(sent..).unwrap_or_default(), body),
+            Some(n) => (&[][..], body.get(n..).unwrap_or_default()),
+        };
+        match stream.write_vectored(&[io::IoSlice::new(h), io::IoSlice::new(b)]) {
+            Ok(0) => break,
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    sent
 }
 
 fn write_response(

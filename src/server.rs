@@ -125,6 +125,39 @@ pub fn scrape_deadline(header: Option<f64>, flag: Duration, now: Instant) -> Ins
     now + Duration::from_secs_f64(secs.max(0.0))
 }
 
+/// What a request's debug line says besides its answer.
+struct Logged {
+    method: Method,
+    target: String,
+    peer: Option<std::net::SocketAddr>,
+    start: Instant,
+}
+
+impl Logged {
+    fn log(&self, status: u16, bytes: usize) {
+        let method = match self.method {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Other => "other",
+        };
+        log::log(
+            Level::Debug,
+            "request",
+            &[
+                ("method", &method),
+                ("path", &self.target),
+                ("status", &status),
+                ("bytes", &bytes),
+                ("duration_seconds", &self.start.elapsed().as_secs_f64()),
+                (
+                    "remote",
+                    &self.peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
+                ),
+            ],
+        );
+    }
+}
+
 /// What the loop keeps between requests.
 struct Loop {
     cfg: Config,
@@ -137,6 +170,9 @@ struct Loop {
     /// /metrics requests that came while a collection ran: answered (or collected for) when
     /// it is back, or 503 past their deadline.
     queued: Vec<(Token, Instant)>,
+    /// At `--log.level=debug`, the requests parked for a collection: their debug line is
+    /// written when they are answered.
+    parked_log: Vec<(Token, Logged)>,
     /// The read end of the pipe the collection thread writes to when it is done.
     wake: Option<std::fs::File>,
     /// When the output in `scraper.out` was collected, and whether every collector succeeded.
@@ -204,6 +240,7 @@ pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>)
         collection,
         in_flight: None,
         queued: Vec::new(),
+        parked_log: Vec::new(),
         wake: Some(wake),
         last: None,
         gzip: None,
@@ -316,12 +353,18 @@ impl Loop {
             }
         }
         if let Some(req) = self.in_flight.take() {
-            self.answer_collected(server, &req);
+            let (status, bytes) = self.answer_collected(server, &req);
+            self.log_parked(req.token, status, bytes);
         }
         while self.scraper.is_some() && self.in_flight.is_none() && !self.queued.is_empty() {
             let (token, _) = self.queued.remove(0);
             self.handle(server, token);
         }
+        // A parked client that went away leaves no line behind for its token's next request.
+        let (queued, in_flight) = (&self.queued, &self.in_flight);
+        self.parked_log.retain(|(t, _)| {
+            queued.iter().any(|(q, _)| q == t) || in_flight.as_ref().is_some_and(|r| r.token == *t)
+        });
     }
 
     /// Answers 503 to the requests whose deadline passed while the collection ran.
@@ -331,14 +374,17 @@ impl Loop {
         let late = |d: Instant| now > d + Duration::from_secs(1);
         if self.scraper.is_none() && self.in_flight.as_ref().is_some_and(|r| late(r.deadline)) {
             if let Some(r) = self.in_flight.take() {
-                respond(server, r.token, 503, &[("Content-Type", TEXT)], BUSY);
+                let (status, bytes) =
+                    respond(server, r.token, 503, &[("Content-Type", TEXT)], BUSY);
+                self.log_parked(r.token, status, bytes);
             }
         }
         let mut i = 0;
         while let Some(&(token, deadline)) = self.queued.get(i) {
             if late(deadline) {
                 self.queued.remove(i);
-                respond(server, token, 503, &[("Content-Type", TEXT)], BUSY);
+                let (status, bytes) = respond(server, token, 503, &[("Content-Type", TEXT)], BUSY);
+                self.log_parked(token, status, bytes);
             } else {
                 i += 1;
             }
@@ -457,38 +503,40 @@ impl Loop {
 
     /// Answers one request; at `--log.level=debug`, one line for it.
     fn handle(&mut self, server: &mut http::Server, token: Token) {
-        let start = Instant::now();
-        // What the debug line needs, taken before the answer reuses the request's buffer.
-        let logged = log::enabled(Level::Debug)
-            .then(|| {
-                server
-                    .request(token)
-                    .map(|r| (r.method, r.target.to_string()))
-            })
-            .flatten();
-        let peer = logged.as_ref().and_then(|_| server.peer(token));
+        // What the debug line needs, taken before the answer reuses the request's buffer; a
+        // request handled again after waiting in the queue keeps its first start.
+        let logged = match self.parked_log.iter().position(|(t, _)| *t == token) {
+            Some(i) => Some(self.parked_log.swap_remove(i).1),
+            None => log::enabled(Level::Debug)
+                .then(|| {
+                    server.request(token).map(|r| Logged {
+                        method: r.method,
+                        target: r.target.to_string(),
+                        peer: None,
+                        start: Instant::now(),
+                    })
+                })
+                .flatten()
+                .map(|l| Logged {
+                    peer: server.peer(token),
+                    ..l
+                }),
+        };
         let (status, bytes) = self.answer(server, token);
-        if let Some((method, target)) = logged {
-            let method = match method {
-                Method::Get => "GET",
-                Method::Head => "HEAD",
-                Method::Other => "other",
-            };
-            log::log(
-                Level::Debug,
-                "request",
-                &[
-                    ("method", &method),
-                    ("path", &target),
-                    ("status", &status),
-                    ("bytes", &bytes),
-                    ("duration_seconds", &start.elapsed().as_secs_f64()),
-                    (
-                        "remote",
-                        &peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
-                    ),
-                ],
-            );
+        if let Some(logged) = logged {
+            if status == 0 && server.request(token).is_some() {
+                // Parked for a collection: logged when answered.
+                self.parked_log.push((token, logged));
+            } else {
+                logged.log(status, bytes);
+            }
+        }
+    }
+
+    /// The debug line of a parked request, now answered.
+    fn log_parked(&mut self, token: Token, status: u16, bytes: usize) {
+        if let Some(i) = self.parked_log.iter().position(|(t, _)| *t == token) {
+            self.parked_log.swap_remove(i).1.log(status, bytes);
         }
     }
 

@@ -441,17 +441,19 @@ pub fn for_each_dir_entry(
     mut f: impl FnMut(&[u8]),
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    if buf.len() < 32 << 10 {
-        buf.resize(32 << 10, 0);
-    }
+    // Room, not zeroes: the pages getdents64 never writes (most of them for a small directory)
+    // stay out of the resident set.
+    buf.clear();
+    buf.reserve(32 << 10);
     loop {
-        // SAFETY: getdents64 writes at most `buf.len()` bytes into `buf`, which we own.
+        buf.clear();
+        // SAFETY: getdents64 writes at most `buf.capacity()` bytes into `buf`, which we own.
         let n = unsafe {
             libc::syscall(
                 libc::SYS_getdents64,
                 dir.as_raw_fd(),
                 buf.as_mut_ptr(),
-                buf.len(),
+                buf.capacity(),
             )
         };
         if n < 0 {
@@ -464,7 +466,9 @@ pub fn for_each_dir_entry(
         if n == 0 {
             return Ok(());
         }
-        let mut records = buf.get(..n as usize).unwrap_or(&[]);
+        // SAFETY: the kernel wrote the first `n` bytes (at most the capacity).
+        unsafe { buf.set_len((n as usize).min(buf.capacity())) };
+        let mut records = buf.as_slice();
         // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
         while let Some(reclen) = records
             .get(16..18)

@@ -3,6 +3,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -357,7 +358,7 @@ time.sleep(600)
 "#;
 
 /// Starts the workload and waits until its threads and children are there.
-fn workload(dir: &std::path::Path) -> Vec<common::Killed> {
+fn workload(dir: &std::path::Path) -> Vec<common::KilledGroup> {
     use std::io::BufRead;
     let python = common::require("python3");
     let script = dir.join("workload.py");
@@ -371,6 +372,7 @@ fn workload(dir: &std::path::Path) -> Vec<common::Killed> {
             .arg(mode)
             .arg(&sh)
             .stdout(Stdio::piped())
+            .process_group(0)
             .spawn()
             .expect("start the python workload");
         let mut line = String::new();
@@ -383,7 +385,7 @@ fn workload(dir: &std::path::Path) -> Vec<common::Killed> {
             .unwrap()
             .count();
         assert_eq!(n, tasks, "threads of the {mode} workload");
-        procs.push(common::Killed(child));
+        procs.push(common::KilledGroup(child));
     }
     // The parent's children (and the shell's sleep) exist once /bin/sh has forked.
     let sleeps = || {

@@ -1,24 +1,86 @@
-//! The static musl builds: statically linked, and the aarch64 one, run under qemu against the
-//! fixtures, prints the golden output. `make test` builds both (`make static static-aarch64`)
-//! and runs these; plain `cargo test` lists them as ignored.
+//! The static musl builds (`make static-all tiny`; DESIGN.md: "Size"): each statically linked
+//! and stripped; each release build, run natively or under qemu with the CPU its routers have,
+//! prints the golden output on the fixtures, which is where a byte-order bug of a parser would
+//! show on big-endian MIPS; each tiny build prints what the default build prints with the same
+//! collectors. `make test` builds them all (through `make size-check`) and runs these; plain
+//! `cargo test` lists them as ignored.
 mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-fn binary(target: &str) -> PathBuf {
-    let path = common::target_dir().join(format!("{target}/release/proctap"));
+/// How to run a target's binary here: natively, or with this qemu and `-cpu`.
+fn runner(target: &str) -> Option<(&'static str, &'static str)> {
+    match target {
+        "x86_64-unknown-linux-musl" => None,
+        "aarch64-unknown-linux-musl" => Some(("qemu-aarch64-static", "cortex-a53")),
+        "armv7-unknown-linux-musleabihf" => Some(("qemu-arm-static", "cortex-a7")),
+        "arm-unknown-linux-musleabihf" => Some(("qemu-arm-static", "arm1176")),
+        "mipsel-unknown-linux-musl" => Some(("qemu-mipsel-static", "24Kc")),
+        "mips-unknown-linux-musl" => Some(("qemu-mips-static", "24Kc")),
+        other => panic!("no runner for {other}"),
+    }
+}
+
+/// The collectors a router or single-board computer uses (issue 11's list, the router collectors
+/// after it, and the process groups): the tiny build must keep them.
+const ROUTER_COLLECTORS: &[&str] = &[
+    "arp",
+    "bonding",
+    "conntrack",
+    "cpu",
+    "cpufreq",
+    "diskstats",
+    "entropy",
+    "filefd",
+    "filesystem",
+    "hwmon",
+    "interrupts",
+    "loadavg",
+    "mdadm",
+    "meminfo",
+    "namedprocess",
+    "netclass",
+    "netdev",
+    "netstat",
+    "powersupplyclass",
+    "pressure",
+    "processes",
+    "sockstat",
+    "softirqs",
+    "softnet",
+    "stat",
+    "textfile",
+    "thermal_zone",
+    "time",
+    "timex",
+    "udp_queues",
+    "uname",
+    "vmstat",
+    "watchdog",
+];
+
+/// The server collectors (cargo feature `server`), which the tiny build leaves out.
+const SERVER_COLLECTORS: &[&str] = &[
+    "bcache", "btrfs", "edac", "nfs", "nfsd", "selinux", "xfs", "zfs",
+];
+
+fn binary(target: &str, profile: &str) -> PathBuf {
+    let path = common::target_dir().join(format!("{target}/{profile}/proctap"));
     assert!(
         path.is_file(),
-        "{} is missing: run `make static static-aarch64` (make test does)",
+        "{} is missing: run `make static-all tiny` (make test does)",
         path.display()
     );
     path
 }
 
-fn assert_static(target: &str) {
+fn assert_static(target: &str, profile: &str) {
     common::require("file");
-    let out = Command::new("file").arg(binary(target)).output().unwrap();
+    let out = Command::new("file")
+        .arg(binary(target, profile))
+        .output()
+        .unwrap();
     let desc = String::from_utf8(out.stdout).unwrap();
     assert!(
         desc.contains("statically linked") || desc.contains("static-pie linked"),
@@ -30,40 +92,149 @@ fn assert_static(target: &str) {
     );
 }
 
-#[test]
-#[ignore = "needs the static builds: make test runs it"]
-fn x86_64_musl_is_static_and_stripped() {
-    assert_static("x86_64-unknown-linux-musl");
+/// `proctap once` of a target's build on the fixtures, with `extra` arguments.
+fn run_once(target: &str, profile: &str, extra: &[&str]) -> std::process::Output {
+    let bin = binary(target, profile);
+    let mut cmd = match runner(target) {
+        None => Command::new(bin),
+        Some((qemu, cpu)) => {
+            let mut c = Command::new(common::require(qemu));
+            c.args(["-cpu", cpu]).arg(bin);
+            c
+        }
+    };
+    cmd.arg("once")
+        .args(common::fixture_args())
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
-#[test]
-#[ignore = "needs the static builds: make test runs it"]
-fn aarch64_musl_is_static_and_stripped() {
-    assert_static("aarch64-unknown-linux-musl");
+/// The output of a `proctap once` with the golden test's flags in which every collector
+/// succeeded.
+fn once(target: &str, profile: &str) -> String {
+    let out = run_once(target, profile, common::GOLDEN_FLAGS);
+    assert!(
+        out.status.success(),
+        "{target} {profile}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
-/// No line differs by architecture: page size and USER_HZ are the same on both, and the
+/// No line differs by architecture: page size and USER_HZ are the same on all of them, and the
 /// volatile families (uname, the process's own metrics) are filtered as in the e2e test.
-#[test]
-#[ignore = "needs the static builds: make test runs it"]
-fn aarch64_under_qemu_prints_the_golden_output() {
-    let qemu = common::require("qemu-aarch64-static");
-    let out = Command::new(qemu)
-        .arg(binary("aarch64-unknown-linux-musl"))
+fn assert_golden(target: &str) {
+    let got = common::stable_lines(&once(target, "release"));
+    let want = std::fs::read_to_string(common::fixtures().join("e2e-output.txt")).unwrap();
+    if got != want {
+        let first = got
+            .lines()
+            .zip(want.lines())
+            .find(|(g, w)| g != w)
+            .map(|(g, w)| format!("got  {g}\nwant {w}"))
+            .unwrap_or_else(|| "one output is a prefix of the other".into());
+        panic!("{target} output differs from fixtures/e2e-output.txt:\n{first}");
+    }
+}
+
+/// The collectors whose `node_scrape_collector_success` a scrape reports, in output order.
+fn collectors_of(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|l| l.strip_prefix("node_scrape_collector_success{collector=\""))
+        .filter_map(|l| l.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The tiny build keeps every router collector and prints what the default build prints with
+/// the same collectors; a server-only collector it left out fails with "not in this build".
+fn assert_tiny(target: &str) {
+    let tiny = once(target, "tiny");
+    let collectors = collectors_of(&tiny);
+    for c in ROUTER_COLLECTORS {
+        assert!(
+            collectors.iter().any(|k| k == c),
+            "{target} tiny lacks {c}: {collectors:?}"
+        );
+    }
+    for c in SERVER_COLLECTORS {
+        assert!(
+            !collectors.iter().any(|k| k == c),
+            "{target} tiny has the server collector {c}: {collectors:?}"
+        );
+    }
+    let list = format!("--collectors={}", collectors.join(","));
+    let default = Command::new(common::bin())
         .arg("once")
         .args(common::fixture_args())
+        .arg(&list)
         .args(common::GOLDEN_FLAGS)
         .output()
         .unwrap();
+    assert!(default.status.success());
+    let default = String::from_utf8(default.stdout).unwrap();
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        common::stable_lines(&tiny) == common::stable_lines(&default),
+        "{target} tiny output differs from the default build's with {list}"
     );
-    let got = common::stable_lines(&String::from_utf8(out.stdout).unwrap());
-    let want = std::fs::read_to_string(common::fixtures().join("e2e-output.txt")).unwrap();
+
+    // Asking for a left-out collector is node_exporter's flag for a collector this build has
+    // not: a warning naming why, and the scrape goes on without it.
+    let left_out = run_once(target, "tiny", &["--collector.nfs"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&left_out.stdout),
+        String::from_utf8_lossy(&left_out.stderr),
+    );
+    assert!(left_out.status.success(), "{stderr}");
     assert!(
-        got == want,
-        "aarch64 output differs from fixtures/e2e-output.txt"
+        !stdout.contains("collector=\"nfs\"") && !stdout.contains("node_nfs_"),
+        "{stdout}"
     );
+    assert!(
+        stderr.contains("--collector.nfs: proctap has no nfs collector (this build has no server collectors); ignored"),
+        "{stderr}"
+    );
+}
+
+macro_rules! release {
+    ($($name:ident: $target:literal,)*) => {$(
+        mod $name {
+            #[test]
+            #[ignore = "needs the static builds: make test runs it"]
+            fn is_static_and_stripped() {
+                super::assert_static($target, "release");
+            }
+
+            #[test]
+            #[ignore = "needs the static builds: make test runs it"]
+            fn prints_the_golden_output() {
+                super::assert_golden($target);
+            }
+        }
+    )*};
+}
+
+release! {
+    x86_64: "x86_64-unknown-linux-musl",
+    aarch64: "aarch64-unknown-linux-musl",
+    armv7: "armv7-unknown-linux-musleabihf",
+    armv6: "arm-unknown-linux-musleabihf",
+    mipsel: "mipsel-unknown-linux-musl",
+    mips: "mips-unknown-linux-musl",
+}
+
+#[test]
+#[ignore = "needs the static builds: make test runs it"]
+fn tiny_x86_64() {
+    assert_static("x86_64-unknown-linux-musl", "tiny");
+    assert_tiny("x86_64-unknown-linux-musl");
+}
+
+#[test]
+#[ignore = "needs the static builds: make test runs it"]
+fn tiny_aarch64() {
+    assert_static("aarch64-unknown-linux-musl", "tiny");
+    assert_tiny("aarch64-unknown-linux-musl");
 }

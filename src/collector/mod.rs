@@ -438,6 +438,9 @@ pub struct Pattern {
     re: Regex,
     /// Sorted by subject.
     seen: Vec<(Box<str>, bool)>,
+    /// The regex ran since the last remembered answer was given, so its match cache (regex-lite
+    /// keeps one per regex, ~50 KiB for the netstat and vmstat defaults) is allocated.
+    ran: bool,
 }
 
 impl Pattern {
@@ -449,13 +452,24 @@ impl Pattern {
         Pattern {
             re,
             seen: Vec::new(),
+            ran: false,
         }
     }
 
     pub fn is_match(&mut self, subject: &str) -> bool {
         match self.seen.binary_search_by(|(s, _)| (**s).cmp(subject)) {
-            Ok(i) => self.seen.get(i).is_some_and(|(_, m)| *m),
+            Ok(i) => {
+                // Answers are remembered again: give the match cache back (a clone of a
+                // regex-lite Regex shares the compiled program and starts with no cache). Not
+                // once the memory is full, when the regex runs on every scrape.
+                if self.ran && self.seen.len() < Self::MAX_REMEMBERED {
+                    self.re = self.re.clone();
+                    self.ran = false;
+                }
+                self.seen.get(i).is_some_and(|(_, m)| *m)
+            }
             Err(i) => {
+                self.ran = true;
                 let m = self.re.is_match(subject);
                 if self.seen.len() < Self::MAX_REMEMBERED {
                     self.seen.insert(i, (subject.into(), m));
@@ -869,6 +883,23 @@ pub mod tests {
         }
         assert_eq!(p.seen.len(), 3);
         assert!(p.seen.windows(2).all(|w| w[0].0 < w[1].0), "kept sorted");
+    }
+
+    #[test]
+    fn pattern_gives_the_match_cache_back_once_answers_are_remembered() {
+        let mut p = Pattern::new(Regex::new("^(eth|wlan)").unwrap());
+        assert!(p.is_match("eth0") && p.ran, "a new subject runs the regex");
+        assert!(
+            p.is_match("eth0") && !p.ran,
+            "a remembered one drops its cache"
+        );
+        assert!(
+            !p.is_match("lo") && p.ran,
+            "the regex still runs after that"
+        );
+        assert!(p.is_match("wlan1"));
+        assert!(!p.is_match("lo") && !p.ran);
+        assert_eq!(p.seen.len(), 3);
     }
 
     #[test]

@@ -472,6 +472,19 @@ impl Drop for Killed {
     }
 }
 
+/// A child started as the leader of its own process group (`Command::process_group(0)`): the
+/// whole group is killed when dropped, so grandchildren do not outlive the test holding its
+/// output pipes.
+pub struct KilledGroup(pub Child);
+
+impl Drop for KilledGroup {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
 /// A loopback address with a port the kernel says is free; the server binds it a moment later.
 pub fn free_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -450,8 +450,9 @@ pub struct UserRule {
 struct Rule {
     comm: Option<Box<str>>,
     argv0: Option<Box<str>>,
-    /// The pattern as written, and compiled.
-    cmdline: Option<(Box<str>, Regex)>,
+    /// The pattern as written, and compiled; boxed, as a Regex is ~300 bytes and most rules
+    /// have none.
+    cmdline: Option<Box<(Box<str>, Regex)>>,
     group: Box<str>,
     subgroup: Box<str>,
     origin: Origin,
@@ -483,7 +484,7 @@ impl Rule {
             && self
                 .cmdline
                 .as_ref()
-                .map_or(true, |(_, re)| re.is_match(cmdline))
+                .map_or(true, |c| c.1.is_match(cmdline))
     }
 
     /// The selector in the rules file's key syntax.
@@ -495,8 +496,8 @@ impl Rule {
         if let Some(a) = &self.argv0 {
             parts.push(format!("argv0:{a}"));
         }
-        if let Some((p, _)) = &self.cmdline {
-            parts.push(format!("cmdline:{p}"));
+        if let Some(c) = &self.cmdline {
+            parts.push(format!("cmdline:{}", c.0));
         }
         parts.join(" ")
     }
@@ -528,7 +529,10 @@ impl Classifier {
         let mut rules: Vec<Rule> = Vec::with_capacity(BUILTIN.len() + user.len());
         for (i, b) in BUILTIN.iter().enumerate() {
             let cmdline = match b.cmdline {
-                Some(p) => Some((p.into(), compile(p).map_err(|msg| builtin_error(i, msg))?)),
+                Some(p) => Some(Box::new((
+                    p.into(),
+                    compile(p).map_err(|msg| builtin_error(i, msg))?,
+                ))),
                 None => None,
             };
             rules.push(Rule {
@@ -668,7 +672,7 @@ pub fn parse_rules(file: &Path, text: &str) -> Result<Vec<UserRule>, ConfigError
         };
         let (group, subgroup) = parse_class(value).map_err(err)?;
         let cmdline = match pattern {
-            Some(p) => Some((p.into(), compile(p).map_err(err)?)),
+            Some(p) => Some(Box::new((p.into(), compile(p).map_err(err)?))),
             None => None,
         };
         let rule = Rule {
