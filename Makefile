@@ -19,6 +19,10 @@ MIPS    := mips-unknown-linux-musl
 # Linked by zig through cargo-zigbuild (zig brings musl for each); x86_64 links with rust-lld and
 # Rust's own musl, as before.
 ZIG_TARGETS := $(MUSL_ARM) $(ARMV7) $(ARMV6) $(MIPSEL) $(MIPS)
+# The router CPUs' release builds leave out the server collectors (cargo feature `server`: NFS,
+# ZFS, XFS, btrfs, NVMe, RAPL, DMI, ...), which no such board has; x86_64 and aarch64 keep them.
+ROUTER_TARGETS := $(ARMV7) $(ARMV6) $(MIPSEL) $(MIPS)
+FEATURES_router := --no-default-features
 # The static builds rebuild std from source with this nightly (DESIGN.md: "Size"). The one place
 # its date is written; `make deps` installs it.
 NIGHTLY := nightly-2026-05-20
@@ -64,8 +68,9 @@ lint: deps
 
 # The static binaries: nightly $(NIGHTLY) rebuilds std with panic=abort and without the
 # backtrace symbolizer (DESIGN.md: "Size"). Two profiles:
-# - release (`make static`, `static-aarch64`, the router targets): every default collector,
-#   panics print their message, opt-level "s"; position-independent where linked by rust-lld.
+# - release (`make static`, `static-aarch64`, the router targets): every default collector (the
+#   router targets without the server ones), panics print their message, opt-level "s";
+#   position-independent where linked by rust-lld.
 # - tiny (`make tiny`): without the server-only collectors (`--no-default-features`), opt-level
 #   "z", panics abort at once without a message, not position-independent, identical code folded.
 BUILD_STD := -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
@@ -97,15 +102,15 @@ OBJCOPY = $(shell rustc +$(NIGHTLY) --print sysroot)/lib/rustlib/$(HOST)/bin/rus
 strip_bins = for b in $(1); do \
 	if readelf -S $$b | grep -q ' \.symtab '; then cp $$b $$b.unstripped && $(OBJCOPY) --strip-all $$b; fi; \
 	ls -l $$b; done
-# $(call build_lld,PROFILE): x86_64.  $(call build_zig,PROFILE,TARGETS): one cargo run for all
-# of TARGETS, so that their std builds share the cores.
+# $(call build_lld,PROFILE): x86_64.  $(call build_zig,PROFILE,TARGETS[,FEATURES]): one cargo run
+# for all of TARGETS, so that their std builds share the cores; FEATURES replaces the profile's.
 build_lld = RUSTFLAGS="$(RUSTFLAGS_$(1)) $(LINK_$(1)_lld)" \
 	$(CARGO) +$(NIGHTLY) build --locked --profile $(1) --config 'profile.$(1).strip=false' $(FEATURES_$(1)) \
 		--target $(MUSL) $(BUILD_STD) && \
 	$(call strip_bins,$(TARGET_DIR)/$(MUSL)/$(1)/proctap)
 build_zig = env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS PATH="$(VENV)/bin:$$PATH" \
 	$(foreach t,$(2),$(call target_env,$(t))="$(RUSTFLAGS_$(1)) $(ZIG_RUSTFLAGS) $(LINK_$(1)_zig) $(RUSTFLAGS_$(t))") \
-	$(CARGO) +$(NIGHTLY) zigbuild --locked --profile $(1) --config 'profile.$(1).strip=false' $(FEATURES_$(1)) \
+	$(CARGO) +$(NIGHTLY) zigbuild --locked --profile $(1) --config 'profile.$(1).strip=false' $(or $(3),$(FEATURES_$(1))) \
 		$(foreach t,$(2),--target $(t)) $(BUILD_STD) && \
 	$(call strip_bins,$(foreach t,$(2),$(TARGET_DIR)/$(t)/$(1)/proctap))
 
@@ -114,16 +119,17 @@ static: deps
 static-aarch64: deps
 	$(call build_zig,release,$(MUSL_ARM))
 static-armv7: deps
-	$(call build_zig,release,$(ARMV7))
+	$(call build_zig,release,$(ARMV7),$(FEATURES_router))
 static-armv6: deps
-	$(call build_zig,release,$(ARMV6))
+	$(call build_zig,release,$(ARMV6),$(FEATURES_router))
 static-mipsel: deps
-	$(call build_zig,release,$(MIPSEL))
+	$(call build_zig,release,$(MIPSEL),$(FEATURES_router))
 static-mips: deps
-	$(call build_zig,release,$(MIPS))
-# Every release binary: x86_64, then the zig targets in one cargo run.
+	$(call build_zig,release,$(MIPS),$(FEATURES_router))
+# Every release binary: x86_64, aarch64, then the router targets in one cargo run.
 static-all: static
-	$(call build_zig,release,$(ZIG_TARGETS))
+	$(call build_zig,release,$(MUSL_ARM))
+	$(call build_zig,release,$(ROUTER_TARGETS),$(FEATURES_router))
 
 # The size-first build for routers, $(TINY_TARGETS) (any of the targets above):
 # $(TARGET_DIR)/TARGET/tiny/proctap.

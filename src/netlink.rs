@@ -435,6 +435,8 @@ pub fn parse_family_id(payload: &[u8]) -> Result<Option<u16>, NlError> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
     Route,
+    /// tcpstat's (a server collector).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     SockDiag,
     /// A generic netlink family by name (`nl80211`).
     Generic(&'static str),
