@@ -152,6 +152,7 @@ impl fmt::Display for Error {
 }
 
 impl Error {
+    #[cfg(test)]
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Io { err, .. } if err.kind() == io::ErrorKind::NotFound)
     }
@@ -323,6 +324,24 @@ impl Source {
         self.list_dir_open(root, rel, names).map(drop)
     }
 
+    /// Like [`Source::list_dir`], but a missing directory is `Ok(false)` (with `names` empty)
+    /// rather than an error: a class directory whose driver is not loaded. Checked before
+    /// building an Error, as [`Source::read_optional`] does, so an absent directory costs no
+    /// allocation per scrape.
+    pub fn list_dir_optional(
+        &mut self,
+        root: Root,
+        rel: &[&str],
+        names: &mut NameList,
+    ) -> Result<bool, Error> {
+        names.clear();
+        self.path(root, rel);
+        match open_dir(&self.scratch) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            opened => self.list_opened(opened, names).map(|_| true),
+        }
+    }
+
     /// Like [`Source::list_dir`], and returns the open directory, for reading its files with
     /// [`read_at`] without resolving the directory's path again for each.
     pub fn list_dir_open(
@@ -333,7 +352,17 @@ impl Source {
     ) -> Result<File, Error> {
         names.clear();
         self.path(root, rel);
-        let dir = open_dir(&self.scratch).map_err(|err| Error::Io {
+        let opened = open_dir(&self.scratch);
+        self.list_opened(opened, names)
+    }
+
+    /// Lists the directory `open_dir` opened at `self.scratch` into `names`, sorted.
+    fn list_opened(
+        &mut self,
+        opened: io::Result<File>,
+        names: &mut NameList,
+    ) -> Result<File, Error> {
+        let dir = opened.map_err(|err| Error::Io {
             path: self.scratch.clone(),
             err,
         })?;
@@ -770,6 +799,30 @@ mod tests {
         assert_eq!(kind("../temp1_input"), io::ErrorKind::InvalidInput);
         assert_eq!(kind(&"x".repeat(256)), io::ErrorKind::InvalidInput);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_directory_is_listed_as_absent_not_as_an_error() {
+        let mut src = Source::new(
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/proc")),
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sys")),
+            std::path::PathBuf::from("/"),
+        );
+        let mut names = NameList::default();
+        names.push("stale");
+        assert!(!src
+            .list_dir_optional(Root::Sys, &["class/no-such-class"], &mut names)
+            .unwrap());
+        assert_eq!(names.iter().count(), 0);
+        assert!(src
+            .list_dir_optional(Root::Sys, &["class/thermal"], &mut names)
+            .unwrap());
+        assert!(names.iter().any(|n| n == "thermal_zone0"), "{names:?}");
+        // Anything but "no such file" is still an error naming the path.
+        let e = src
+            .list_dir_optional(Root::Proc, &["loadavg"], &mut names)
+            .unwrap_err();
+        assert!(e.to_string().contains("loadavg"), "{e}");
     }
 
     #[test]

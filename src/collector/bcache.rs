@@ -256,10 +256,11 @@ fn numbered<'a>(names: &'a NameList, prefix: &'a str) -> impl Iterator<Item = &'
 impl Collect for Bcache {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         const BASE: &str = "fs/bcache/";
-        match ctx.src.list_dir(Root::Sys, &[BASE], &mut self.names) {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+        if !ctx
+            .src
+            .list_dir_optional(Root::Sys, &[BASE], &mut self.names)?
+        {
+            return Ok(());
         }
         self.sets.clear();
         let src = &mut ctx.src;

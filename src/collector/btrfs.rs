@@ -208,10 +208,11 @@ pub struct Btrfs {
 
 impl Collect for Btrfs {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-        match ctx.src.list_dir(Root::Sys, &["fs/btrfs"], &mut self.names) {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+        if !ctx
+            .src
+            .list_dir_optional(Root::Sys, &["fs/btrfs"], &mut self.names)?
+        {
+            return Ok(());
         }
         self.fs.clear();
         for dir in self.names.iter() {

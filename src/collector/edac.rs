@@ -71,10 +71,11 @@ fn count(src: &mut Source, rel: &[&str], buf: &mut String) -> Result<u64, Error>
 impl Collect for Edac {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         const MC: &str = "devices/system/edac/mc/";
-        match ctx.src.list_dir(Root::Sys, &[MC], &mut self.names) {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+        if !ctx
+            .src
+            .list_dir_optional(Root::Sys, &[MC], &mut self.names)?
+        {
+            return Ok(());
         }
         self.controllers.clear();
         let (src, buf) = (&mut ctx.src, &mut ctx.buf);

@@ -698,13 +698,11 @@ impl Collect for State {
 pub fn collect_with(state: &mut State, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     state.arena.clear();
     state.samples.clear();
-    match ctx
+    if !ctx
         .src
-        .list_dir(Root::Sys, &["class/hwmon"], &mut ctx.names)
+        .list_dir_optional(Root::Sys, &["class/hwmon"], &mut ctx.names)?
     {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
+        return Ok(());
     }
     let names = std::mem::take(&mut ctx.names);
     let result = names.iter().try_for_each(|entry| state.chip(ctx, entry));

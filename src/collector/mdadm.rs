@@ -279,10 +279,11 @@ fn write_mdstat(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
 /// /sys/block/md*/md/: raid_disks and, for redundant levels, degraded. A block device whose
 /// name starts with `md` but has no `md/` directory is not an array.
 fn collect_sysfs(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-    match ctx.src.list_dir(Root::Sys, &["block"], &mut ctx.names) {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
+    if !ctx
+        .src
+        .list_dir_optional(Root::Sys, &["block"], &mut ctx.names)?
+    {
+        return Ok(());
     }
     // (raid_disks, degraded) per listed array, in name order.
     ctx.u64s.clear();

@@ -43,10 +43,11 @@ pub struct Nvme {
 impl Collect for Nvme {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         const DIR: &str = "class/nvme/";
-        match ctx.src.list_dir(Root::Sys, &[DIR], &mut self.names) {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+        if !ctx
+            .src
+            .list_dir_optional(Root::Sys, &[DIR], &mut self.names)?
+        {
+            return Ok(());
         }
         let mut first = true;
         for device in self.names.iter() {

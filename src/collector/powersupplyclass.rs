@@ -299,13 +299,11 @@ fn trim(mut b: &[u8]) -> &[u8] {
 
 impl Collect for PowerSupplyClass {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-        match ctx
+        if !ctx
             .src
-            .list_dir(Root::Sys, &["class/power_supply"], &mut ctx.names)
+            .list_dir_optional(Root::Sys, &["class/power_supply"], &mut ctx.names)?
         {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+            return Ok(());
         }
         self.supplies.clear();
         for name in ctx.names.iter() {

@@ -79,10 +79,11 @@ impl Rapl {
 impl Collect for Rapl {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         const DIR: &str = "class/powercap/";
-        match ctx.src.list_dir(Root::Sys, &[DIR], &mut self.names) {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+        if !ctx
+            .src
+            .list_dir_optional(Root::Sys, &[DIR], &mut self.names)?
+        {
+            return Ok(());
         }
         self.used = 0;
         let mut tmp = [0u8; 20];

@@ -82,13 +82,11 @@ pub const COLLECTOR: Collector = Collector::plain(
 );
 
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-    match ctx
+    if !ctx
         .src
-        .list_dir(Root::Sys, &["class/thermal"], &mut ctx.names)
+        .list_dir_optional(Root::Sys, &["class/thermal"], &mut ctx.names)?
     {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
+        return Ok(());
     }
     let mut buf = [0u8; 128];
     let mut type_buf = [0u8; 128];

@@ -117,13 +117,11 @@ fn read_value<'b>(
 
 impl Collect for State {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-        match ctx
+        if !ctx
             .src
-            .list_dir(Root::Sys, &["class/watchdog"], &mut ctx.names)
+            .list_dir_optional(Root::Sys, &["class/watchdog"], &mut ctx.names)?
         {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+            return Ok(());
         }
         self.values.clear();
         self.text.clear();

@@ -273,10 +273,11 @@ pub struct Xfs {
 
 impl Collect for Xfs {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-        match ctx.src.list_dir(Root::Sys, &["fs/xfs"], &mut ctx.names) {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+        if !ctx
+            .src
+            .list_dir_optional(Root::Sys, &["fs/xfs"], &mut ctx.names)?
+        {
+            return Ok(());
         }
         self.devices.clear();
         ctx.flags.clear();
