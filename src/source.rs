@@ -123,6 +123,11 @@ pub enum Error {
         path: PathBuf,
         err: io::Error,
     },
+    /// A guarded collector's run did not return by the scrape deadline; `path` is the file
+    /// its helper thread was reading when last seen (it may move on before it blocks).
+    Stuck {
+        path: PathBuf,
+    },
 }
 
 impl fmt::Display for Error {
@@ -147,6 +152,11 @@ impl fmt::Display for Error {
                     err
                 )
             }
+            Error::Stuck { path } => write!(
+                f,
+                "{}: a read did not return within the scrape deadline; the collector is skipped until it does",
+                path.display()
+            ),
         }
     }
 }
@@ -218,11 +228,21 @@ impl Source {
 
     /// Says that `path` is being read, for a collector that builds its own paths (textfile).
     pub fn publish(&self, path: &Path) {
+        self.publish_in(path, "");
+    }
+
+    /// Says that `name` in the directory `dir` is being read, for a collector that reads
+    /// relative to an open directory ([`read_at`]).
+    pub fn publish_in(&self, dir: &Path, name: &str) {
         if let Some(slot) = &self.published {
             if let Ok(mut p) = slot.try_lock() {
                 let mut s = std::mem::take(&mut *p).into_os_string();
                 s.clear();
-                s.push(path);
+                s.push(dir);
+                if !name.is_empty() {
+                    s.push("/");
+                    s.push(name);
+                }
                 *p = PathBuf::from(s);
             }
         }

@@ -341,6 +341,7 @@ impl State {
                 continue;
             };
             // Relative to the listed directory: one name to resolve, not the path and symlink.
+            src.publish_in(src.last_path(), file);
             let Ok(n) = read_at(&dir, file, &mut raw) else {
                 continue;
             };

@@ -365,13 +365,7 @@ impl Guarded {
 
     fn stuck(&self) -> Error {
         let path = self.reading.lock().map(|p| p.clone()).unwrap_or_default();
-        Error::Io {
-            path,
-            err: std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "a read did not return within the scrape deadline; the collector is skipped until it does",
-            ),
-        }
+        Error::Stuck { path }
     }
 
     /// Runs the collector into `out`, waiting for it until `deadline` at most.
@@ -565,6 +559,9 @@ pub struct Outcome {
     /// The last error, kept so that a collector failing the same way on every scrape is
     /// logged once, not every 15 seconds.
     pub error: Option<String>,
+    /// The last error was [`Error::Stuck`]: it is not logged again until the collector has
+    /// come back.
+    pub stuck: bool,
     /// Where this collector's samples are in the output of the last scrape (empty when it
     /// failed or did not run), so `proctap check` can count them and a filtered request can
     /// be answered from them.
@@ -690,9 +687,14 @@ impl Scraper {
                         );
                     }
                     slot.error = None;
+                    slot.stuck = false;
                 }
+                // One line per stuck run: the helper may still be moving from file to file
+                // when the deadline passes, so the path named can change while it is stuck.
+                Err(Error::Stuck { .. }) if slot.stuck => all_ok = false,
                 Err(e) => {
                     all_ok = false;
+                    slot.stuck = matches!(e, Error::Stuck { .. });
                     let msg = e.to_string();
                     if slot.error.as_deref() != Some(msg.as_str()) {
                         log::error("collector failed", &[("collector", &c.name), ("err", &msg)]);
@@ -700,6 +702,7 @@ impl Scraper {
                     }
                 }
                 Ok(()) => {
+                    slot.stuck = false;
                     if slot.error.take().is_some() || was_unavailable {
                         log::info("collector recovered", &[("collector", &c.name)]);
                     }

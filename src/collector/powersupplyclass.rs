@@ -204,6 +204,7 @@ impl PowerSupplyClass {
         let mut buf = [0u8; ATTR_MAX_BYTES];
         for file in self.files.iter() {
             let Some(attr) = attr_of(file) else { continue };
+            ctx.src.publish_in(ctx.src.last_path(), file);
             let Some(value) = read_value(&dir, file, &mut buf).map_err(|err| Error::Io {
                 path: ctx
                     .src
