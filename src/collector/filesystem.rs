@@ -5,10 +5,10 @@
 //! server is away. proctap has one thread that does the work, so the call must not run on it.
 //! The design, in the spirit of node_exporter's `stuckMounts`:
 //!
-//! - One long-lived worker thread performs every `statvfs`; the scrape sends it a path over a
-//!   channel and waits for the answer at most `--collector.filesystem.mount-timeout`. In the
-//!   steady state no thread is started and nothing is allocated: the path buffer travels to the
-//!   worker and back.
+//! - One long-lived helper thread ([`Guard`], as for the guarded collectors) performs every
+//!   `statvfs`; the scrape hands it a path and waits for the answer at most
+//!   `--collector.filesystem.mount-timeout`. In the steady state no thread is started and
+//!   nothing is allocated: the path buffer travels to the helper and back.
 //! - When the wait times out, the mount is reported with device_error 1 and no size series, and
 //!   the worker is abandoned to its system call: it is remembered as *stuck* on that mount
 //!   point, and a new worker is started for the remaining mounts.
@@ -21,14 +21,13 @@
 use std::ffi::CStr;
 use std::fmt;
 use std::io;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::collector::{Build, Collect, Collector, Ctx, Pattern, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
+use crate::guard::{Away, Guard};
 use crate::log::{self, Level};
 use crate::source::{Error, ParseError, Root};
 
@@ -221,19 +220,35 @@ pub fn statvfs(path: &CStr) -> io::Result<FsStats> {
     })
 }
 
-type Reply = (Vec<u8>, io::Result<FsStats>);
-
-/// The thread that performs the `statvfs` calls.
-struct Worker {
-    /// Paths, NUL-terminated. The buffer comes back with the reply.
-    requests: SyncSender<Vec<u8>>,
-    replies: Receiver<Reply>,
+/// What travels to the statvfs thread and back: the call, the path (NUL-terminated) and what
+/// the call said.
+struct StatJob {
+    call: StatFn,
+    path: Vec<u8>,
+    result: io::Result<FsStats>,
 }
 
-/// A worker abandoned in a `statvfs` on `mount_point` that has not answered yet.
+impl StatJob {
+    fn new(call: &StatFn) -> Self {
+        StatJob {
+            call: Arc::clone(call),
+            path: Vec::with_capacity(256),
+            result: Ok(FsStats::default()),
+        }
+    }
+}
+
+fn run_stat(job: &mut StatJob) {
+    job.result = match CStr::from_bytes_with_nul(&job.path) {
+        Ok(p) => (job.call)(p),
+        Err(_) => Err(io::ErrorKind::InvalidInput.into()),
+    };
+}
+
+/// A statvfs thread left in a call on `mount_point` that has not answered yet.
 struct Stuck {
     mount_point: Box<str>,
-    replies: Receiver<Reply>,
+    guard: Guard<StatJob>,
 }
 
 /// Why a mount has no statistics; each is device_error 1.
@@ -243,7 +258,7 @@ pub enum StatError {
     Stuck,
     /// This scrape's `statvfs` did not return within the mount timeout.
     TimedOut,
-    /// The worker thread could not be started or died.
+    /// The statvfs thread could not be started.
     Worker(io::Error),
     Os(io::Error),
 }
@@ -259,64 +274,41 @@ impl fmt::Display for StatError {
     }
 }
 
-/// Runs `statvfs` calls on a worker thread with a timeout (see the module documentation).
+/// Runs `statvfs` calls on a helper thread ([`Guard`]) with a timeout (see the module
+/// documentation).
 pub struct Runner {
     call: StatFn,
-    worker: Option<Worker>,
+    guard: Option<Guard<StatJob>>,
+    /// The job (its path buffer), while it is not with the helper.
+    job: Option<StatJob>,
     stuck: Vec<Stuck>,
-    /// The path buffer, while it is not travelling to a worker.
-    path: Vec<u8>,
-    /// Worker threads started so far.
+    /// Helper threads started so far.
     spawned: usize,
 }
 
 impl Runner {
     pub fn new(call: StatFn) -> Self {
         Runner {
+            job: Some(StatJob::new(&call)),
             call,
-            worker: None,
+            guard: None,
             stuck: Vec::new(),
-            path: Vec::with_capacity(256),
             spawned: 0,
         }
     }
 
-    /// Forgets the stuck workers whose call has returned; their threads exit.
+    /// Forgets the stuck threads whose call has returned; they exit.
     fn reap(&mut self) {
-        self.stuck.retain(|s| match s.replies.try_recv() {
-            Err(TryRecvError::Empty) => true,
-            Ok(_) | Err(TryRecvError::Disconnected) => {
-                log::info(
-                    "filesystem: statvfs returned, monitoring the mount point again",
-                    &[("mountpoint", &s.mount_point)],
-                );
-                false
+        self.stuck.retain_mut(|s| {
+            if s.guard.take_back().is_none() {
+                return true;
             }
+            log::info(
+                "filesystem: statvfs returned, monitoring the mount point again",
+                &[("mountpoint", &s.mount_point)],
+            );
+            false
         });
-    }
-
-    fn spawn(&mut self) -> io::Result<Worker> {
-        let (requests, request_rx) = mpsc::sync_channel::<Vec<u8>>(1);
-        let (reply_tx, replies) = mpsc::sync_channel::<Reply>(1);
-        let call = Arc::clone(&self.call);
-        thread::Builder::new()
-            .name("statvfs".into())
-            .stack_size(64 << 10)
-            .spawn(move || {
-                // Ends when the collector drops `requests` (it abandoned this worker) or
-                // `replies` (the whole state was dropped).
-                for path in request_rx {
-                    let result = match CStr::from_bytes_with_nul(&path) {
-                        Ok(p) => call(p),
-                        Err(_) => Err(io::ErrorKind::InvalidInput.into()),
-                    };
-                    if reply_tx.send((path, result)).is_err() {
-                        break;
-                    }
-                }
-            })?;
-        self.spawned += 1;
-        Ok(Worker { requests, replies })
     }
 
     /// Stats `rootfs` joined with `mount_point`, waiting at most `timeout`.
@@ -329,7 +321,8 @@ impl Runner {
         if self.stuck.iter().any(|s| &*s.mount_point == mount_point) {
             return Err(StatError::Stuck);
         }
-        let mut path = std::mem::take(&mut self.path);
+        let mut job = self.job.take().unwrap_or_else(|| StatJob::new(&self.call));
+        let path = &mut job.path;
         path.clear();
         path.extend_from_slice(rootfs);
         let mp = mount_point.as_bytes();
@@ -344,35 +337,35 @@ impl Runner {
         }
         path.push(0);
 
-        let worker = match self.worker.take() {
-            Some(w) => w,
-            None => self.spawn().map_err(StatError::Worker)?,
-        };
-        if let Err(e) = worker.requests.try_send(path) {
-            // The worker died (a panicking injected call); the next mount gets a new one.
-            let (mpsc::TrySendError::Full(p) | mpsc::TrySendError::Disconnected(p)) = e;
-            self.path = p;
-            return Err(StatError::Worker(io::ErrorKind::BrokenPipe.into()));
-        }
-        match worker.replies.recv_timeout(timeout) {
-            Ok((path, result)) => {
-                self.path = path;
-                self.worker = Some(worker);
+        let guard = self.guard.get_or_insert_with(|| {
+            self.spawned += 1;
+            Guard::new("statvfs", run_stat)
+        });
+        match guard.run(job, Instant::now() + timeout) {
+            Ok(mut job) => {
+                let result = std::mem::replace(&mut job.result, Ok(FsStats::default()));
+                self.job = Some(job);
                 result.map_err(StatError::Os)
             }
-            Err(RecvTimeoutError::Timeout) => {
+            Err((Away::TimedOut, _)) => {
                 log::warn(
                     "filesystem: statvfs timed out, the mount point is not monitored until it returns",
                     &[("mountpoint", &mount_point), ("timeout", &format_args!("{timeout:?}"))],
                 );
-                self.stuck.push(Stuck {
-                    mount_point: mount_point.into(),
-                    replies: worker.replies,
-                });
+                if let Some(guard) = self.guard.take() {
+                    self.stuck.push(Stuck {
+                        mount_point: mount_point.into(),
+                        guard,
+                    });
+                }
                 Err(StatError::TimedOut)
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(StatError::Worker(io::ErrorKind::BrokenPipe.into()))
+            Err((away, back)) => {
+                self.job = back;
+                Err(StatError::Worker(match away {
+                    Away::Spawn(e) => e,
+                    _ => io::ErrorKind::WouldBlock.into(),
+                }))
             }
         }
     }
@@ -585,7 +578,8 @@ fn write_families(state: &State, out: &mut Encoder) {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Mutex;
+    use std::sync::{mpsc, Mutex};
+    use std::thread;
     use std::time::Instant;
 
     use crate::source::Source;
