@@ -71,7 +71,7 @@ lint: deps
 # backtrace symbolizer (DESIGN.md: "Size"). Two profiles:
 # - release (`make static`, `static-aarch64`, the router targets): every default collector (the
 #   router targets without the server ones), panics print their message, opt-level "s";
-#   position-independent where linked by rust-lld.
+#   position-independent and identical code folded where linked by rust-lld (x86_64).
 # - tiny (`make tiny`): without the server collectors and the extras (`--no-default-features`),
 #   opt-level "z", panics abort at once without a message, not position-independent, identical
 #   code folded.
@@ -82,7 +82,7 @@ FEATURES_tiny    := --no-default-features
 RUSTFLAGS_release := -Cforce-unwind-tables=no
 RUSTFLAGS_tiny    := -Cforce-unwind-tables=no -Zunstable-options -Cpanic=immediate-abort -Crelocation-model=static
 # Linker flags in rust-lld's spelling (x86_64) and zig cc's (which takes neither RELR nor ICF).
-LINK_release_lld := -Clink-arg=-zpack-relative-relocs
+LINK_release_lld := -Clink-arg=-zpack-relative-relocs -Clink-arg=--icf=all
 LINK_tiny_lld    := -Clink-arg=--icf=all -Clink-arg=-znorelro
 LINK_release_zig :=
 LINK_tiny_zig    := -Clink-arg=-Wl,-z,norelro
