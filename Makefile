@@ -21,8 +21,9 @@ MIPS    := mips-unknown-linux-musl
 ZIG_TARGETS := $(MUSL_ARM) $(ARMV7) $(ARMV6) $(MIPSEL) $(MIPS)
 # The router CPUs' release builds leave out the server collectors (cargo feature `server`: NFS,
 # ZFS, XFS, btrfs, NVMe, RAPL, DMI, ...), which no such board has; x86_64 and aarch64 keep them.
+# They keep the host and router extras (feature `extras`), which the tiny build leaves out.
 ROUTER_TARGETS := $(ARMV7) $(ARMV6) $(MIPSEL) $(MIPS)
-FEATURES_router := --no-default-features
+FEATURES_router := --no-default-features --features extras
 # The static builds rebuild std from source with this nightly (DESIGN.md: "Size"). The one place
 # its date is written; `make deps` installs it.
 NIGHTLY := nightly-2026-05-20
@@ -70,9 +71,10 @@ lint: deps
 # backtrace symbolizer (DESIGN.md: "Size"). Two profiles:
 # - release (`make static`, `static-aarch64`, the router targets): every default collector (the
 #   router targets without the server ones), panics print their message, opt-level "s";
-#   position-independent where linked by rust-lld.
-# - tiny (`make tiny`): without the server-only collectors (`--no-default-features`), opt-level
-#   "z", panics abort at once without a message, not position-independent, identical code folded.
+#   position-independent and identical code folded where linked by rust-lld (x86_64).
+# - tiny (`make tiny`): without the server collectors and the extras (`--no-default-features`),
+#   opt-level "z", panics abort at once without a message, not position-independent, identical
+#   code folded.
 BUILD_STD := -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
 FEATURES_release :=
 FEATURES_tiny    := --no-default-features
@@ -80,7 +82,7 @@ FEATURES_tiny    := --no-default-features
 RUSTFLAGS_release := -Cforce-unwind-tables=no
 RUSTFLAGS_tiny    := -Cforce-unwind-tables=no -Zunstable-options -Cpanic=immediate-abort -Crelocation-model=static
 # Linker flags in rust-lld's spelling (x86_64) and zig cc's (which takes neither RELR nor ICF).
-LINK_release_lld := -Clink-arg=-zpack-relative-relocs
+LINK_release_lld := -Clink-arg=-zpack-relative-relocs -Clink-arg=--icf=all
 LINK_tiny_lld    := -Clink-arg=--icf=all -Clink-arg=-znorelro
 LINK_release_zig :=
 LINK_tiny_zig    := -Clink-arg=-Wl,-z,norelro

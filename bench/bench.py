@@ -29,11 +29,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET_DIR = os.environ.get("TARGET_DIR") or os.path.join(ROOT, "target")
 PROCTAP = os.path.join(TARGET_DIR, "release", "proctap")
 # The binaries users deploy (`make static`, `make tiny`): measured beside the host build when
-# they exist. The tiny build has no server-only collectors (schedstat), so it is given the
+# they exist. The tiny build has no `extras` collectors (os, schedstat), so it is given the
 # others.
 STATIC = os.path.join(TARGET_DIR, "x86_64-unknown-linux-musl", "release", "proctap")
 TINY = os.path.join(TARGET_DIR, "x86_64-unknown-linux-musl", "tiny", "proctap")
-SERVER_ONLY = ["schedstat"]
+NOT_IN_TINY = ["os", "schedstat"]
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
 PROCESS_EXPORTER = shutil.which("prometheus-process-exporter") or "/usr/bin/prometheus-process-exporter"
 HZ = os.sysconf("SC_CLK_TCK")
@@ -265,7 +265,7 @@ def host_section(label, tree, n, rss_total, rows, raws, notes):
     res = interleaved(ne, pt, n)
     extras = []
     for exe, name, skip in ((STATIC, "proctap (static musl)", []),
-                            (TINY, "proctap (tiny)", SERVER_ONLY)):
+                            (TINY, "proctap (tiny)", NOT_IN_TINY)):
         if os.path.exists(exe):
             cols = [c for c in COLLECTORS if c not in skip]
             e = proctap(["--collectors", ",".join(cols)] + tree_args(tree), free_port(), exe, name)

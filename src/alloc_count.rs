@@ -136,7 +136,11 @@ mod tests {
         } else {
             &[]
         };
-        let plain = ["cpu", "stat", "processes", "softirqs"];
+        let plain: &[&str] = if cfg!(feature = "extras") {
+            &["cpu", "stat", "processes", "softirqs"]
+        } else {
+            &["cpu", "stat"]
+        };
         for &name in plain.iter().chain(server) {
             let i = collector::by_name(name).unwrap();
             let mut s = Scraper::new(fixture_ctx(), &cfg.settings, vec![i]).unwrap();

@@ -81,6 +81,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     #[cfg(not(feature = "server"))]
     ("bcache", "this build has no server collectors"),
     ("bcachefs", ""),
+    #[cfg(not(feature = "extras"))]
+    ("bonding", "this tiny build leaves it out"),
     #[cfg(not(feature = "server"))]
     ("btrfs", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
@@ -106,9 +108,13 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     #[cfg(not(feature = "server"))]
     ("lnstat", "this build has no server collectors"),
     ("logind", ""),
+    #[cfg(not(feature = "extras"))]
+    ("mdadm", "this tiny build leaves it out"),
     #[cfg(not(feature = "server"))]
     ("meminfo_numa", "this build has no server collectors"),
     ("mountstats", ""),
+    #[cfg(not(feature = "extras"))]
+    ("network_route", "this tiny build leaves it out"),
     #[cfg(not(feature = "server"))]
     ("nfs", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
@@ -116,15 +122,27 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("ntp", ""),
     #[cfg(not(feature = "server"))]
     ("nvme", "this build has no server collectors"),
+    #[cfg(not(feature = "extras"))]
+    ("os", "this tiny build leaves it out"),
     ("pcidevice", ""),
     ("perf", ""),
+    #[cfg(not(feature = "extras"))]
+    ("powersupplyclass", "this tiny build leaves it out"),
+    #[cfg(not(feature = "extras"))]
+    ("processes", "this tiny build leaves it out"),
+    #[cfg(not(feature = "extras"))]
+    ("qdisc", "this tiny build leaves it out"),
     #[cfg(not(feature = "server"))]
     ("rapl", "this build has no server collectors"),
     ("runit", ""),
+    #[cfg(not(feature = "extras"))]
+    ("schedstat", "this tiny build leaves it out"),
     #[cfg(not(feature = "server"))]
     ("selinux", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("slabinfo", "this build has no server collectors"),
+    #[cfg(not(feature = "extras"))]
+    ("softirqs", "this tiny build leaves it out"),
     ("supervisord", ""),
     ("swap", ""),
     #[cfg(not(feature = "server"))]
@@ -133,7 +151,13 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("tapestats", ""),
     #[cfg(not(feature = "server"))]
     ("tcpstat", "this build has no server collectors"),
+    #[cfg(not(feature = "extras"))]
+    ("timex", "this tiny build leaves it out"),
     ("tls", ""),
+    #[cfg(not(feature = "extras"))]
+    ("udp_queues", "this tiny build leaves it out"),
+    #[cfg(not(feature = "extras"))]
+    ("watchdog", "this tiny build leaves it out"),
     ("xfrm", ""),
     #[cfg(not(feature = "server"))]
     ("xfs", "this build has no server collectors"),
@@ -150,6 +174,12 @@ pub const NODE_EXPORTER: &[Row] = &[
     #[cfg(not(feature = "server"))]
     of("collector.bcache.priorityStats", OFF, "bcache"),
     ignored("collector.cpu.guest", ON, "proctap always exports node_cpu_guest_seconds_total"),
+    #[cfg(not(feature = "extras"))]
+    ignored("collector.cpu.info", OFF, "this tiny build has no node_cpu_info"),
+    #[cfg(not(feature = "extras"))]
+    ignored("collector.cpu.info.bugs-include", VALUE, "this tiny build has no node_cpu_info"),
+    #[cfg(not(feature = "extras"))]
+    ignored("collector.cpu.info.flags-include", VALUE, "this tiny build has no node_cpu_info"),
     ignored("collector.cpufreq.enable-cpufreq-prefix", OFF, "proctap's cpufreq series keep node_exporter's node_cpu_ prefix"),
     alias("collector.diskstats.ignored-devices", "collector.diskstats.device-exclude"),
     #[cfg(not(feature = "server"))]
@@ -193,7 +223,19 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.perf.hardware-profilers", VALUE, "perf"),
     of("collector.perf.software-profilers", VALUE, "perf"),
     of("collector.perf.tracepoint", VALUE, "perf"),
+    #[cfg(not(feature = "extras"))]
+    of("collector.powersupply.ignored-supplies", VALUE, "powersupplyclass"),
+    #[cfg(not(feature = "extras"))]
+    of("collector.qdisc.device-exclude", VALUE, "qdisc"),
+    #[cfg(not(feature = "extras"))]
+    of("collector.qdisc.device-include", VALUE, "qdisc"),
     no_effect("collector.qdisc.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build netlink messages instead"),
+    #[cfg(not(feature = "extras"))]
+    of("collector.qdisc.include-child", OFF, "qdisc"),
+    #[cfg(not(feature = "extras"))]
+    of("collector.qdisk.device-exclude", VALUE, "qdisc"),
+    #[cfg(not(feature = "extras"))]
+    of("collector.qdisk.device-include", VALUE, "qdisc"),
     #[cfg(not(feature = "server"))]
     of("collector.rapl.enable-zone-label", OFF, "rapl"),
     of("collector.runit.servicedir", VALUE, "runit"),

@@ -468,6 +468,7 @@ impl Family {
 }
 
 /// An `AF_INET` datagram socket for interface ioctls (SIOCGIFNAME, SIOCETHTOOL).
+#[cfg(any(feature = "server", feature = "extras"))]
 pub fn ioctl_socket() -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2); the result is checked before use.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
@@ -480,6 +481,7 @@ pub fn ioctl_socket() -> io::Result<OwnedFd> {
 
 /// An interface's name (IFNAMSIZ bytes, NUL-padded) from its index, or ENODEV when it has
 /// gone.
+#[cfg(any(feature = "server", feature = "extras"))]
 pub fn if_name(sock: &OwnedFd, index: i32, name: &mut [u8; 16]) -> io::Result<usize> {
     // SAFETY: all-zero bytes are a valid ifreq.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
@@ -649,6 +651,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "server", feature = "extras"))]
     fn live_loopback_name_from_index() {
         let s = ioctl_socket().unwrap();
         let mut name = [0u8; 16];

@@ -4,15 +4,19 @@
 use std::path::Path;
 
 use crate::collector::{
-    arp, bonding, conntrack, cpu, cpufreq, cpuinfo, diskstats, entropy, filefd, filesystem, hwmon,
-    interrupts, loadavg, mdadm, meminfo, namedprocess, netclass, netdev, netstat, os,
-    powersupplyclass, pressure, processes, schedstat, selfproc, sockstat, softirqs, softnet, stat,
-    textfile, thermal_zone, time, udev, udp_queues, vmstat, watchdog,
+    arp, conntrack, cpu, cpufreq, diskstats, entropy, filefd, filesystem, hwmon, interrupts,
+    loadavg, meminfo, namedprocess, netclass, netdev, netstat, pressure, selfproc, sockstat,
+    softnet, stat, textfile, thermal_zone, time, udev, vmstat,
 };
 #[cfg(feature = "server")]
 use crate::collector::{
     bcache, btrfs, buddyinfo, edac, kernel_hung, ksmd, lnstat, meminfo_numa, nfs, nfsd, selinux,
     slabinfo, sysctl, xfs, zfs, zoneinfo,
+};
+#[cfg(feature = "extras")]
+use crate::collector::{
+    bonding, cpuinfo, mdadm, os, powersupplyclass, processes, schedstat, softirqs, udp_queues,
+    watchdog,
 };
 
 pub type Parser = fn(&str);
@@ -60,10 +64,12 @@ pub const ALL: &[(&str, Parser)] = &[
     ("netstat_value", |t| {
         sink(netstat::parse_value(t, "Tcp", "InSegs", 1))
     }),
+    #[cfg(feature = "extras")]
     ("os_release", |t| {
         sink(os::parse_os_release(t, &mut String::new()))
     }),
     ("pressure", |t| sink(pressure::parse_psi(t))),
+    #[cfg(feature = "extras")]
     ("schedstat", |t| {
         schedstat::parse_schedstat(t).for_each(drop)
     }),
@@ -108,22 +114,30 @@ pub const ALL: &[(&str, Parser)] = &[
         sink(crate::parse::i64_at(t, 1, "n"));
         sink(crate::parse::f64_at(t, 1, "n"));
     }),
+    #[cfg(feature = "extras")]
     ("mdstat", |t| mdadm::parse_mdstat(t).for_each(drop)),
+    #[cfg(feature = "extras")]
     ("bonding_names", |t| bonding::parse_names(t).for_each(drop)),
+    #[cfg(feature = "extras")]
     ("power_supply_value", |t| {
         sink(powersupplyclass::parse_value(t, "capacity"))
     }),
+    #[cfg(feature = "extras")]
     ("watchdog_value", |t| {
         sink(watchdog::parse_value(t, "timeout"))
     }),
+    #[cfg(feature = "extras")]
     ("udp_queues", |t| sink(udp_queues::parse_udp(t))),
+    #[cfg(feature = "extras")]
     ("cpuinfo", |t| {
         cpuinfo::parse_cpuinfo(t).for_each(drop);
         cpuinfo::first_list(t, &["flags", "Features"]).for_each(drop);
     }),
     ("stat_softirq", |t| sink(stat::parse_softirq(t))),
+    #[cfg(feature = "extras")]
     ("softirqs", |t| softirqs::parse_softirqs(t).for_each(drop)),
     ("udev_properties", |t| udev::for_each_property(t, |_, _| {})),
+    #[cfg(feature = "extras")]
     ("processes_stat", |t| {
         sink(processes::parse_stat(t.as_bytes()))
     }),

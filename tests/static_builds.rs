@@ -22,11 +22,10 @@ fn runner(target: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// The collectors a router or single-board computer uses (issue 11's list, the router collectors
-/// after it, and the process groups): the tiny build must keep them.
-const ROUTER_COLLECTORS: &[&str] = &[
+/// The collectors a router or single-board computer uses (issue 11's list and the process
+/// groups): every build keeps them.
+const TINY_COLLECTORS: &[&str] = &[
     "arp",
-    "bonding",
     "conntrack",
     "cpu",
     "cpufreq",
@@ -37,26 +36,34 @@ const ROUTER_COLLECTORS: &[&str] = &[
     "hwmon",
     "interrupts",
     "loadavg",
-    "mdadm",
     "meminfo",
     "namedprocess",
     "netclass",
     "netdev",
     "netstat",
-    "powersupplyclass",
     "pressure",
-    "processes",
     "sockstat",
-    "softirqs",
     "softnet",
     "stat",
     "textfile",
     "thermal_zone",
     "time",
-    "timex",
-    "udp_queues",
     "uname",
     "vmstat",
+];
+
+/// The host and router collectors of the cargo feature `extras`: the router CPUs' release
+/// builds keep them, the tiny build leaves them out.
+const EXTRAS_COLLECTORS: &[&str] = &[
+    "bonding",
+    "mdadm",
+    "os",
+    "powersupplyclass",
+    "processes",
+    "schedstat",
+    "softirqs",
+    "timex",
+    "udp_queues",
     "watchdog",
 ];
 
@@ -168,22 +175,50 @@ fn collectors_of(output: &str) -> Vec<String> {
         .collect()
 }
 
-/// The tiny build keeps every router collector and prints what the default build prints with
-/// the same collectors; a server-only collector it left out fails with "not in this build".
+/// The tiny build keeps every tiny collector, leaves out the `extras` ones, and prints what the
+/// default build prints with the same collectors; asking for a left-out one is a warning.
 fn assert_tiny(target: &str) {
-    assert_router_build(target, "tiny");
+    assert_router_build(target, "tiny", false);
+    let out = run_once(
+        target,
+        "tiny",
+        &["--collector.qdisc", "--collector.cpu.info"],
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stdout.contains("node_qdisc_") && !stdout.contains("node_cpu_info{"),
+        "{stdout}"
+    );
+    for want in [
+        "--collector.qdisc: proctap has no qdisc collector (this tiny build leaves it out); ignored",
+        "--collector.cpu.info: this tiny build has no node_cpu_info; ignored",
+    ] {
+        assert!(stderr.contains(want), "missing {want:?} in\n{stderr}");
+    }
 }
 
 /// A build without the server collectors (the tiny ones, and the router CPUs' release builds):
-/// every router collector is there, no server one, and the output is the default build's with
-/// the same collectors (where a byte-order bug of a parser would show on big-endian MIPS).
-fn assert_router_build(target: &str, profile: &str) {
+/// every tiny collector is there, the `extras` ones where `extras` says, no server one, and the
+/// output is the default build's with the same collectors (where a byte-order bug of a parser
+/// would show on big-endian MIPS).
+fn assert_router_build(target: &str, profile: &str, extras: bool) {
     let tiny = once(target, profile);
     let collectors = collectors_of(&tiny);
-    for c in ROUTER_COLLECTORS {
+    for c in TINY_COLLECTORS {
         assert!(
             collectors.iter().any(|k| k == c),
             "{target} {profile} lacks {c}: {collectors:?}"
+        );
+    }
+    for c in EXTRAS_COLLECTORS {
+        assert_eq!(
+            collectors.iter().any(|k| k == c),
+            extras,
+            "{target} {profile}: {c} in {collectors:?}"
         );
     }
     for c in SERVER_COLLECTORS {
@@ -193,11 +228,23 @@ fn assert_router_build(target: &str, profile: &str) {
         );
     }
     let list = format!("--collectors={}", collectors.join(","));
+    // Without `extras` the default build is not asked for what the build under test ignores:
+    // an `extras` collector (`--collector.processes` would turn it on next to --collectors) or
+    // the cpu collector's node_cpu_info.
+    let left_out = |f: &&&str| {
+        f.starts_with("--collector.cpu.info")
+            || EXTRAS_COLLECTORS
+                .iter()
+                .any(|c| f.strip_prefix("--collector.") == Some(c))
+    };
+    let flags = common::GOLDEN_FLAGS
+        .iter()
+        .filter(|f| extras || !left_out(f));
     let default = Command::new(common::bin())
         .arg("once")
         .args(common::fixture_args())
         .arg(&list)
-        .args(common::GOLDEN_FLAGS)
+        .args(flags)
         .output()
         .unwrap();
     assert!(default.status.success());
@@ -257,7 +304,7 @@ release! {
 fn assert_release(target: &str, kind: &str) {
     match kind {
         "golden" => assert_golden(target),
-        _ => assert_router_build(target, "release"),
+        _ => assert_router_build(target, "release", true),
     }
 }
 

@@ -3,10 +3,15 @@
 //! and the Intel thermal throttle counters node_cpu_{package,core}_throttles_total; with
 //! `--collector.cpu.info`, node_cpu_info and the flag and bug families from /proc/cpuinfo
 //! (see cpuinfo.rs).
+#[cfg(feature = "extras")]
 use crate::collector::cpuinfo::{self, InfoOpts};
-use crate::collector::{Build, Collect, Collector, Ctx, Pattern, Sources, What, ROOT_ONLY};
+#[cfg(feature = "extras")]
+use crate::collector::Pattern;
+use crate::collector::{Build, Collect, Collector, Ctx, Sources, What, ROOT_ONLY};
 use crate::expo::{u64_str, Encoder, Kind};
-use crate::flag::{CliError, Flag, Kind as FlagKind, Settings};
+use crate::flag::{CliError, Settings};
+#[cfg(feature = "extras")]
+use crate::flag::{Flag, Kind as FlagKind};
 use crate::parse::u64_at;
 use crate::source::{Error, ParseError, Root, Source};
 
@@ -50,10 +55,17 @@ pub struct State {
     packages: Vec<(u64, u64, u64)>,
     cores: Vec<(u64, u64, u64, u64)>,
     /// `--collector.cpu.info` (or one of its include patterns) given.
+    #[cfg(feature = "extras")]
     info: Option<InfoOpts>,
 }
 
 impl State {
+    #[cfg(not(feature = "extras"))]
+    pub fn new(_: &Settings) -> Result<State, CliError> {
+        Ok(State::default())
+    }
+
+    #[cfg(feature = "extras")]
     pub fn new(s: &Settings) -> Result<State, CliError> {
         let flags = s.opt_regex("collector.cpu.info.flags-include")?;
         let bugs = s.opt_regex("collector.cpu.info.bugs-include")?;
@@ -176,6 +188,10 @@ pub fn for_each_listed_cpu(text: &str, mut f: impl FnMut(u16)) -> Result<(), Par
 pub const COLLECTOR: Collector = Collector {
     name: "cpu",
     enabled_by_default: true,
+    // The tiny build has no cpuinfo (cargo feature `extras`): compat.rs ignores these flags there.
+    #[cfg(not(feature = "extras"))]
+    flags: &[],
+    #[cfg(feature = "extras")]
     flags: &[
         Flag::switch(
             "collector.cpu.info",
@@ -203,6 +219,7 @@ pub const COLLECTOR: Collector = Collector {
         reads: &[
             What::File(Root::Proc, "stat"),
             What::Dir(Root::Sys, "devices/system/cpu"),
+            #[cfg(feature = "extras")]
             What::Optional(Root::Proc, "cpuinfo"),
         ],
         hint: ROOT_ONLY,
@@ -217,6 +234,7 @@ impl Collect for State {
 }
 
 fn collect(st: &mut State, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+    #[cfg(feature = "extras")]
     if let Some(opts) = st.info.as_mut() {
         ctx.src.read(Root::Proc, &["cpuinfo"], &mut ctx.buf)?;
         cpuinfo::write(&ctx.buf, opts, out).map_err(|e| ctx.src.parse_error(e))?;

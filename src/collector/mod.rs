@@ -20,6 +20,7 @@ use crate::source::{Error, NameList, Root, Source};
 pub mod arp;
 #[cfg(feature = "server")]
 pub mod bcache;
+#[cfg(feature = "extras")]
 pub mod bonding;
 #[cfg(feature = "server")]
 pub mod btrfs;
@@ -28,6 +29,7 @@ pub mod buddyinfo;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
+#[cfg(feature = "extras")]
 pub mod cpuinfo;
 pub mod diskstats;
 #[cfg(feature = "server")]
@@ -48,6 +50,7 @@ pub mod ksmd;
 #[cfg(feature = "server")]
 pub mod lnstat;
 pub mod loadavg;
+#[cfg(feature = "extras")]
 pub mod mdadm;
 pub mod meminfo;
 #[cfg(feature = "server")]
@@ -56,6 +59,7 @@ pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+#[cfg(feature = "extras")]
 pub mod network_route;
 #[cfg(feature = "server")]
 pub mod nfs;
@@ -63,13 +67,18 @@ pub mod nfs;
 pub mod nfsd;
 #[cfg(feature = "server")]
 pub mod nvme;
+#[cfg(feature = "extras")]
 pub mod os;
+#[cfg(feature = "extras")]
 pub mod powersupplyclass;
 pub mod pressure;
+#[cfg(feature = "extras")]
 pub mod processes;
+#[cfg(feature = "extras")]
 pub mod qdisc;
 #[cfg(feature = "server")]
 pub mod rapl;
+#[cfg(feature = "extras")]
 pub mod schedstat;
 pub mod selfproc;
 #[cfg(feature = "server")]
@@ -77,6 +86,7 @@ pub mod selinux;
 #[cfg(feature = "server")]
 pub mod slabinfo;
 pub mod sockstat;
+#[cfg(feature = "extras")]
 pub mod softirqs;
 pub mod softnet;
 pub mod stat;
@@ -87,11 +97,14 @@ pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+#[cfg(feature = "extras")]
 pub mod timex;
 pub mod udev;
+#[cfg(feature = "extras")]
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+#[cfg(feature = "extras")]
 pub mod watchdog;
 pub mod wifi;
 #[cfg(feature = "server")]
@@ -107,6 +120,7 @@ pub const ALL: &[Collector] = &[
     arp::COLLECTOR,
     #[cfg(feature = "server")]
     bcache::COLLECTOR,
+    #[cfg(feature = "extras")]
     bonding::COLLECTOR,
     #[cfg(feature = "server")]
     btrfs::COLLECTOR,
@@ -134,6 +148,7 @@ pub const ALL: &[Collector] = &[
     #[cfg(feature = "server")]
     lnstat::COLLECTOR,
     loadavg::COLLECTOR,
+    #[cfg(feature = "extras")]
     mdadm::COLLECTOR,
     meminfo::COLLECTOR,
     #[cfg(feature = "server")]
@@ -142,6 +157,7 @@ pub const ALL: &[Collector] = &[
     netclass::COLLECTOR,
     netdev::COLLECTOR,
     netstat::COLLECTOR,
+    #[cfg(feature = "extras")]
     network_route::COLLECTOR,
     #[cfg(feature = "server")]
     nfs::COLLECTOR,
@@ -149,19 +165,25 @@ pub const ALL: &[Collector] = &[
     nfsd::COLLECTOR,
     #[cfg(feature = "server")]
     nvme::COLLECTOR,
+    #[cfg(feature = "extras")]
     os::COLLECTOR,
+    #[cfg(feature = "extras")]
     powersupplyclass::COLLECTOR,
     pressure::COLLECTOR,
+    #[cfg(feature = "extras")]
     processes::COLLECTOR,
+    #[cfg(feature = "extras")]
     qdisc::COLLECTOR,
     #[cfg(feature = "server")]
     rapl::COLLECTOR,
+    #[cfg(feature = "extras")]
     schedstat::COLLECTOR,
     #[cfg(feature = "server")]
     selinux::COLLECTOR,
     #[cfg(feature = "server")]
     slabinfo::COLLECTOR,
     sockstat::COLLECTOR,
+    #[cfg(feature = "extras")]
     softirqs::COLLECTOR,
     softnet::COLLECTOR,
     stat::COLLECTOR,
@@ -171,10 +193,13 @@ pub const ALL: &[Collector] = &[
     tcpstat::COLLECTOR,
     thermal_zone::COLLECTOR,
     time::COLLECTOR,
+    #[cfg(feature = "extras")]
     timex::COLLECTOR,
+    #[cfg(feature = "extras")]
     udp_queues::COLLECTOR,
     uname::COLLECTOR,
     vmstat::COLLECTOR,
+    #[cfg(feature = "extras")]
     watchdog::COLLECTOR,
     wifi::COLLECTOR,
     #[cfg(feature = "server")]
