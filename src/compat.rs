@@ -96,8 +96,10 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("edac", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("ethtool", "this build has no server collectors"),
-    ("fibrechannel", ""),
-    ("infiniband", ""),
+    #[cfg(not(feature = "server"))]
+    ("fibrechannel", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("infiniband", "this build has no server collectors"),
     ("ipvs", ""),
     #[cfg(not(feature = "server"))]
     ("kernel_hung", "this build has no server collectors"),
@@ -130,7 +132,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     #[cfg(not(feature = "server"))]
     ("sysctl", "this build has no server collectors"),
     ("systemd", ""),
-    ("tapestats", ""),
+    #[cfg(not(feature = "server"))]
+    ("tapestats", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("tcpstat", "this build has no server collectors"),
     ("tls", ""),
@@ -215,6 +218,7 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.systemd.unit-include", VALUE, "systemd"),
     of("collector.systemd.unit-whitelist", VALUE, "systemd"),
     of("collector.systemd.user", OFF, "systemd"),
+    #[cfg(not(feature = "server"))]
     of("collector.tapestats.ignored-devices", VALUE, "tapestats"),
     no_effect("collector.wifi.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build nl80211 messages instead"),
 ];

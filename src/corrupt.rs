@@ -242,6 +242,12 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
         ("sys/class/nvme/", &["nvme"]),
         #[cfg(feature = "server")]
         ("sys/class/powercap/", &["rapl"]),
+        #[cfg(feature = "server")]
+        ("sys/class/infiniband/", &["infiniband"]),
+        #[cfg(feature = "server")]
+        ("sys/class/fc_host/", &["fibrechannel"]),
+        #[cfg(feature = "server")]
+        ("sys/class/scsi_tape/", &["tapestats"]),
         ("sys/class/net/", &["netclass", "bonding"]),
         ("sys/devices/virtual/net/", &["netclass", "bonding"]),
         ("sys/block/", &["mdadm"]),
