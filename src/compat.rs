@@ -100,7 +100,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("fibrechannel", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("infiniband", "this build has no server collectors"),
-    ("ipvs", ""),
+    #[cfg(not(feature = "server"))]
+    ("ipvs", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("kernel_hung", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
@@ -171,6 +172,7 @@ pub const NODE_EXPORTER: &[Row] = &[
     ignored("collector.interrupts.include-zeros", ON, "proctap's interrupts collector always exports IRQs that counted nothing"),
     ignored("collector.interrupts.name-exclude", VALUE, "proctap's interrupts collector has no name filter yet"),
     ignored("collector.interrupts.name-include", VALUE, "proctap's interrupts collector has no name filter yet"),
+    #[cfg(not(feature = "server"))]
     of("collector.ipvs.backend-labels", VALUE, "ipvs"),
     no_effect("collector.netclass.netlink", OFF, "proctap reads /sys/class/net, which has the same attributes"),
     no_effect("collector.netclass_rtnl.with-stats", OFF, "it applies to --collector.netclass.netlink only; the netdev collector has these counters"),

@@ -219,6 +219,10 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
     if rel.contains("/watchdog/") {
         return (&["watchdog"], Tolerant);
     }
+    #[cfg(feature = "server")]
+    if rel.starts_with("proc/net/ip_vs") {
+        return (&["ipvs"], Tolerant);
+    }
     let prefixes: &[(&str, &[&str])] = &[
         // Server collectors: damage fails them or not depending on the file (a value file that
         // is missing is 0, as in node_exporter).

@@ -70,6 +70,7 @@ const SERVER_COLLECTORS: &[&str] = &[
     "ethtool",
     "fibrechannel",
     "infiniband",
+    "ipvs",
     "kernel_hung",
     "ksmd",
     "lnstat",

@@ -46,6 +46,8 @@ pub mod hwmon;
 pub mod infiniband;
 pub mod interrupts;
 #[cfg(feature = "server")]
+pub mod ipvs;
+#[cfg(feature = "server")]
 pub mod kernel_hung;
 #[cfg(feature = "server")]
 pub mod ksmd;
@@ -137,6 +139,8 @@ pub const ALL: &[Collector] = &[
     #[cfg(feature = "server")]
     infiniband::COLLECTOR,
     interrupts::COLLECTOR,
+    #[cfg(feature = "server")]
+    ipvs::COLLECTOR,
     #[cfg(feature = "server")]
     kernel_hung::COLLECTOR,
     #[cfg(feature = "server")]
