@@ -63,12 +63,13 @@ pub fn parse_state(text: &str) -> Result<u64, ParseError> {
 }
 
 /// A `rate` file (`100 Gb/sec (4X EDR)`) in bytes per second. node_exporter parses the
-/// number as a 32-bit float, so this does too.
+/// number as a 32-bit float; this rounds the 64-bit parse to 32 bits (the same for the
+/// kernel's rates, which are short decimals) rather than link a 32-bit float parser.
 pub fn parse_rate(text: &str) -> Result<u64, ParseError> {
     let bad = || ParseError::new(1, format!("expected \"<Gb/s> Gb/sec ...\", found {text:?}"));
     let (n, _) = text.split_once(' ').ok_or_else(bad)?;
-    let gbps: f32 = n.parse().map_err(|_| bad())?;
-    Ok((f64::from(gbps) * 125e6) as u64)
+    let gbps: f64 = n.parse().map_err(|_| bad())?;
+    Ok((f64::from(gbps as f32) * 125e6) as u64)
 }
 
 /// A counter file: `None` for a counter the driver cannot read (`N/A (no PMA)`).

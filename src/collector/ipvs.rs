@@ -76,7 +76,7 @@ pub fn parse_endpoint(field: &str, addr: &mut String, port: &mut String) -> Opti
     write!(port, "{p}").ok()
 }
 
-/// The values of the chosen labels of a backend, what backends are grouped and sorted by.
+/// The values of the chosen labels of a backend, what backends are grouped by.
 fn key(b: &Backend, chosen: [bool; 6]) -> impl Iterator<Item = &str> {
     b.labels
         .iter()
@@ -149,6 +149,38 @@ impl Ipvs {
             backends: Vec::new(),
             len: 0,
         })
+    }
+
+    /// Sums the parsed backends alike in the chosen labels into the first of each kind, in
+    /// file order, and returns how many there are. With all six labels every backend is its
+    /// own (the kernel keeps one destination per address and port of a service), so nothing
+    /// is compared; with fewer, the few groups are searched for each backend.
+    fn merge(&mut self) -> usize {
+        let chosen = self.chosen;
+        if chosen == [true; 6] {
+            return self.len;
+        }
+        let mut groups = 0;
+        for i in 0..self.len {
+            let (head, tail) = self.backends.split_at_mut(i);
+            let Some(b) = tail.first() else {
+                break;
+            };
+            let group = head
+                .get_mut(..groups)
+                .unwrap_or_default()
+                .iter_mut()
+                .find(|g| key(g, chosen).eq(key(b, chosen)));
+            if let Some(g) = group {
+                for (sum, v) in g.values.iter_mut().zip(b.values) {
+                    *sum = sum.wrapping_add(v);
+                }
+            } else {
+                self.backends.swap(groups, i);
+                groups += 1;
+            }
+        }
+        groups
     }
 
     /// Parses /proc/net/ip_vs into `self.backends[..self.len]`.
@@ -239,8 +271,8 @@ impl Collect for Ipvs {
             out.u64(&[], v);
         }
         let chosen = self.chosen;
-        let used = self.backends.get_mut(..self.len).unwrap_or_default();
-        used.sort_unstable_by(|a, b| key(a, chosen).cmp(key(b, chosen)));
+        let groups = self.merge();
+        let used = self.backends.get(..groups).unwrap_or_default();
         let families = [
             (
                 "connections_active",
@@ -260,27 +292,17 @@ impl Collect for Ipvs {
                 break;
             }
             out.family_parts(&["node_ipvs_backend_", name], help, Kind::Gauge);
-            let mut rest: &[Backend] = used;
-            while let Some(first) = rest.first() {
-                let same = rest
-                    .iter()
-                    .take_while(|b| key(b, chosen).eq(key(first, chosen)))
-                    .count();
-                let (group, after) = rest.split_at(same);
-                let sum = group
-                    .iter()
-                    .map(|b| b.values.get(k).copied().unwrap_or(0))
-                    .fold(0u64, u64::wrapping_add);
+            for b in used {
                 let mut labels = [("", ""); 6];
                 let mut n = 0;
-                for ((l, v), c) in LABELS.iter().zip(&first.labels).zip(chosen) {
+                for ((l, v), c) in LABELS.iter().zip(&b.labels).zip(chosen) {
                     if let (true, Some(slot)) = (c, labels.get_mut(n)) {
                         *slot = (l, v.as_str());
                         n += 1;
                     }
                 }
-                out.u64(labels.get(..n).unwrap_or_default(), sum);
-                rest = after;
+                let v = b.values.get(k).copied().unwrap_or(0);
+                out.u64(labels.get(..n).unwrap_or_default(), v);
             }
         }
         Ok(())
