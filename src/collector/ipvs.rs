@@ -186,71 +186,75 @@ impl Ipvs {
     /// Parses /proc/net/ip_vs into `self.backends[..self.len]`.
     fn parse(&mut self, text: &str) -> Result<(), ParseError> {
         self.len = 0;
-        let mut service: Option<usize> = None;
+        let mut in_service = false;
         for (n, line) in text.lines().enumerate().skip(3) {
-            let mut f = line.split_whitespace();
-            let (Some(first), Some(second)) = (f.next(), f.next()) else {
-                continue;
-            };
-            let bad = |what: &str| ParseError::new(n + 1, format!("expected {what}"));
-            if first != "->" {
-                // A service: `PROTO ADDR:PORT scheduler [flags]` or `FWM MARK scheduler`.
-                if !matches!(first, "TCP" | "UDP" | "SCTP" | "FWM") {
-                    return Err(bad("a service (TCP, UDP, SCTP or FWM) or a backend (->)"));
-                }
-                service = Some(n);
-                if self.len == self.backends.len() {
-                    self.backends.push(Backend::default());
-                }
-                // The service's labels are kept in the next free slot, which its first backend
-                // takes over (and copies on).
-                let s = self
-                    .backends
-                    .get_mut(self.len)
-                    .ok_or_else(|| bad("a slot"))?;
-                let [addr, mark, port, proto, _, _] = &mut s.labels;
-                proto.clear();
-                proto.push_str(first);
-                mark.clear();
-                if first == "FWM" {
-                    mark.push_str(second);
-                    addr.clear();
-                    port.clear();
-                    port.push('0');
-                } else {
-                    parse_endpoint(second, addr, port).ok_or_else(|| bad("ADDR:PORT in hex"))?;
-                }
-                continue;
+            self.line(line, &mut in_service)
+                .map_err(|what| ParseError::new(n + 1, format!("expected {what}")))?;
+        }
+        Ok(())
+    }
+
+    /// One line of /proc/net/ip_vs after the header; the error says what was expected.
+    fn line(&mut self, line: &str, in_service: &mut bool) -> Result<(), &'static str> {
+        let mut f = line.split_whitespace();
+        let (Some(first), Some(second)) = (f.next(), f.next()) else {
+            return Ok(());
+        };
+        const ENDPOINT: &str = "ADDR:PORT in hex";
+        if first != "->" {
+            // A service: `PROTO ADDR:PORT scheduler [flags]` or `FWM MARK scheduler`.
+            if !matches!(first, "TCP" | "UDP" | "SCTP" | "FWM") {
+                return Err("a service (TCP, UDP, SCTP or FWM) or a backend (->)");
             }
-            if service.is_none() {
-                return Err(bad("a service before its backends"));
-            }
-            let mut values = [0u64; 3];
-            let _forward = f.next();
-            for v in &mut values {
-                *v = f
-                    .next()
-                    .and_then(|x| x.parse().ok())
-                    .ok_or_else(|| bad("-> ADDR:PORT FORWARD WEIGHT ACTIVE INACTIVE"))?;
-            }
-            let [weight, active, inactive] = values;
-            if self.len + 1 >= self.backends.len() {
+            *in_service = true;
+            if self.len == self.backends.len() {
                 self.backends.push(Backend::default());
             }
-            let (done, rest) = self.backends.split_at_mut(self.len + 1);
-            let (Some(b), Some(next)) = (done.last_mut(), rest.first_mut()) else {
-                return Err(bad("a slot"));
-            };
-            let [_, _, _, _, addr, port] = &mut b.labels;
-            parse_endpoint(second, addr, port).ok_or_else(|| bad("ADDR:PORT in hex"))?;
-            b.values = [active, inactive, weight];
-            // The next backend of the same service starts from this one's service labels.
-            for (to, from) in next.labels.iter_mut().zip(&b.labels).take(4) {
-                to.clear();
-                to.push_str(from);
+            // The service's labels are kept in the next free slot, which its first backend
+            // takes over (and copies on).
+            let s = self.backends.get_mut(self.len).ok_or("a slot")?;
+            let [addr, mark, port, proto, _, _] = &mut s.labels;
+            proto.clear();
+            proto.push_str(first);
+            mark.clear();
+            if first == "FWM" {
+                mark.push_str(second);
+                addr.clear();
+                port.clear();
+                port.push('0');
+            } else {
+                parse_endpoint(second, addr, port).ok_or(ENDPOINT)?;
             }
-            self.len += 1;
+            return Ok(());
         }
+        if !*in_service {
+            return Err("a service before its backends");
+        }
+        let mut values = [0u64; 3];
+        let _forward = f.next();
+        for v in &mut values {
+            *v = f
+                .next()
+                .and_then(|x| x.parse().ok())
+                .ok_or("-> ADDR:PORT FORWARD WEIGHT ACTIVE INACTIVE")?;
+        }
+        let [weight, active, inactive] = values;
+        if self.len + 1 >= self.backends.len() {
+            self.backends.push(Backend::default());
+        }
+        let (done, rest) = self.backends.split_at_mut(self.len + 1);
+        let (Some(b), Some(next)) = (done.last_mut(), rest.first_mut()) else {
+            return Err("a slot");
+        };
+        let [_, _, _, _, addr, port] = &mut b.labels;
+        parse_endpoint(second, addr, port).ok_or(ENDPOINT)?;
+        b.values = [active, inactive, weight];
+        // The next backend of the same service starts from this one's service labels.
+        for (to, from) in next.labels.iter_mut().zip(&b.labels).take(4) {
+            to.clear();
+            to.push_str(from);
+        }
+        self.len += 1;
         Ok(())
     }
 }
@@ -417,6 +421,26 @@ mod tests {
             text.contains("node_ipvs_backend_connections_inactive 2420\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn no_ip_vs_is_no_series_but_stats_without_services_fail() {
+        let dir = std::env::temp_dir().join(format!("proctap-ipvs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("proc/net")).unwrap();
+        let mut ctx = Ctx::new(crate::source::Source::new(
+            dir.join("proc"),
+            dir.join("sys"),
+            dir.clone(),
+        ));
+        let mut out = Encoder::new();
+        let mut c = ipvs(DEFAULT_LABELS);
+        c.collect(&mut ctx, &mut out).unwrap();
+        assert!(out.as_bytes().is_empty());
+        std::fs::write(dir.join("proc/net/ip_vs_stats"), "h\nh\n 1 2 3 4 5\n").unwrap();
+        let err = c.collect(&mut ctx, &mut out).unwrap_err();
+        assert!(err.to_string().contains("net/ip_vs:"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
