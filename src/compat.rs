@@ -98,9 +98,12 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("edac", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("ethtool", "this build has no server collectors"),
-    ("fibrechannel", ""),
-    ("infiniband", ""),
-    ("ipvs", ""),
+    #[cfg(not(feature = "server"))]
+    ("fibrechannel", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("infiniband", "this build has no server collectors"),
+    #[cfg(not(feature = "server"))]
+    ("ipvs", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("kernel_hung", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
@@ -148,7 +151,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     #[cfg(not(feature = "server"))]
     ("sysctl", "this build has no server collectors"),
     ("systemd", ""),
-    ("tapestats", ""),
+    #[cfg(not(feature = "server"))]
+    ("tapestats", "this build has no server collectors"),
     #[cfg(not(feature = "server"))]
     ("tcpstat", "this build has no server collectors"),
     #[cfg(not(feature = "extras"))]
@@ -198,6 +202,7 @@ pub const NODE_EXPORTER: &[Row] = &[
     ignored("collector.interrupts.include-zeros", ON, "proctap's interrupts collector always exports IRQs that counted nothing"),
     ignored("collector.interrupts.name-exclude", VALUE, "proctap's interrupts collector has no name filter yet"),
     ignored("collector.interrupts.name-include", VALUE, "proctap's interrupts collector has no name filter yet"),
+    #[cfg(not(feature = "server"))]
     of("collector.ipvs.backend-labels", VALUE, "ipvs"),
     no_effect("collector.netclass.netlink", OFF, "proctap reads /sys/class/net, which has the same attributes"),
     no_effect("collector.netclass_rtnl.with-stats", OFF, "it applies to --collector.netclass.netlink only; the netdev collector has these counters"),
@@ -257,6 +262,7 @@ pub const NODE_EXPORTER: &[Row] = &[
     of("collector.systemd.unit-include", VALUE, "systemd"),
     of("collector.systemd.unit-whitelist", VALUE, "systemd"),
     of("collector.systemd.user", OFF, "systemd"),
+    #[cfg(not(feature = "server"))]
     of("collector.tapestats.ignored-devices", VALUE, "tapestats"),
     no_effect("collector.wifi.fixtures", VALUE, "node_exporter's own test data (JSON); proctap's tests build nl80211 messages instead"),
 ];

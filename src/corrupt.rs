@@ -219,6 +219,10 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
     if rel.contains("/watchdog/") {
         return (&["watchdog"], Tolerant);
     }
+    #[cfg(feature = "server")]
+    if rel.starts_with("proc/net/ip_vs") {
+        return (&["ipvs"], Tolerant);
+    }
     let prefixes: &[(&str, &[&str])] = &[
         // Server collectors: damage fails them or not depending on the file (a value file that
         // is missing is 0, as in node_exporter).
@@ -242,6 +246,12 @@ fn readers(rel: &str) -> (&'static [&'static str], Policy) {
         ("sys/class/nvme/", &["nvme"]),
         #[cfg(feature = "server")]
         ("sys/class/powercap/", &["rapl"]),
+        #[cfg(feature = "server")]
+        ("sys/class/infiniband/", &["infiniband"]),
+        #[cfg(feature = "server")]
+        ("sys/class/fc_host/", &["fibrechannel"]),
+        #[cfg(feature = "server")]
+        ("sys/class/scsi_tape/", &["tapestats"]),
         ("sys/class/net/", &["netclass", "bonding"]),
         ("sys/devices/virtual/net/", &["netclass", "bonding"]),
         ("sys/block/", &["mdadm"]),

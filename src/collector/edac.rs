@@ -63,7 +63,8 @@ pub struct Edac {
     rows: NameList,
 }
 
-fn count(src: &mut Source, rel: &[&str], buf: &mut String) -> Result<u64, Error> {
+/// A counter file under /sys (see [`parse_count`]); errors name the file.
+pub fn count(src: &mut Source, rel: &[&str], buf: &mut String) -> Result<u64, Error> {
     src.read(Root::Sys, rel, buf)?;
     parse_count(buf).map_err(|e| src.parse_error(e))
 }

@@ -39,10 +39,16 @@ pub mod edac;
 pub mod entropy;
 #[cfg(feature = "server")]
 pub mod ethtool;
+#[cfg(feature = "server")]
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+#[cfg(feature = "server")]
+pub mod infiniband;
 pub mod interrupts;
+#[cfg(feature = "server")]
+pub mod ipvs;
 #[cfg(feature = "server")]
 pub mod kernel_hung;
 #[cfg(feature = "server")]
@@ -93,6 +99,8 @@ pub mod stat;
 #[cfg(feature = "server")]
 pub mod sysctl;
 #[cfg(feature = "server")]
+pub mod tapestats;
+#[cfg(feature = "server")]
 pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
@@ -137,10 +145,16 @@ pub const ALL: &[Collector] = &[
     entropy::COLLECTOR,
     #[cfg(feature = "server")]
     ethtool::COLLECTOR,
+    #[cfg(feature = "server")]
+    fibrechannel::COLLECTOR,
     filefd::COLLECTOR,
     filesystem::COLLECTOR,
     hwmon::COLLECTOR,
+    #[cfg(feature = "server")]
+    infiniband::COLLECTOR,
     interrupts::COLLECTOR,
+    #[cfg(feature = "server")]
+    ipvs::COLLECTOR,
     #[cfg(feature = "server")]
     kernel_hung::COLLECTOR,
     #[cfg(feature = "server")]
@@ -189,6 +203,8 @@ pub const ALL: &[Collector] = &[
     stat::COLLECTOR,
     #[cfg(feature = "server")]
     sysctl::COLLECTOR,
+    #[cfg(feature = "server")]
+    tapestats::COLLECTOR,
     #[cfg(feature = "server")]
     tcpstat::COLLECTOR,
     thermal_zone::COLLECTOR,
