@@ -8,7 +8,8 @@
  *   kept_floor kept|open FILES [COMM]    e.g. kept stat,status,io
  *
  * It lists the PIDs (those whose comm is COMM, when given), opens the kept descriptors (as many
- * as RLIMIT_NOFILE allows, raised to its hard limit; the rest are opened each round), prints
+ * as RLIMIT_NOFILE, raised to its hard limit, allows less 64; the rest are opened each round,
+ * as proctap does beyond its cap), prints
  * "ready <pids> <kept>", then does one round per line read on stdin and prints "<pids> <ms>".
  */
 #include <dirent.h>
@@ -81,15 +82,17 @@ int main(int argc, char **argv) {
     int kept = !strcmp(argv[1], "kept");
     for (char *f = strtok(argv[2], ","); f && nfiles < MAXFILES; f = strtok(NULL, ","))
         files[nfiles++] = f;
-    struct rlimit lim;
+    struct rlimit lim = {1024, 1024};
     if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
         lim.rlim_cur = lim.rlim_max;
         setrlimit(RLIMIT_NOFILE, &lim);
     }
     int n = list(argc > 3 ? argv[3] : NULL), held = 0;
+    /* Room for the files opened each round beyond what can be kept. */
+    long room = (long)lim.rlim_cur - 64;
     for (int i = 0; i < n; i++)
         for (int f = 0; f < nfiles; f++) {
-            fds[i][f] = kept ? open_file(pids[i], files[f]) : -1;
+            fds[i][f] = kept && held < room ? open_file(pids[i], files[f]) : -1;
             held += fds[i][f] >= 0;
         }
     printf("ready %d %d\n", n, held);
