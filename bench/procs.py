@@ -168,9 +168,10 @@ def contestants(floor_exe, threads):
     pt = [PROCTAP, "--collectors", "namedprocess", "--top-n", "5", "--listen", "127.0.0.1:PORT",
           "--log-level", "warn"] + (["--proc-threads"] if threads else [])
     return [
-        Server("proctap", pt),
-        # 64 files leave no room to keep any (40 waiting requests, a listener and 32 others).
-        Server("proctap, nothing kept", pt, prefix=["prlimit", "--nofile=64:64"]),
+        Server("proctap --proc-kept-files 20000", pt + ["--proc-kept-files", "20000"]),
+        Server("proctap (default: 1024 kept)", pt),
+        # 64 files leave no room to keep any either (40 waiting requests, a listener, 32 others).
+        Server("proctap, nothing kept", pt + ["--proc-kept-files", "0"], prefix=["prlimit", "--nofile=64:64"]),
         Floor("floor: kept preads", "kept", floor_exe),
         Floor("floor: open/read/close", "open", floor_exe),
         Server("process-exporter", [PROCESS_EXPORTER, "-web.listen-address", "127.0.0.1:PORT",
