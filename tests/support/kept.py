@@ -96,18 +96,24 @@ def proctap(binary, args, prefix=()):
 
 
 def spawn_at(pid, comm):
-    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
-        f.write(str(pid - 1))
-    p = sleeper(comm)
-    if p.pid != pid:
-        fail("wanted pid %d for %s, got %d" % (pid, comm, p.pid))
-    return p
+    """A sleeper with this pid. A thread proctap starts between the write and the fork would
+    take the pid first (threads share the numbers): then again."""
+    for _ in range(10):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        p = sleeper(comm)
+        if p.pid == pid:
+            return p
+        p.kill()
+        p.wait()
+    fail("could not have pid %d for %s" % (pid, comm))
 
 
 def pid_reuse(binary):
     pt, port = proctap(binary, ["--proc-include", "^kpt(old|new)$", "--proc-name", "kptold",
                                 "--proc-name", "kptnew"])
     pid = 500
+    scrape(port)  # proctap is up, its threads started
     old = spawn_at(pid, "kptold")
     scrape(port)
     out = scrape(port)
