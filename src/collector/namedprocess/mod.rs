@@ -544,6 +544,9 @@ struct Reader {
     /// Descriptors held in the processes' [`Kept`] sets, and how many may be (0 off procfs).
     kept: usize,
     cap: usize,
+    /// The last [`Reader::read_kept`] found its kept descriptor's task reaped (ESRCH): whatever
+    /// the path read is another process, even one started in the same clock tick.
+    reaped: bool,
 }
 
 /// The per-PID files of one process kept open between scrapes (real procfs only): read
@@ -598,6 +601,7 @@ impl Reader {
     /// one, else opens it and keeps the descriptor while fewer than the cap are kept.
     fn read_kept(&mut self, src: &mut Source, pid: &str, file: PidFile, kept: &mut Kept) -> Got {
         self.raw.clear();
+        self.reaped = false;
         if self.have.get(file as usize) == Some(&Have::No) {
             return Got::Absent;
         }
@@ -609,7 +613,8 @@ impl Reader {
                 Ok(()) if !self.raw.is_empty() => return Got::Ok,
                 // Reaped (ESRCH), exiting (empty) or failing: the path tells which, and
                 // whether the PID is another process's now.
-                _ => {
+                r => {
+                    self.reaped = r.is_err_and(|e| e.raw_os_error() == Some(libc::ESRCH));
                     *slot = None;
                     self.kept = self.kept.saturating_sub(1);
                 }
@@ -1130,10 +1135,12 @@ fn scan(
         rss_pages: s.rss,
     };
     let generation = st.generation;
+    // The known entry's task is gone even if the new one started in the same tick.
+    let reaped = st.rd.reaped;
     // Known: its entry; new (or the PID was reused): where it goes, and its comm.
     let mut recheck = false;
     let slot = match pos {
-        Ok(i) if st.procs.get(i).is_some_and(|p| p.starttime == v.starttime) => {
+        Ok(i) if !reaped && st.procs.get(i).is_some_and(|p| p.starttime == v.starttime) => {
             let Some(p) = st.procs.get_mut(i) else {
                 return Ok(());
             };
