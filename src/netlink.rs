@@ -262,7 +262,7 @@ pub const INET_DIAG_MSG_LEN: usize = 72;
 
 /// Dumps the TCP sockets of `family` (AF_INET or AF_INET6) in the TCP `states` (a bit per
 /// state) with the `ext` attributes (a bit per INET_DIAG_* - 1), calling `f` with each
-/// `inet_diag_msg` (linux/inet_diag.h's `struct inet_diag_req_v2`: family, protocol, ext, pad,
+/// `inet_diag_msg` (one copy of the exchange for every caller; linux/inet_diag.h's `struct inet_diag_req_v2`: family, protocol, ext, pad,
 /// states, then the 48-byte sockid, all zero: every socket).
 pub fn dump_tcp(
     sock: &mut Socket,
@@ -270,7 +270,7 @@ pub fn dump_tcp(
     family: u8,
     ext: u8,
     states: u32,
-    mut f: impl FnMut(&[u8]) -> Result<(), NlError>,
+    f: &mut dyn FnMut(&[u8]) -> Result<(), NlError>,
 ) -> Result<(), NlError> {
     let mut fixed = [0u8; 56];
     fixed[0] = family;

@@ -150,7 +150,7 @@ impl Tcpstat {
             Some(s) => s,
             None => self.sock.insert(Socket::open(netlink::NETLINK_SOCK_DIAG)?),
         };
-        netlink::dump_tcp(sock, &mut self.req, family, 0, STATES, |m| {
+        netlink::dump_tcp(sock, &mut self.req, family, 0, STATES, &mut |m| {
             add_diag_msg(m, c)
         })
     }

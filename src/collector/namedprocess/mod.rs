@@ -846,8 +846,8 @@ pub struct State {
     diag: Option<netlink::Socket>,
     diag_req: Vec<u8>,
     no_diag: bool,
-    /// This dump's (index into procs, inode, bytes) of the selected processes' TCP sockets.
-    seen: Vec<(u32, u64, traffic::Bytes)>,
+    /// This dump's bytes of each of `sockets` (None: not in the dump).
+    seen: Vec<Option<traffic::Bytes>>,
 }
 
 /// Process-wide values of one scrape.
@@ -1996,61 +1996,64 @@ fn tcp_traffic(st: &mut State) {
         return;
     }
     st.seen.clear();
+    st.seen.resize(st.sockets.len(), None);
     let sock = match &mut st.diag {
         Some(s) => s,
         None => match netlink::Socket::open(netlink::NETLINK_SOCK_DIAG) {
             Ok(s) => st.diag.insert(s),
-            Err(e) => {
-                st.no_diag = true;
-                crate::log::warn("no per-process TCP bytes", &[("err", &e)]);
-                return;
-            }
+            Err(e) => return no_diag(st, e.into()),
         },
     };
     let (sockets, seen) = (&st.sockets, &mut st.seen);
-    let mut r = Ok(());
-    for family in [libc::AF_INET, libc::AF_INET6] {
-        r = r.and_then(|()| {
-            netlink::dump_tcp(
-                sock,
-                &mut st.diag_req,
-                family as u8,
-                traffic::EXT_INFO,
-                traffic::STATES,
-                |m| {
-                    if let Some((ino, b)) = traffic::parse_diag(m)? {
-                        let from = sockets.partition_point(|&(s, _)| s < ino);
-                        let same = sockets
-                            .get(from..)
-                            .unwrap_or(&[])
-                            .iter()
-                            .take_while(|s| s.0 == ino);
-                        seen.extend(same.map(|&(_, i)| (i, ino, b)));
-                    }
-                    Ok(())
-                },
-            )
-        });
-    }
-    if let Err(e) = r {
-        if matches!(&e, NlError::Io(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EOPNOTSUPP | libc::EPERM | libc::EACCES)))
-        {
-            st.no_diag = true;
+    let mut on_msg = |m: &[u8]| {
+        if let Some((ino, b)) = traffic::parse_diag(m)? {
+            let from = sockets.partition_point(|&(s, _)| s < ino);
+            let same = sockets
+                .get(from..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|s| s.0 == ino);
+            for (k, _) in same.enumerate() {
+                if let Some(slot) = seen.get_mut(from + k) {
+                    *slot = Some(b);
+                }
+            }
         }
-        crate::log::warn("no per-process TCP bytes", &[("err", &e)]);
-        return;
+        Ok(())
+    };
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        let (ext, states) = (traffic::EXT_INFO, traffic::STATES);
+        let r = netlink::dump_tcp(
+            sock,
+            &mut st.diag_req,
+            family as u8,
+            ext,
+            states,
+            &mut on_msg,
+        );
+        if let Err(e) = r {
+            return no_diag(st, e);
+        }
     }
-    st.seen.sort_unstable_by_key(|s| (s.0, s.1));
     for &i in &st.listed {
         let Some(p) = st.procs.get_mut(i as usize) else {
             continue;
         };
-        let from = st.seen.partition_point(|s| s.0 < i);
-        let to = st.seen.partition_point(|s| s.0 <= i);
-        p.traffic
-            .get_or_insert_with(Box::default)
-            .update(st.seen.get(from..to).unwrap_or(&[]));
+        // Its sockets, sorted by inode as `sockets` is.
+        let now = st.sockets.iter().zip(&st.seen).filter(|(s, _)| s.1 == i);
+        let now = now.filter_map(|(s, b)| Some((s.0, (*b)?)));
+        p.traffic.get_or_insert_with(Box::default).update(now);
     }
+}
+
+/// A failed dump: logged, and no totals change; a kernel without inet_diag (or a policy that
+/// refuses the socket) is not asked again.
+fn no_diag(st: &mut State, e: NlError) {
+    if let NlError::Io(e) = &e {
+        let codes = [libc::ENOENT, libc::EOPNOTSUPP, libc::EPERM, libc::EACCES];
+        st.no_diag = e.raw_os_error().is_some_and(|c| codes.contains(&c));
+    }
+    crate::log::warn("no per-process TCP bytes", &[("err", &e)]);
 }
 
 /// Calls `f` with the inode of every socket among proctap's own descriptors but the `kept`
@@ -2535,8 +2538,14 @@ fn write_selected(st: &State, opts: &ProcOpts, clock: &Clock, out: &mut Encoder)
     write_sched(st, out);
     if sel().any(|p| p.traffic.is_some()) {
         let families = [
-            ("proctap_process_network_receive_bytes_total", "Bytes a selected process received over TCP (tcpi_bytes_received of its sockets)."),
-            ("proctap_process_network_transmit_bytes_total", "Bytes a selected process sent over TCP that the peer acknowledged (tcpi_bytes_acked of its sockets)."),
+            (
+                "proctap_process_network_receive_bytes_total",
+                "Bytes a selected process received over TCP (tcpi_bytes_received of its sockets).",
+            ),
+            (
+                "proctap_process_network_transmit_bytes_total",
+                "Bytes a selected process sent over TCP that were acknowledged (tcpi_bytes_acked).",
+            ),
         ];
         for (k, (name, help)) in families.iter().enumerate() {
             out.family(name, help, Kind::Counter);
@@ -3561,5 +3570,60 @@ mod tests {
                 .any(|line| line.starts_with(&pid) && format!("{line}\n").ends_with(&want)),
             "{out}"
         );
+    }
+
+    /// A child that holds both ends of a loopback connection over which 1000 bytes went one
+    /// way: its totals, and the dump and update of a steady-state scrape do not allocate.
+    #[test]
+    fn live_tcp_bytes_of_a_selected_process_without_allocating() {
+        if !is_procfs(&mut Source::new("/proc".into(), "/sys".into(), "/".into())) {
+            return;
+        }
+        const CHILD: &str = r#"
+import ctypes, socket, sys, time
+ctypes.CDLL(None).prctl(15, b"kpttcp", 0, 0, 0)
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+c.sendall(b"x" * 1000); got = 0
+while got < 1000: got += len(a.recv(4096))
+print("ready", flush=True)
+time.sleep(600)
+"#;
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", CHILD])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        let mut t = live("kpttcp", &[("proc-name", "kpttcp")]);
+        // The last ACK may come a moment later (delayed ACKs): poll.
+        let (sel, start) = (
+            format!("{{pid=\"{}\",", child.id()),
+            std::time::Instant::now(),
+        );
+        let (rx, tx) = loop {
+            let out = scrape(&mut t);
+            let rx = value(
+                &out,
+                &format!("proctap_process_network_receive_bytes_total{sel}"),
+            );
+            let tx = value(
+                &out,
+                &format!("proctap_process_network_transmit_bytes_total{sel}"),
+            );
+            if tx >= Some(1001.0) || start.elapsed().as_secs() > 5 {
+                break (rx, tx);
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(rx, Some(1000.0));
+        // The client's 1000 bytes and SYN, and the server's SYN.
+        assert!(matches!(tx, Some(1001.0 | 1002.0)), "{tx:?}");
+        let (n, ()) = crate::alloc_count::allocations(|| tcp_traffic(&mut t.p.st));
+        assert_eq!(n, 0, "a steady-state dump allocates");
     }
 }

@@ -54,27 +54,48 @@ pub struct Traffic {
 }
 
 impl Traffic {
-    /// This dump's sockets of the process, (process, inode, bytes) sorted by inode: the ones
-    /// gone since the last dump add their last counts into the base. Reuses its list: no
-    /// allocation once it has held as many sockets.
-    pub fn update(&mut self, now: &[(u32, u64, Bytes)]) {
-        for (ino, b) in &self.socks {
-            if now.binary_search_by_key(ino, |s| s.1).is_err() {
-                self.base[0] = self.base[0].wrapping_add(b[0]);
-                self.base[1] = self.base[1].wrapping_add(b[1]);
+    /// This dump's sockets of the process, sorted by inode: the ones gone since the last dump
+    /// add their last counts into the base. Reuses its list: no allocation once it has held
+    /// twice as many sockets.
+    pub fn update(&mut self, now: impl Iterator<Item = (u64, Bytes)>) {
+        let old = self.socks.len();
+        let mut k = 0;
+        for (ino, b) in now {
+            // The old sockets before this one are gone; this one stays if it is old.
+            while k < old {
+                let Some(&(o, ob)) = self.socks.get(k) else {
+                    break;
+                };
+                if o > ino {
+                    break;
+                }
+                k += 1;
+                if o < ino {
+                    add(&mut self.base, ob);
+                }
+            }
+            self.socks.push((ino, b));
+        }
+        for i in k..old {
+            if let Some(&(_, ob)) = self.socks.get(i) {
+                add(&mut self.base, ob);
             }
         }
-        self.socks.clear();
-        self.socks.extend(now.iter().map(|s| (s.1, s.2)));
+        self.socks.drain(..old);
     }
 
     pub fn total(&self) -> Bytes {
-        self.socks.iter().fold(self.base, |t, (_, b)| {
-            [t[0].wrapping_add(b[0]), t[1].wrapping_add(b[1])]
+        self.socks.iter().fold(self.base, |mut t, &(_, b)| {
+            add(&mut t, b);
+            t
         })
     }
 }
 
+fn add(t: &mut Bytes, b: Bytes) {
+    t[0] = t[0].wrapping_add(b[0]);
+    t[1] = t[1].wrapping_add(b[1]);
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,14 +154,20 @@ mod tests {
     #[test]
     fn totals_keep_the_bytes_of_closed_sockets() {
         let mut t = Traffic::default();
-        t.update(&[(0, 10, [100, 50]), (0, 12, [7, 3])]);
+        t.update([(10, [100, 50]), (12, [7, 3])].into_iter());
         assert_eq!(t.total(), [107, 53]);
         // 12 closed, 11 opened, 10 moved on.
-        t.update(&[(0, 10, [150, 60]), (0, 11, [1, 1])]);
+        t.update([(10, [150, 60]), (11, [1, 1])].into_iter());
         assert_eq!(t.total(), [158, 64]);
-        t.update(&[]);
+        t.update(std::iter::empty());
         assert_eq!(t.total(), [158, 64]);
-        t.update(&[(0, 13, [2, 0])]);
+        t.update([(13, [2, 0])].into_iter());
         assert_eq!(t.total(), [160, 64]);
+        // Gone ones between, before and after the ones that stay.
+        let mut t = Traffic::default();
+        t.update([(10, [1, 0]), (12, [2, 0]), (14, [4, 0]), (16, [8, 0])].into_iter());
+        t.update([(11, [16, 0]), (14, [5, 0]), (15, [32, 0])].into_iter());
+        assert_eq!(t.total(), [1 + 2 + 8 + 16 + 5 + 32, 0]);
+        assert_eq!(t.socks, [(11, [16, 0]), (14, [5, 0]), (15, [32, 0])]);
     }
 }
