@@ -254,6 +254,38 @@ pub fn error_code(payload: &[u8]) -> Result<i32, NlError> {
         .ok_or_else(|| short("NLMSG_ERROR", 4, payload.len()))
 }
 
+/// sock_diag's request for a dump of one address family's sockets (linux/sock_diag.h).
+pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// `struct inet_diag_msg`: family, state, timer, retrans, the 48-byte sockid, then expires,
+/// rqueue, wqueue, uid, inode (u32); its attributes follow.
+pub const INET_DIAG_MSG_LEN: usize = 72;
+
+/// Dumps the TCP sockets of `family` (AF_INET or AF_INET6) in the TCP `states` (a bit per
+/// state) with the `ext` attributes (a bit per INET_DIAG_* - 1), calling `f` with each
+/// `inet_diag_msg` (one copy of the exchange for every caller; linux/inet_diag.h's `struct inet_diag_req_v2`: family, protocol, ext, pad,
+/// states, then the 48-byte sockid, all zero: every socket).
+pub fn dump_tcp(
+    sock: &mut Socket,
+    req: &mut Vec<u8>,
+    family: u8,
+    ext: u8,
+    states: u32,
+    f: &mut dyn FnMut(&[u8]) -> Result<(), NlError>,
+) -> Result<(), NlError> {
+    let mut fixed = [0u8; 56];
+    fixed[0] = family;
+    fixed[1] = libc::IPPROTO_TCP as u8;
+    fixed[2] = ext;
+    fixed[4..8].copy_from_slice(&states.to_ne_bytes());
+    request(req, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, &fixed);
+    sock.exchange(req, |m| {
+        if m.ty == SOCK_DIAG_BY_FAMILY {
+            f(m.payload)?;
+        }
+        Ok(())
+    })
+}
+
 /// A netlink socket of one protocol, kept open between scrapes, with its receive buffer.
 pub struct Socket {
     fd: OwnedFd,
@@ -435,8 +467,7 @@ pub fn parse_family_id(payload: &[u8]) -> Result<Option<u16>, NlError> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
     Route,
-    /// tcpstat's (a server collector).
-    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    /// tcpstat's and namedprocess's.
     SockDiag,
     /// A generic netlink family by name (`nl80211`).
     Generic(&'static str),

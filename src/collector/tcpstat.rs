@@ -9,13 +9,7 @@ use crate::expo::{Encoder, Kind};
 use crate::netlink::{self, Family, NlError, Socket};
 use crate::source::{Error, ParseError, Root};
 
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
-/// `struct inet_diag_req_v2`: family, protocol, ext, pad (u8), states (u32), then the 48-byte
-/// `inet_diag_sockid`.
-const REQ_LEN: usize = 56;
-/// `struct inet_diag_msg`: family, state, timer, retrans, the sockid, then expires, rqueue,
-/// wqueue, uid, inode (u32).
-const MSG_LEN: usize = 72;
+/// In `struct inet_diag_msg` (netlink::INET_DIAG_MSG_LEN bytes).
 const RQUEUE_AT: usize = 56;
 const WQUEUE_AT: usize = 60;
 /// TCP_ESTABLISHED (1) through TCP_CLOSING (11), as node_exporter asks (TCPFAll = 0xFFF).
@@ -64,8 +58,12 @@ impl Counts {
 
 /// Adds one inet_diag_msg.
 pub fn add_diag_msg(payload: &[u8], c: &mut Counts) -> Result<(), NlError> {
-    if payload.len() < MSG_LEN {
-        return Err(netlink::short("inet_diag_msg", MSG_LEN, payload.len()));
+    if payload.len() < netlink::INET_DIAG_MSG_LEN {
+        return Err(netlink::short(
+            "inet_diag_msg",
+            netlink::INET_DIAG_MSG_LEN,
+            payload.len(),
+        ));
     }
     let q = |at| u64::from(netlink::u32_at(payload, at).unwrap_or(0));
     c.add(payload[1], q(RQUEUE_AT), q(WQUEUE_AT));
@@ -152,21 +150,8 @@ impl Tcpstat {
             Some(s) => s,
             None => self.sock.insert(Socket::open(netlink::NETLINK_SOCK_DIAG)?),
         };
-        let mut req = [0u8; REQ_LEN];
-        req[0] = family;
-        req[1] = libc::IPPROTO_TCP as u8;
-        req[4..8].copy_from_slice(&STATES.to_ne_bytes());
-        netlink::request(
-            &mut self.req,
-            SOCK_DIAG_BY_FAMILY,
-            netlink::NLM_F_REQUEST | netlink::NLM_F_DUMP,
-            &req,
-        );
-        sock.exchange(&mut self.req, |m| {
-            if m.ty == SOCK_DIAG_BY_FAMILY {
-                add_diag_msg(m.payload, c)?;
-            }
-            Ok(())
+        netlink::dump_tcp(sock, &mut self.req, family, 0, STATES, &mut |m| {
+            add_diag_msg(m, c)
         })
     }
 }
