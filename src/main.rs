@@ -1,4 +1,7 @@
 //! proctap: wiring only. Parse options, build the scraper, then serve or print one scrape.
+// The static builds pass --cfg proctap_size: the code that runs once at start-up is compiled for
+// size (DESIGN.md: "Size"); a stable build ignores it.
+#![cfg_attr(proctap_size, feature(optimize_attribute))]
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -32,6 +35,7 @@ mod yaml;
 
 use cli::Command;
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let cfg = match cli::parse(args.iter().cloned()) {
