@@ -1161,25 +1161,6 @@ fn trim(b: &[u8]) -> &[u8] {
     b.get(s..e).unwrap_or(&[])
 }
 
-/// Raises the soft limit on open files to the hard limit (at most 65536), so that a
-/// connection flood meets the connection cap before it meets EMFILE.
-pub fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write only the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            let want = lim.rlim_max.min(65536);
-            if want > lim.rlim_cur {
-                lim.rlim_cur = want;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

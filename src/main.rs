@@ -96,6 +96,7 @@ fn main() -> ExitCode {
     }
     log::init(cfg.log_level, cfg.log_json);
     cfg.log_compat();
+    raise_nofile(&cfg);
     let mut scraper = match server::scraper_for(&cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -153,4 +154,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Raises the open files limit once, before the collectors are built, and leaves the HTTP
+/// side's share (a waiting request each, and the listeners) out of what the namedprocess
+/// collector may keep open between scrapes.
+fn raise_nofile(cfg: &cli::Config) {
+    let (was, now) = source::raise_nofile_limit().unwrap_or((0, 0));
+    // --web.max-requests 0 is no limit: then the HTTP server's own connection cap.
+    let requests = match cfg.settings.count("web.max-requests") {
+        0 => http::Limits::default().max_connections,
+        n => n,
+    };
+    let listeners = cfg.settings.list("listen").len().max(1);
+    source::reserve_fds(requests.saturating_add(listeners));
+    log::log(
+        log::Level::Debug,
+        "open files limit raised to the hard limit",
+        &[
+            ("soft_was", &was),
+            ("soft", &now),
+            ("kept_cap", &source::kept_fd_cap()),
+        ],
+    );
 }

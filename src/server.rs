@@ -230,7 +230,6 @@ fn listeners(cfg: &Config) -> io::Result<Vec<(TcpListener, String)>> {
 /// line, parsed again (with the config file) on SIGHUP.
 pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>) -> io::Result<()> {
     install_signal_handlers();
-    http::raise_fd_limit();
     let (sockets, given): (Vec<TcpListener>, Vec<String>) = listeners(&cfg)?.into_iter().unzip();
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut server = http::Server::new(sockets, http::Limits::default())?;

@@ -35,6 +35,61 @@ pub const UDEV_DATA: &str = "/run/udev/data";
 /// (see [`Source::trim`]), so one oversized or one-off large file does not pin megabytes.
 pub const KEEP_BYTES: usize = 1 << 20;
 
+/// Descriptors that kept files (see the namedprocess collector's `Kept`) leave for everything
+/// else: the HTTP connections (`--web.max-requests`) and listeners, set by main, plus
+/// [`OTHER_FDS`]. Before main sets it (tests), only [`OTHER_FDS`].
+static FD_RESERVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// What the rest of the process holds open at most besides HTTP: stdio, the wake pipe, the
+/// netlink sockets, and the directory and file each collector (and each guarded collector's
+/// helper thread, even a stuck one) has open while it reads.
+pub const OTHER_FDS: usize = 32;
+
+/// Leaves `n` descriptors (HTTP connections and listeners) out of [`kept_fd_cap`].
+pub fn reserve_fds(n: usize) {
+    FD_RESERVE.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// RLIMIT_NOFILE's soft and hard limits.
+pub fn nofile_limit() -> Option<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct we pass.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+    ok.then_some((lim.rlim_cur, lim.rlim_max))
+}
+
+/// Raises RLIMIT_NOFILE's soft limit to the hard one (at most 1 << 20: a larger soft limit
+/// only makes select(2)-era children and fd-closing loops slower, and no kept-file cap needs
+/// more). Returns the soft limit before and after.
+pub fn raise_nofile_limit() -> Option<(u64, u64)> {
+    let (cur, max) = nofile_limit()?;
+    let want = max.min(1 << 20);
+    if want > cur {
+        let lim = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: max,
+        };
+        // SAFETY: setrlimit reads only the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+            return Some((cur, want));
+        }
+    }
+    Some((cur, cur))
+}
+
+/// How many descriptors may be kept open between scrapes: the soft RLIMIT_NOFILE less the
+/// reserve (0 when the limit leaves no room).
+pub fn kept_fd_cap() -> usize {
+    let soft = nofile_limit().map_or(0, |(cur, _)| usize::try_from(cur).unwrap_or(usize::MAX));
+    let reserve = FD_RESERVE
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_add(OTHER_FDS);
+    soft.saturating_sub(reserve)
+}
+
 /// The read cap for `rel` under `root`.
 pub fn cap_for(root: Root, rel: &[&str]) -> u64 {
     match root {

@@ -19,7 +19,7 @@ pub mod parse;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -66,6 +66,8 @@ pub struct ProcOpts {
     /// Bytes of USS below which a process is in no top-N list (0: no minimum).
     pub min_uss: u64,
     pub smaps: bool,
+    /// `--proc-kept-files`: at most this many per-PID descriptors kept between scrapes.
+    pub kept_files: usize,
     pub kernel_threads: bool,
     pub classifier: Classifier,
 }
@@ -231,6 +233,13 @@ pub const COLLECTOR: Collector = Collector {
             "Classification rules that add to or override the built-in table, one `comm = \"group/subgroup\"` per line (see proctap subgroups).",
         )
         .unset("none"),
+        Flag::new(
+            "proc-kept-files",
+            FlagKind::Count,
+            "N",
+            "1024",
+            "Keep up to N per-process files (stat, status, io, wchan, fd/, sched) open between scrapes and read them again with pread, which saves open(2)'s path walk: about 30% of a scrape's CPU when every file is kept. Each costs about 5 KiB of kernel memory (the seq_file page), charged to proctap's memory cgroup; beyond N, and beyond the open files limit less a reserve for HTTP, files are opened and closed each scrape. 0: keep none.",
+        ),
         Flag::switch(
             "proc-smaps",
             "Read /proc/<pid>/smaps_rollup for proportional (pss, proportionalResident, proportionalSwapped) and unique (uss) memory; costly on big hosts.",
@@ -340,6 +349,7 @@ impl ProcOpts {
         Ok(ProcOpts {
             group_by,
             namer,
+            kept_files: s.count("proc-kept-files"),
             children: s.switch("proc-children"),
             recheck: s.switch("proc-recheck") || !recheck_limit.is_zero(),
             recheck_limit,
@@ -508,6 +518,7 @@ struct Proc {
     io_rate: f64,
     /// Read for selected processes only.
     sched: Option<Sched>,
+    kept: Kept,
 }
 
 /// Whether the kernel has a per-PID file, found out on its first read.
@@ -532,6 +543,42 @@ struct Reader {
     task_dir: Option<File>,
     errors: [u64; FILES.len()],
     have: [Have; FILES.len()],
+    /// Descriptors held in the processes' [`Kept`] sets, and how many may be (0 off procfs).
+    kept: usize,
+    cap: usize,
+    /// The last [`Reader::read_kept`] found its kept descriptor's task reaped (ESRCH): whatever
+    /// the path read is another process, even one started in the same clock tick.
+    reaped: bool,
+}
+
+/// The per-PID files of one process kept open between scrapes (real procfs only): read
+/// again with pread at offset 0, where procfs regenerates them, so a scrape skips open(2)'s
+/// path walk and close(2). A kept descriptor belongs to the task it was opened for: once that
+/// task is reaped it reads as ESRCH (fd/: ENOENT), never as a new process given the same PID.
+/// Any read that fails or comes back empty drops it, and the path is opened again.
+#[derive(Debug, Default)]
+struct Kept([Option<File>; KEPT.len()]);
+
+/// The files read on every scrape (sched and fd/ for selected processes): what [`Kept`] holds.
+const KEPT: [PidFile; 6] = [
+    PidFile::Stat,
+    PidFile::Status,
+    PidFile::Io,
+    PidFile::Wchan,
+    PidFile::Fd,
+    PidFile::Sched,
+];
+
+impl Kept {
+    fn slot(&mut self, file: PidFile) -> Option<&mut Option<File>> {
+        let i = KEPT.iter().position(|&f| f == file)?;
+        self.0.get_mut(i)
+    }
+
+    /// Closes them all; returns how many were open.
+    fn close(&mut self) -> usize {
+        self.0.iter_mut().filter_map(Option::take).count()
+    }
 }
 
 impl Reader {
@@ -548,8 +595,77 @@ impl Reader {
                 File::open(src.path(Root::Proc, &[pid, "/task/", t, "/", file.name()]))
             }
         };
-        let r = opened.and_then(|f| self.raw.read_from(f));
+        let r = opened.and_then(|f| self.raw.read_from(&f));
         self.judge(src, pid, tid, file, r)
+    }
+
+    /// Reads `file` of `pid` into `self.raw` through its descriptor in `kept` when there is
+    /// one, else opens it and keeps the descriptor while fewer than the cap are kept.
+    fn read_kept(&mut self, src: &mut Source, pid: &str, file: PidFile, kept: &mut Kept) -> Got {
+        self.raw.clear();
+        self.reaped = false;
+        if self.have.get(file as usize) == Some(&Have::No) {
+            return Got::Absent;
+        }
+        let Some(slot) = kept.slot(file) else {
+            return self.read(src, pid, None, file);
+        };
+        if let Some(f) = slot.as_ref() {
+            match self.raw.read_from(f) {
+                Ok(()) if !self.raw.is_empty() => return Got::Ok,
+                // Reaped (ESRCH), exiting (empty) or failing: the path tells which, and
+                // whether the PID is another process's now.
+                r => {
+                    self.reaped = r.is_err_and(|e| e.raw_os_error() == Some(libc::ESRCH));
+                    *slot = None;
+                    self.kept = self.kept.saturating_sub(1);
+                }
+            }
+        }
+        let r = File::open(src.path(Root::Proc, &[pid, "/", file.name()])).and_then(|f| {
+            self.raw.read_from(&f)?;
+            if self.kept < self.cap && !self.raw.is_empty() {
+                *slot = Some(f);
+                self.kept += 1;
+            }
+            Ok(())
+        });
+        self.judge(src, pid, None, file, r)
+    }
+
+    /// The number of open fds of `pid`: fstat of its fd/ directory when its size is the count
+    /// (`by_size`), else a listing; through the descriptor kept for fd/ when there is one.
+    fn count_fds(
+        &mut self,
+        src: &mut Source,
+        pid: &str,
+        by_size: bool,
+        kept: &mut Kept,
+    ) -> io::Result<u64> {
+        let Some(slot) = kept.slot(PidFile::Fd) else {
+            return Err(io::ErrorKind::InvalidInput.into());
+        };
+        if let Some(dir) = slot.as_ref() {
+            match count_open_fds(dir, by_size, &mut self.dirents) {
+                Ok(n) => return Ok(n),
+                Err(_) => {
+                    *slot = None;
+                    self.kept = self.kept.saturating_sub(1);
+                }
+            }
+        }
+        let dir = open_dir(src.path(Root::Proc, &[pid, "/fd"]))?;
+        let n = count_open_fds(&dir, by_size, &mut self.dirents)?;
+        if self.kept < self.cap {
+            *slot = Some(dir);
+            self.kept += 1;
+        }
+        Ok(n)
+    }
+
+    /// Closes the descriptors of a process that is gone.
+    fn forget(&mut self, kept: &mut Kept) {
+        self.kept = self.kept.saturating_sub(kept.close());
     }
 
     /// Sorts out a read's result: gone with its process, not in this kernel, or an error to
@@ -688,6 +804,8 @@ pub struct State {
     pids: Vec<u32>,
     dirents: Vec<u8>,
     rd: Reader,
+    /// The descriptors of a process being read for the first time, until it has an entry.
+    fresh: Kept,
     groups: Groups,
     wchans: Wchans,
     /// `group/subgroup` of the classification → its id.
@@ -711,6 +829,10 @@ pub struct State {
     selected: Vec<u32>,
     /// (socket inode, index into procs) of the selected processes.
     sockets: Vec<(u64, u32)>,
+    /// This scrape's kept descriptors, sorted, when proctap itself is selected.
+    own_kept: Vec<i32>,
+    /// proctap's own pid as `<procfs>` names it (`<procfs>/self`); 0 when it is not there.
+    me: u32,
     /// (index into procs, protocol, port) of listening sockets.
     ports: Vec<(u32, usize, u16)>,
 }
@@ -744,7 +866,18 @@ fn collect(opts: &ProcOpts, st: &mut State, ctx: &mut Ctx, out: &mut Encoder) ->
         page_size: ctx.page_size,
     };
     if st.fd_count_in_size.is_none() {
-        st.fd_count_in_size = Some(fd_count_in_size(src));
+        let procfs = is_procfs(src);
+        st.fd_count_in_size = Some(procfs && fd_count_in_size(src));
+        // A copied tree's files are not regenerated by the kernel: nothing is kept there.
+        st.rd.cap = if procfs {
+            source::kept_fd_cap().min(opts.kept_files)
+        } else {
+            0
+        };
+        st.me = std::fs::read_link(src.path(Root::Proc, &["self"]))
+            .ok()
+            .and_then(|l| l.to_str().and_then(|l| l.parse().ok()))
+            .unwrap_or(0);
     }
     st.generation += 1;
     st.groups.begin();
@@ -753,6 +886,7 @@ fn collect(opts: &ProcOpts, st: &mut State, ctx: &mut Ctx, out: &mut Encoder) ->
         let Some(&pid) = st.pids.get(i) else { break };
         scan(st, src, opts, pid, &clock)?;
     }
+    st.rd.forget(&mut st.fresh);
     adopt(st);
     sweep(st);
     sum(st, opts);
@@ -838,10 +972,12 @@ impl Raw {
         self.len = 0;
     }
 
-    /// Reads the whole file, usually with a single read(2): a per-PID procfs file (a
-    /// single_open seq_file) hands out everything it has in one read when the buffer is large
-    /// enough, so a short read is the end. That halves the reads of a scan, its main cost.
-    fn read_from(&mut self, mut f: File) -> io::Result<()> {
+    /// Reads the whole file from offset 0 (pread, so a kept descriptor reads afresh), usually
+    /// with a single call: a per-PID procfs file (a single_open seq_file) hands out everything
+    /// it has in one read when the buffer is large enough, so a short read is the end. That
+    /// halves the reads of a scan, its main cost.
+    fn read_from(&mut self, f: &File) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
         self.len = 0;
         if self.buf.len() < 16 << 10 {
             self.buf.resize(16 << 10, 0);
@@ -851,7 +987,7 @@ impl Raw {
                 return Ok(());
             };
             let want = spare.len();
-            let n = match f.read(spare) {
+            let n = match f.read_at(spare, self.len as u64) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -869,31 +1005,38 @@ impl Raw {
     }
 }
 
-/// Whether `<procfs>` is a procfs whose /proc/<pid>/fd report their number of entries as
-/// their size (Linux 6.2+). Fixture trees are not procfs: their directories have a block size.
-fn fd_count_in_size(src: &mut Source) -> bool {
+/// Whether `<procfs>` is a procfs (fixture trees are not).
+fn is_procfs(src: &mut Source) -> bool {
     const PROC_SUPER_MAGIC: i64 = 0x9fa0;
     let Ok(root) = std::ffi::CString::new(src.procfs.as_os_str().as_encoded_bytes()) else {
         return false;
     };
     // SAFETY: statfs writes into the zeroed struct we pass; the path is NUL-terminated.
-    let is_procfs = unsafe {
+    unsafe {
         let mut fs: libc::statfs = std::mem::zeroed();
         libc::statfs(root.as_ptr(), &mut fs) == 0 && fs.f_type as i64 == PROC_SUPER_MAGIC
-    };
-    // This process has fds open, so an old kernel shows up as a size of 0.
-    is_procfs && std::fs::metadata(src.path(Root::Proc, &["self/fd"])).is_ok_and(|m| m.len() > 0)
+    }
 }
 
-/// The number of open fds of a process, from the size of its fd/ directory or by listing it.
-fn count_fds(src: &mut Source, pid: &str, by_size: bool, dirents: &mut Vec<u8>) -> io::Result<u64> {
-    let path = src.path(Root::Proc, &[pid, "/fd"]);
+/// Whether a procfs's /proc/<pid>/fd report their number of entries as their size (Linux
+/// 6.2+). Fixture trees are not procfs: their directories have a block size.
+fn fd_count_in_size(src: &mut Source) -> bool {
+    // This process has fds open, so an old kernel shows up as a size of 0.
+    std::fs::metadata(src.path(Root::Proc, &["self/fd"])).is_ok_and(|m| m.len() > 0)
+}
+
+/// The number of open fds of a process from its open fd/ directory: its size (`by_size`), or
+/// a listing from the start.
+fn count_open_fds(dir: &File, by_size: bool, dirents: &mut Vec<u8>) -> io::Result<u64> {
     if by_size {
-        return std::fs::metadata(path).map(|m| m.len());
+        return dir.metadata().map(|m| m.len());
     }
-    let dir = open_dir(path)?;
+    // SAFETY: lseek on a descriptor we own.
+    if unsafe { libc::lseek(dir.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
     let mut n = 0u64;
-    for_each_dir_entry(&dir, dirents, |_| n += 1)?;
+    for_each_dir_entry(dir, dirents, |_| n += 1)?;
     Ok(n)
 }
 
@@ -945,7 +1088,16 @@ fn scan(
 ) -> Result<(), Error> {
     let mut tmp = [0u8; 20];
     let pid_s = u64_str(&mut tmp, u64::from(pid));
-    match st.rd.read(src, pid_s, None, PidFile::Stat) {
+    st.rd.forget(&mut st.fresh);
+    let pos = st.procs.binary_search_by_key(&pid, |p| p.pid);
+    let kept = match pos {
+        Ok(i) => st.procs.get_mut(i).map(|p| &mut p.kept),
+        Err(_) => None,
+    };
+    match st
+        .rd
+        .read_kept(src, pid_s, PidFile::Stat, kept.unwrap_or(&mut st.fresh))
+    {
         Got::Ok => {}
         Got::Failed => {
             st.procread_errors += 1;
@@ -985,11 +1137,12 @@ fn scan(
         rss_pages: s.rss,
     };
     let generation = st.generation;
-    let pos = st.procs.binary_search_by_key(&pid, |p| p.pid);
+    // The known entry's task is gone even if the new one started in the same tick.
+    let reaped = st.rd.reaped;
     // Known: its entry; new (or the PID was reused): where it goes, and its comm.
     let mut recheck = false;
     let slot = match pos {
-        Ok(i) if st.procs.get(i).is_some_and(|p| p.starttime == v.starttime) => {
+        Ok(i) if !reaped && st.procs.get(i).is_some_and(|p| p.starttime == v.starttime) => {
             let Some(p) = st.procs.get_mut(i) else {
                 return Ok(());
             };
@@ -1016,7 +1169,21 @@ fn scan(
         found => Err((found, s.comm.to_string())),
     };
     drop(stat_text);
-    match st.rd.read(src, pid_s, None, PidFile::Status) {
+    // A reused PID: what was kept for the old process goes (its stat was opened afresh, as
+    // the old descriptor read ESRCH, but into the old entry).
+    if let Err((Ok(i), _)) = &slot {
+        if let Some(old) = st.procs.get_mut(*i) {
+            st.rd.forget(&mut old.kept);
+        }
+    }
+    let kept = match slot {
+        Ok(i) => st.procs.get_mut(i).map(|p| &mut p.kept),
+        Err(_) => None,
+    };
+    match st
+        .rd
+        .read_kept(src, pid_s, PidFile::Status, kept.unwrap_or(&mut st.fresh))
+    {
         Got::Ok => {}
         Got::Failed => {
             st.procread_errors += 1;
@@ -1057,6 +1224,7 @@ fn scan(
             let skip = id.excluded
                 || (id.group.is_none() && !id.pending && !id.pinned && !opts.ranks_all());
             let mut p = new_proc(pid, comm, &v, id);
+            p.kept = std::mem::take(&mut st.fresh);
             if skip {
                 p.seen = generation;
             }
@@ -1064,7 +1232,8 @@ fn scan(
                 Ok(i) => {
                     if let Some(slot) = st.procs.get_mut(i) {
                         // The old process's last counters stay in its group.
-                        let old = std::mem::replace(slot, p);
+                        let mut old = std::mem::replace(slot, p);
+                        st.rd.forget(&mut old.kept);
                         if let Some(g) = old.group {
                             st.groups.exited(g, &old.counters);
                         }
@@ -1244,6 +1413,7 @@ fn new_proc(pid: u32, comm: String, v: &StatVals, id: Ident) -> Proc {
         cpu_percent: 0.0,
         io_rate: 0.0,
         sched: None,
+        kept: Kept::default(),
     }
 }
 
@@ -1303,7 +1473,7 @@ fn update(
     c.nonvoluntary_ctxt = c
         .nonvoluntary_ctxt
         .saturating_add(leader.1.saturating_sub(p.leader_ctxt.1));
-    match rd.read(src, pid_s, None, PidFile::Io) {
+    match rd.read_kept(src, pid_s, PidFile::Io, &mut p.kept) {
         Got::Ok => match parse::parse_io(&text(&rd.raw)) {
             Ok(io) => {
                 c.read_bytes = io.read_bytes;
@@ -1315,7 +1485,7 @@ fn update(
         Got::Gone | Got::Absent => {}
     }
     let by_size = st.fd_count_in_size.unwrap_or(false);
-    let open_fds = match count_fds(src, pid_s, by_size, &mut rd.dirents) {
+    let open_fds = match rd.count_fds(src, pid_s, by_size, &mut p.kept) {
         Ok(n) => n,
         Err(e) => {
             if rd.judge(src, pid_s, None, PidFile::Fd, Err(e)) == Got::Failed {
@@ -1345,7 +1515,7 @@ fn update(
             Got::Gone | Got::Absent => {}
         }
     }
-    p.wchan = match rd.read(src, pid_s, None, PidFile::Wchan) {
+    p.wchan = match rd.read_kept(src, pid_s, PidFile::Wchan, &mut p.kept) {
         Got::Ok => st.wchans.id(&text(&rd.raw)),
         Got::Failed => {
             p.partial = true;
@@ -1613,10 +1783,12 @@ fn ancestor_group(procs: &[Proc], i: usize, depth: usize) -> Option<u32> {
 fn sweep(st: &mut State) {
     let generation = st.generation;
     let groups = &mut st.groups;
-    st.procs.retain(|p| {
+    let rd = &mut st.rd;
+    st.procs.retain_mut(|p| {
         if p.seen == generation {
             return true;
         }
+        rd.forget(&mut p.kept);
         if let (Some(g), true) = (p.group, p.seen != 0) {
             groups.exited(g, &p.counters);
         }
@@ -1713,6 +1885,20 @@ fn select(st: &mut State, opts: &ProcOpts) {
 /// What only selected processes get: sched, and the ports they listen on.
 fn detail(st: &mut State, src: &mut Source, buf: &mut String) -> Result<(), Error> {
     st.sockets.clear();
+    st.own_kept.clear();
+    // proctap itself (busy, so often in a top-N list) holds every kept descriptor: listing
+    // its fd/ and reading each link would cost 10,000 of each at 2,000 processes.
+    let me = st.me;
+    let procs = &st.procs;
+    if st
+        .selected
+        .iter()
+        .any(|&i| procs.get(i as usize).is_some_and(|p| p.pid == me))
+    {
+        let kept = procs.iter().flat_map(|q| q.kept.0.iter().flatten());
+        st.own_kept.extend(kept.map(|f| f.as_raw_fd()));
+        st.own_kept.sort_unstable();
+    }
     st.ports.clear();
     for &i in &st.selected {
         let Some(p) = st.procs.get_mut(i as usize) else {
@@ -1720,7 +1906,7 @@ fn detail(st: &mut State, src: &mut Source, buf: &mut String) -> Result<(), Erro
         };
         let mut tmp = [0u8; 20];
         let pid_s = u64_str(&mut tmp, u64::from(p.pid));
-        if let Got::Ok = st.rd.read(src, pid_s, None, PidFile::Sched) {
+        if let Got::Ok = st.rd.read_kept(src, pid_s, PidFile::Sched, &mut p.kept) {
             match parse::parse_sched(&text(&st.rd.raw)) {
                 Ok(s) => p.sched = Some(s),
                 Err(e) => Reader::parse_failed(src, pid_s, None, PidFile::Sched, e)?,
@@ -1729,10 +1915,29 @@ fn detail(st: &mut State, src: &mut Source, buf: &mut String) -> Result<(), Erro
         if p.member.open_fds == 0 {
             continue;
         }
-        if let Ok(dir) = open_dir(src.path(Root::Proc, &[pid_s, "/fd"])) {
-            let sockets = &mut st.sockets;
-            let _ = socket_inodes(&dir, &mut st.rd.dirents, |inode| sockets.push((inode, i)));
+        let sockets = &mut st.sockets;
+        if p.pid == me && !st.own_kept.is_empty() {
+            own_socket_inodes(&st.own_kept, p.member.open_fds, |inode| {
+                sockets.push((inode, i))
+            });
+            continue;
         }
+        let kept = p.kept.slot(PidFile::Fd).and_then(|d| d.as_ref());
+        // SAFETY: lseek on a descriptor the process's entry owns.
+        let rewound =
+            kept.filter(|d| unsafe { libc::lseek(d.as_raw_fd(), 0, libc::SEEK_SET) } == 0);
+        let opened;
+        let dir = match rewound {
+            Some(d) => d,
+            None => match open_dir(src.path(Root::Proc, &[pid_s, "/fd"])) {
+                Ok(d) => {
+                    opened = d;
+                    &opened
+                }
+                Err(_) => continue,
+            },
+        };
+        let _ = socket_inodes(dir, &mut st.rd.dirents, |inode| sockets.push((inode, i)));
     }
     if st.sockets.is_empty() {
         return Ok(());
@@ -1760,6 +1965,32 @@ fn detail(st: &mut State, src: &mut Source, buf: &mut String) -> Result<(), Erro
     st.ports.dedup();
     Ok(())
 }
+/// Calls `f` with the inode of every socket among proctap's own descriptors but the `kept`
+/// ones (sorted): an fstat of each other number up to past the highest kept one and the
+/// `open_fds - kept` others (a socket's st_ino is the inode /proc/net/tcp lists), rather than
+/// listing its fd/, which holds every kept descriptor.
+fn own_socket_inodes(kept: &[i32], open_fds: u64, mut f: impl FnMut(u64)) {
+    let others = usize::try_from(open_fds)
+        .unwrap_or(0)
+        .saturating_sub(kept.len());
+    let top = kept.last().map_or(0, |&k| usize::try_from(k).unwrap_or(0));
+    let end = i32::try_from(top + others + 64).unwrap_or(i32::MAX);
+    for fd in 0..end {
+        if kept.binary_search(&fd).is_ok() {
+            continue;
+        }
+        // SAFETY: fstat writes into the zeroed struct we pass; a closed fd is EBADF.
+        let sock = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            (libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK)
+                .then_some(st.st_ino)
+        };
+        if let Some(ino) = sock {
+            f(ino);
+        }
+    }
+}
+
 /// Calls `f` with the inode of every socket among the fds of an open /proc/<pid>/fd.
 fn socket_inodes(dir: &File, dirents: &mut Vec<u8>, mut f: impl FnMut(u64)) -> io::Result<()> {
     let fd = dir.as_raw_fd();
@@ -3059,5 +3290,174 @@ mod tests {
         );
         assert!(kept.contains("namedprocess_namegroup_cpu_seconds_total{groupname=\"systemd-resolve\",mode=\"user\"} 8.76\n"));
         assert!(!removed.contains("systemd-resolve"), "{removed}");
+    }
+
+    /// Sleepers on the live /proc whose comm is `comm` (a symlink to sleep(1) of that name), so
+    /// that `--proc-include` sees only them; killed and reaped when dropped.
+    struct Sleepers {
+        dir: PathBuf,
+        kids: Vec<std::process::Child>,
+    }
+
+    impl Sleepers {
+        fn start(comm: &str, n: usize) -> Sleepers {
+            let dir =
+                std::env::temp_dir().join(format!("proctap-kept-{comm}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let exe = dir.join(comm);
+            let sleep = ["/bin/sleep", "/usr/bin/sleep"]
+                .into_iter()
+                .find(|p| Path::new(p).exists())
+                .unwrap();
+            std::os::unix::fs::symlink(sleep, &exe).unwrap();
+            let kids = (0..n)
+                .map(|_| std::process::Command::new(&exe).arg("600").spawn().unwrap())
+                .collect();
+            Sleepers { dir, kids }
+        }
+
+        fn pids(&self) -> Vec<u32> {
+            self.kids.iter().map(|k| k.id()).collect()
+        }
+
+        /// Kills and reaps the `i`th; returns its pid.
+        fn end(&mut self, i: usize) -> u32 {
+            let mut k = self.kids.remove(i);
+            k.kill().unwrap();
+            k.wait().unwrap();
+            k.id()
+        }
+    }
+
+    impl Drop for Sleepers {
+        fn drop(&mut self) {
+            for k in &mut self.kids {
+                let _ = k.kill();
+                let _ = k.wait();
+            }
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn live(comm: &str, extra: &[(&str, &str)]) -> Fx {
+        let mut s = crate::collector::default_settings();
+        let include = format!("^{comm}$");
+        for (name, v) in [("proc-include", include.as_str())].iter().chain(extra) {
+            let f = COLLECTOR.flags.iter().find(|f| f.name == *name).unwrap();
+            s.set(f, Value::Str(v.to_string())).unwrap();
+        }
+        Fx {
+            ctx: Ctx::new(Source::new("/proc".into(), "/sys".into(), "/".into())),
+            p: Processes::new(&s).unwrap(),
+        }
+    }
+
+    /// The kept descriptors of `pid`, as file names, and whether the count adds up.
+    fn kept_of(st: &State, pid: u32) -> Vec<&'static str> {
+        let held: usize = st
+            .procs
+            .iter()
+            .map(|p| p.kept.0.iter().flatten().count())
+            .sum();
+        assert_eq!(held, st.rd.kept, "the count of kept descriptors is exact");
+        let Some(p) = st.procs.iter().find(|p| p.pid == pid) else {
+            return Vec::new();
+        };
+        KEPT.iter()
+            .zip(&p.kept.0)
+            .filter(|(_, f)| f.is_some())
+            .map(|(f, _)| f.name())
+            .collect()
+    }
+
+    #[test]
+    fn kept_descriptors_are_read_again_and_closed_when_their_process_exits() {
+        if !Path::new("/proc/self/stat").exists() {
+            return;
+        }
+        let mut kids = Sleepers::start("kptlife", 3);
+        let pids = kids.pids();
+        let mut t = live("kptlife", &[("proc-name", "kptlife")]);
+        let first = scrape(&mut t);
+        assert!(t.p.st.rd.cap > 100, "cap {}", t.p.st.rd.cap);
+        for &pid in &pids {
+            assert_eq!(
+                kept_of(&t.p.st, pid),
+                ["stat", "status", "io", "wchan", "fd", "sched"]
+            );
+        }
+        let num = |out: &str| group_value(out, "namedprocess_namegroup_num_procs", "kptlife", "");
+        assert_eq!(num(&first), Some(3.0), "{first}");
+        // The second and third scrapes read through the same descriptors, afresh: the
+        // sleepers' state and the values agree with a plain read of their files.
+        t.p.st.pids.reserve(1 << 16);
+        let mut enc = Encoder::new();
+        t.p.collect(&mut t.ctx, &mut enc).unwrap();
+        enc.clear();
+        let (n, r) = crate::alloc_count::allocations(|| t.p.collect(&mut t.ctx, &mut enc));
+        r.unwrap();
+        assert_eq!(
+            n, 0,
+            "a steady-state scrape through kept descriptors allocates"
+        );
+        let out = String::from_utf8(enc.as_bytes().to_vec()).unwrap();
+        assert_eq!(num(&out), Some(3.0));
+        for &pid in &pids {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let start: f64 = stat
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .nth(19)
+                .unwrap()
+                .parse()
+                .unwrap();
+            let want = t.p.st.btime.unwrap() as f64 + start / t.ctx.user_hz;
+            let got = value(
+                &out,
+                &format!("proctap_process_start_time_seconds{{pid=\"{pid}\""),
+            );
+            assert_eq!(got, Some(want), "{out}");
+        }
+        let gone = kids.end(1);
+        let before = t.p.st.rd.kept;
+        let out = scrape(&mut t);
+        assert_eq!(num(&out), Some(2.0), "{out}");
+        assert!(kept_of(&t.p.st, gone).is_empty());
+        assert_eq!(t.p.st.rd.kept, before - KEPT.len());
+        assert!(!out.contains(&format!("pid=\"{gone}\"")), "{out}");
+    }
+
+    #[test]
+    fn proctap_itself_selected_finds_its_sockets_without_listing_its_kept_descriptors() {
+        if !Path::new("/proc/self/stat").exists() {
+            return;
+        }
+        let _kids = Sleepers::start("kptself", 3);
+        let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+        let me = me.trim_end();
+        let include = format!("^(kptself|{})$", regex_lite::escape(me));
+        let mut t = live("kptself", &[("proc-include", &include), ("proc-name", me)]);
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        scrape(&mut t);
+        let out = scrape(&mut t);
+        assert!(t.p.st.own_kept.len() >= 3 * 5, "{:?}", t.p.st.own_kept);
+        assert!(
+            t.p.st.own_kept.iter().all(|&fd| fd != l.as_raw_fd()),
+            "the listener is not a kept descriptor"
+        );
+        let want = format!(",proto=\"tcp\",port=\"{port}\"}} 1\n");
+        let pid = format!(
+            "proctap_process_listening_port{{pid=\"{}\"",
+            std::process::id()
+        );
+        assert!(
+            out.lines()
+                .any(|line| line.starts_with(&pid) && format!("{line}\n").ends_with(&want)),
+            "{out}"
+        );
     }
 }
