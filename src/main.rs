@@ -159,6 +159,7 @@ fn main() -> ExitCode {
 /// Raises the open files limit once, before the collectors are built, and leaves the HTTP
 /// side's share (a waiting request each, and the listeners) out of what the namedprocess
 /// collector may keep open between scrapes.
+#[cfg_attr(proctap_size, optimize(size))]
 fn raise_nofile(cfg: &cli::Config) {
     let (was, now) = source::raise_nofile_limit().unwrap_or((0, 0));
     // --web.max-requests 0 is no limit: then the HTTP server's own connection cap.
