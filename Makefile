@@ -79,7 +79,9 @@ BUILD_STD := -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
 FEATURES_release :=
 FEATURES_tiny    := --no-default-features
 # No unwind tables: nothing unwinds with panic=abort (-77 KB of .eh_frame at opt-level "z").
-RUSTFLAGS_release := -Cforce-unwind-tables=no
+# --cfg proctap_size: the code that runs once (options, config files, --help) compiled for size
+# with #[optimize(size)], which opt-level "z" already is in tiny (DESIGN.md: "Size").
+RUSTFLAGS_release := -Cforce-unwind-tables=no --cfg proctap_size
 RUSTFLAGS_tiny    := -Cforce-unwind-tables=no -Zunstable-options -Cpanic=immediate-abort -Crelocation-model=static
 # Linker flags in rust-lld's spelling (x86_64) and zig cc's (which takes neither RELR nor ICF).
 LINK_release_lld := -Clink-arg=-zpack-relative-relocs -Clink-arg=--icf=all

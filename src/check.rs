@@ -19,6 +19,7 @@ enum Found {
     Broken(io::Error),
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn probe_file(path: &Path) -> Found {
     match std::fs::File::open(path) {
         Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => {
@@ -29,6 +30,7 @@ fn probe_file(path: &Path) -> Found {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn probe_dir(path: &Path) -> Found {
     match open_dir(path) {
         Ok(_) => Found::Readable(std::fs::read_dir(path).ok().map(|d| d.count())),
@@ -37,6 +39,7 @@ fn probe_dir(path: &Path) -> Found {
 }
 
 /// Tries `/proc/<pid>/<file>` for every process: (readable, denied, missing).
+#[cfg_attr(proctap_size, optimize(size))]
 fn probe_per_process(procfs: &Path, file: &str) -> (usize, usize, usize) {
     let (mut ok, mut denied, mut missing) = (0, 0, 0);
     let Ok(entries) = std::fs::read_dir(procfs) else {
@@ -71,6 +74,7 @@ fn probe_per_process(procfs: &Path, file: &str) -> (usize, usize, usize) {
     (ok, denied, missing)
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn classify(e: io::Error) -> Found {
     match e.kind() {
         io::ErrorKind::NotFound => Found::Missing,
@@ -80,6 +84,7 @@ fn classify(e: io::Error) -> Found {
 }
 
 /// Runs one collection and writes the report; true when every enabled collector succeeded.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn report(scraper: &mut Scraper, textfile_dir: Option<&Path>, out: &mut String) -> bool {
     let all_ok = scraper.scrape();
     let text = scraper.out.as_bytes();

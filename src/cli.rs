@@ -75,6 +75,7 @@ pub struct Config {
 }
 
 impl Default for Config {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn default() -> Self {
         let mut cfg = Config {
             command: Command::Serve,
@@ -116,6 +117,7 @@ enum Section {
 }
 
 impl Section {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn title(self) -> &'static str {
         match self {
             Section::Server => "Server",
@@ -126,6 +128,7 @@ impl Section {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn telemetry_path(s: &str) -> Result<(), String> {
     if s.starts_with('/') {
         Ok(())
@@ -134,6 +137,7 @@ fn telemetry_path(s: &str) -> Result<(), String> {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn web_config_file(s: &str) -> Result<(), String> {
     if !s.is_empty() && !cfg!(feature = "tls") {
         return Err("this proctap was built without TLS and basic auth (cargo feature tls)".into());
@@ -141,6 +145,7 @@ fn web_config_file(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn log_format(s: &str) -> Result<(), String> {
     match s {
         "text" | "logfmt" | "json" => Ok(()),
@@ -148,16 +153,19 @@ fn log_format(s: &str) -> Result<(), String> {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn listen_address(s: &str) -> Result<(), String> {
     listen::parse(s).map(drop)
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn log_level(s: &str) -> Result<(), String> {
     Level::parse(s)
         .map(drop)
         .ok_or_else(|| "expected debug, info, warn or error".into())
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn collector_name(s: &str) -> Result<(), String> {
     collector::by_name(s)
         .map(drop)
@@ -207,6 +215,7 @@ const FLAGS: &[(Section, Flag)] = &[
 ];
 
 /// Every flag: the program's own, then each collector's.
+#[cfg_attr(proctap_size, optimize(size))]
 fn all_flags() -> impl Iterator<Item = &'static Flag> {
     FLAGS.iter().map(|(_, f)| f).chain(collector::flags())
 }
@@ -217,11 +226,13 @@ pub fn flags() -> impl Iterator<Item = &'static Flag> {
     all_flags()
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn flag_named(name: &str) -> Option<&'static Flag> {
     all_flags().find(|f| f.name == name)
 }
 
 /// The include flag of `f`'s pair when `f` is an exclude flag, or its exclude flag.
+#[cfg_attr(proctap_size, optimize(size))]
 fn partner_of(f: &Flag) -> Option<&'static Flag> {
     match f.partner {
         Some(p) => flag_named(p),
@@ -239,6 +250,7 @@ enum Target {
 
 impl Target {
     /// The real flag this sets: itself, or the one a compat alias names.
+    #[cfg_attr(proctap_size, optimize(size))]
     fn flag(&self) -> Option<&'static Flag> {
         match self {
             Target::Flag(f) => Some(f),
@@ -247,6 +259,7 @@ impl Target {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn is_switch(&self) -> bool {
         match self {
             Target::Flag(f) => f.is_switch(),
@@ -260,6 +273,7 @@ impl Target {
 }
 
 /// A real flag wins over the compat table, so a row turns into a working flag by declaring it.
+#[cfg_attr(proctap_size, optimize(size))]
 fn lookup(key: &str) -> Option<Target> {
     if let Some(f) = all_flags().find(|f| f.known_as(key)) {
         return Some(Target::Flag(f));
@@ -271,6 +285,7 @@ fn lookup(key: &str) -> Option<Target> {
 }
 
 /// Applies one setting. `key` is canonical or an alias, without dashes.
+#[cfg_attr(proctap_size, optimize(size))]
 fn apply(cfg: &mut Config, target: &Target, value: Value) -> Result<(), String> {
     match target {
         Target::Flag(f) => {
@@ -321,6 +336,7 @@ struct Setting {
 
 /// Parses the arguments after the program name, reads `--config` if given, and applies the
 /// file first and the command line over it.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse<I>(args: I) -> Result<Config, CliError>
 where
     I: IntoIterator,
@@ -459,11 +475,13 @@ where
 }
 
 /// An empty pattern means "not set", so it never conflicts with its partner.
+#[cfg_attr(proctap_size, optimize(size))]
 fn is_empty(v: &Value) -> bool {
     matches!(v, Value::Str(s) if s.is_empty())
 }
 
 /// Include/exclude pairs: setting both in one place is an error, as in node_exporter.
+#[cfg_attr(proctap_size, optimize(size))]
 fn check_exclusive(names: &[&str]) -> Result<(), (&'static str, &'static str)> {
     for f in all_flags() {
         if let Some(p) = f.partner {
@@ -476,6 +494,7 @@ fn check_exclusive(names: &[&str]) -> Result<(), (&'static str, &'static str)> {
 }
 
 /// Reads a config file into `cfg`; every error names the file, the line and the key.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
     let file_err = |line: usize, key: Option<&str>, msg: String| {
         CliError::Config(ConfigError {
@@ -518,6 +537,7 @@ pub fn apply_file(cfg: &mut Config, path: &Path) -> Result<(), CliError> {
 
 impl Config {
     /// The typed fields from the settings.
+    #[cfg_attr(proctap_size, optimize(size))]
     fn derive(&mut self) {
         let s = &self.settings;
         self.listen = match s.list("listen") {
@@ -538,6 +558,7 @@ impl Config {
     }
 
     /// Indexes into [`collector::ALL`] of the enabled collectors, in table order.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn enabled_collectors(&self) -> Vec<usize> {
         (0..collector::ALL.len())
             .filter(|&i| self.enabled.get(i) == Some(&true))
@@ -545,6 +566,7 @@ impl Config {
     }
 
     /// The value `proctap config` prints for a flag.
+    #[cfg_attr(proctap_size, optimize(size))]
     fn shown(&self, f: &Flag) -> Value {
         if f.name == "collectors" {
             return Value::List(
@@ -564,6 +586,7 @@ impl Config {
 
     /// The effective configuration in the config file's format: save it, edit it, load it
     /// with `--config`.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn to_file(&self) -> String {
         let mut out = String::from("# proctap configuration: `proctap config` printed this; load it with --config FILE.\n# Keys are the long flag names; flags on the command line win over this file.\n");
         for (title, flags) in sections() {
@@ -594,6 +617,7 @@ impl Config {
 
     /// Logs one line per node_exporter flag of the compat table that was given: a warning when
     /// proctap does not do what it asks for, info otherwise.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn log_compat(&self) {
         for g in &self.compat {
             let (level, line) = g.note();
@@ -609,6 +633,7 @@ impl Config {
 
 /// Every word a shell may complete: the commands, every flag (switches also as `--no-`), and
 /// `--collector.NAME` / `--no-collector.NAME` for every collector.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn completion_words() -> Vec<String> {
     let mut words: Vec<String> = [
         "once",
@@ -637,6 +662,7 @@ pub fn completion_words() -> Vec<String> {
 
 /// The flags by `--help` section, in order: the program's own sections, with the collectors'
 /// flags after "Collectors".
+#[cfg_attr(proctap_size, optimize(size))]
 fn sections() -> Vec<(&'static str, Vec<&'static Flag>)> {
     let own = |section: Section| {
         (
@@ -668,6 +694,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static Flag>)> {
     out
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn lexopt_error(e: lexopt::Error) -> CliError {
     match e {
         lexopt::Error::MissingValue { option } => {
@@ -688,6 +715,7 @@ fn lexopt_error(e: lexopt::Error) -> CliError {
 
 /// `--version` in node_exporter's layout (Prometheus' common version package), which scripts
 /// grep: `proctap, version V (branch: B, revision: R)`, then the build details.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn version() -> String {
     // Go's names for the architectures, as node_exporter prints them.
     let arch = match std::env::consts::ARCH {
@@ -710,6 +738,7 @@ pub fn version() -> String {
 
 /// Appends one `--help` entry: the flag column, then the text (on the next line when the flag
 /// is too wide), then the default.
+#[cfg_attr(proctap_size, optimize(size))]
 fn help_entry(out: &mut String, flag: &str, text: &str, default: Option<&str>) {
     const COL: usize = 33;
     out.push_str("  ");
@@ -741,6 +770,7 @@ fn help_entry(out: &mut String, flag: &str, text: &str, default: Option<&str>) {
 }
 
 /// Appends `text` wrapped at 100 columns.
+#[cfg_attr(proctap_size, optimize(size))]
 fn paragraph(out: &mut String, text: &str) {
     let mut width = 0;
     for word in text.split(' ') {
@@ -757,6 +787,7 @@ fn paragraph(out: &mut String, text: &str) {
     out.push('\n');
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn help() -> String {
     let d = Config::default();
     let mut out = format!(

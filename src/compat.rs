@@ -282,12 +282,14 @@ pub const SINGLE: &[(&str, &str)] = &[(
 )];
 
 /// Every row.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn rows() -> impl Iterator<Item = &'static Row> {
     NODE_EXPORTER.iter().chain(PROCESS_EXPORTER)
 }
 
 /// The row for a config key or long flag without dashes: a row of the table, or
 /// `collector.NAME` for a collector proctap does not have.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn find(key: &str) -> Option<Found> {
     if let Some(row) = rows().find(|r| r.name == key) {
         return Some(Found::Row(row));
@@ -308,6 +310,7 @@ pub enum Found {
 }
 
 impl Found {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn name(self) -> String {
         match self {
             Found::Row(r) => r.name.to_string(),
@@ -315,6 +318,7 @@ impl Found {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn takes(self) -> Takes {
         match self {
             Found::Row(r) => r.takes,
@@ -322,6 +326,7 @@ impl Found {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn status(self) -> Status {
         match self {
             Found::Row(r) => r.status,
@@ -330,6 +335,7 @@ impl Found {
     }
 
     /// The proctap flag this is another name of.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn alias_of(self) -> Option<&'static str> {
         match self.status() {
             Status::Alias(of) => Some(of),
@@ -338,6 +344,7 @@ impl Found {
     }
 
     /// Checks a value given for the flag and brings it to the form [`Given`] keeps.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn accept(self, v: Value) -> Result<Value, String> {
         match self.takes() {
             Takes::Switch { .. } => boolean(v).map(Value::Bool),
@@ -357,6 +364,7 @@ pub struct Given {
 impl Given {
     /// Records `value` for `found` in `given`: a switch keeps its last value, a value flag
     /// collects every value.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn record(given: &mut Vec<Given>, found: Found, value: Value) {
         let Some(g) = given.iter_mut().find(|g| g.found == found) else {
             given.push(Given { found, value });
@@ -380,6 +388,7 @@ impl Given {
     }
 
     /// The flag as an operator writes it: `--no-collector.zfs` for a switch set to false.
+    #[cfg_attr(proctap_size, optimize(size))]
     fn shown(&self) -> String {
         match (self.found.takes(), &self.value) {
             (Takes::Switch { .. }, Value::Bool(false)) => format!("--no-{}", self.found.name()),
@@ -388,6 +397,7 @@ impl Given {
     }
 
     /// The line logged at start: a warning when proctap does not do what the flag asks for.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn note(&self) -> (Level, String) {
         let shown = self.shown();
         match self.reason() {
@@ -397,6 +407,7 @@ impl Given {
     }
 
     /// What `proctap config` prints after the value, as a comment.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn comment(&self) -> String {
         match self.reason() {
             (Level::Warn, why) => format!("ignored: {why}"),
@@ -404,6 +415,7 @@ impl Given {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn reason(&self) -> (Level, String) {
         let why = match (self.found, self.found.status()) {
             (Found::Collector(c, note), _) if !note.is_empty() => {
@@ -431,6 +443,7 @@ impl Given {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn items(v: Value) -> Vec<String> {
     match v {
         Value::List(items) => items,
@@ -441,6 +454,7 @@ fn items(v: Value) -> Vec<String> {
 
 /// A shell completion script, as kingpin's `--completion-script-bash` and `-zsh` print one: the
 /// commands and every flag. zsh runs the bash one through bashcompinit, as kingpin's does.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn completion_script(zsh: bool, words: &[String]) -> String {
     let mut out = String::new();
     if zsh {
@@ -457,6 +471,7 @@ pub fn completion_script(zsh: bool, words: &[String]) -> String {
 /// tests compare it with README.md).
 // The README describes the default build (feature server).
 #[cfg(all(test, feature = "server"))]
+#[cfg_attr(proctap_size, optimize(size))]
 fn readme_block() -> String {
     let flags = |pick: fn(&Row) -> bool| -> Vec<String> {
         rows()
@@ -519,6 +534,7 @@ fn readme_block() -> String {
 /// Appends `text` as a markdown bullet wrapped at 100 columns.
 // The README describes the default build (feature server).
 #[cfg(all(test, feature = "server"))]
+#[cfg_attr(proctap_size, optimize(size))]
 fn wrap_bullet(out: &mut String, text: &str) {
     let mut width = 0;
     for word in text.split(' ') {

@@ -16,6 +16,7 @@ pub enum Value {
 
 impl Value {
     /// Writes the value in the file's syntax, so `proctap config` output reads back.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn to_toml(&self) -> String {
         match self {
             // Regexes read better as literal strings: '^(ram|loop)\d+$'.
@@ -44,6 +45,7 @@ impl Value {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn kind(&self) -> &'static str {
         match self {
             Value::Str(_) => "a string",
@@ -56,6 +58,7 @@ impl Value {
 }
 
 /// A TOML basic string with the escapes TOML requires.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -94,6 +97,7 @@ pub struct ConfigError {
 }
 
 impl fmt::Display for ConfigError {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
         if self.line > 0 {
@@ -107,6 +111,7 @@ impl fmt::Display for ConfigError {
 }
 
 /// Parses the text of a config file; `file` only names it in errors.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse(file: &Path, text: &str) -> Result<Vec<Entry>, ConfigError> {
     let err = |line: usize, key: Option<&str>, msg: String| ConfigError {
         file: file.to_path_buf(),
@@ -145,6 +150,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Entry>, ConfigError> {
 /// Splits `key = value` into the key and the text after `=`. A key is bare (letters, digits,
 /// `.`, `-`, `_`) or quoted as in TOML (`"a b"`, `'kafka\.Kafka'`), for keys that hold
 /// characters a bare key may not, such as the process rules file's patterns.
+#[cfg_attr(proctap_size, optimize(size))]
 fn split_key(line: &str) -> Result<(String, &str), String> {
     if line.starts_with(['"', '\'']) {
         let mut p = Cursor { s: line, pos: 0 };
@@ -186,6 +192,7 @@ fn split_key(line: &str) -> Result<(String, &str), String> {
 }
 
 /// Parses a value and an optional trailing comment.
+#[cfg_attr(proctap_size, optimize(size))]
 fn parse_value(s: &str) -> Result<Value, String> {
     let mut p = Cursor { s, pos: 0 };
     let v = p.value()?;
@@ -203,26 +210,31 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn rest(&self) -> &'a str {
         self.s.get(self.pos..).unwrap_or("")
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn peek(&self) -> Option<char> {
         self.rest().chars().next()
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn bump(&mut self) -> Option<char> {
         let c = self.peek()?;
         self.pos += c.len_utf8();
         Some(c)
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn skip_ws(&mut self) {
         while matches!(self.peek(), Some(' ' | '\t')) {
             self.pos += 1;
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn value(&mut self) -> Result<Value, String> {
         self.skip_ws();
         match self.peek() {
@@ -234,6 +246,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn basic_string(&mut self) -> Result<String, String> {
         self.bump();
         let mut out = String::new();
@@ -272,6 +285,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn literal_string(&mut self) -> Result<String, String> {
         self.bump();
         let rest = self.rest();
@@ -282,6 +296,7 @@ impl<'a> Cursor<'a> {
         Ok(rest.get(..end).unwrap_or("").to_string())
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn list(&mut self) -> Result<Value, String> {
         self.bump();
         let mut items = Vec::new();
@@ -313,6 +328,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn bare(&mut self) -> Result<Value, String> {
         let rest = self.rest();
         let end = rest.find([' ', '\t', '#', ',', ']']).unwrap_or(rest.len());

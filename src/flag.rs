@@ -116,15 +116,18 @@ impl Flag {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn is_switch(&self) -> bool {
         self.kind == Kind::Switch
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn known_as(&self, key: &str) -> bool {
         self.name == key || self.aliases.contains(&key)
     }
 
     /// Checks a value given for this flag and brings it to the form [`Settings`] keeps.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn accept(&self, v: Value) -> Result<Value, String> {
         let check = |s: &str| self.check.map_or(Ok(()), |c| c(s));
         Ok(match self.kind {
@@ -172,6 +175,7 @@ impl Flag {
     }
 
     /// The default, as [`Settings`] keeps it.
+    #[cfg_attr(proctap_size, optimize(size))]
     fn default_value(&self) -> Value {
         let text = Value::Str(self.default.to_string());
         match self.kind {
@@ -200,6 +204,7 @@ pub enum CliError {
 }
 
 impl fmt::Display for CliError {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::UnknownFlag(flag) => write!(f, "unknown flag {flag} (see --help)"),
@@ -214,6 +219,7 @@ impl fmt::Display for CliError {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn bad(flag: &str, value: &str, why: impl fmt::Display) -> CliError {
     CliError::BadValue {
         flag: flag.into(),
@@ -232,6 +238,7 @@ pub struct Settings {
 
 impl Settings {
     /// The defaults of these flags.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new<'a>(flags: impl IntoIterator<Item = &'a Flag>) -> Settings {
         let mut values: Vec<(&'static str, Value)> = flags
             .into_iter()
@@ -242,12 +249,14 @@ impl Settings {
         Settings { values }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn slot(&mut self, name: &str) -> Option<&mut Value> {
         let i = self.values.binary_search_by(|(n, _)| (*n).cmp(name)).ok()?;
         self.values.get_mut(i).map(|(_, v)| v)
     }
 
     /// Sets `flag` to `v` (checked); a repeatable flag adds to what it has.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn set(&mut self, flag: &Flag, v: Value) -> Result<(), String> {
         let v = flag.accept(v)?;
         let Some(slot) = self.slot(flag.name) else {
@@ -263,6 +272,7 @@ impl Settings {
     }
 
     /// Empties a list flag, so that the next [`Settings::set`] starts it afresh.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn clear(&mut self, flag: &Flag) {
         if let Some(slot) = self.slot(flag.name) {
             *slot = Value::List(Vec::new());
@@ -270,6 +280,7 @@ impl Settings {
     }
 
     /// Puts `flag` back to its default.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn reset(&mut self, flag: &Flag) {
         if let Some(slot) = self.slot(flag.name) {
             *slot = flag.default_value();
@@ -326,12 +337,14 @@ impl Settings {
     }
 
     /// A pattern; the error names the flag.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn regex(&self, name: &str) -> Result<Regex, CliError> {
         let p = self.str(name);
         Regex::new(p).map_err(|e| bad(&format!("--{name}"), p, e))
     }
 
     /// A pattern that may be unset (empty).
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn opt_regex(&self, name: &str) -> Result<Option<Regex>, CliError> {
         if self.str(name).is_empty() {
             return Ok(None);
@@ -340,6 +353,7 @@ impl Settings {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn string(v: Value) -> Result<String, String> {
     match v {
         Value::Str(s) => Ok(s),
@@ -347,6 +361,7 @@ fn string(v: Value) -> Result<String, String> {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn boolean(v: Value) -> Result<bool, String> {
     match v {
         Value::Bool(b) => Ok(b),
@@ -357,6 +372,7 @@ pub fn boolean(v: Value) -> Result<bool, String> {
 }
 
 /// A list from the file (`["a", "b"]`) or the command line (`a,b`).
+#[cfg_attr(proctap_size, optimize(size))]
 fn list(v: Value) -> Result<Vec<String>, String> {
     let items = match v {
         Value::List(items) => items,
@@ -367,6 +383,7 @@ fn list(v: Value) -> Result<Vec<String>, String> {
 }
 
 /// A count: an integer in the file, digits on the command line.
+#[cfg_attr(proctap_size, optimize(size))]
 fn count(v: Value) -> Result<usize, String> {
     match v {
         Value::Int(i) if i >= 0 => usize::try_from(i).map_err(|e| e.to_string()),
@@ -382,6 +399,7 @@ fn count(v: Value) -> Result<usize, String> {
 
 /// A duration like node_exporter's flags take: `5s`, `500ms`, `2m`, `1h` (or a number of seconds
 /// in the config file).
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn duration(v: Value) -> Result<Duration, String> {
     let s = match v {
         Value::Int(i) if i >= 0 => return Ok(Duration::from_secs(i as u64)),
@@ -411,6 +429,7 @@ pub fn duration(v: Value) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn duration_text(d: Duration) -> String {
     let ms = d.as_millis();
     if ms % 1000 == 0 {

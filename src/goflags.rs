@@ -30,6 +30,7 @@ pub const PROCESS_EXPORTER: &[(&str, bool)] = &[
 ];
 
 /// Rewrites process-exporter's flags, in either spelling, to proctap's; stops at `--`.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn rewrite(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut out = Vec::new();
     let mut args = args.into_iter();

@@ -37,6 +37,7 @@ pub struct ListenAddr {
 
 /// Parses one `--web.listen-address` value; the error says what is wrong in words an operator
 /// can act on.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse(s: &str) -> Result<ListenAddr, String> {
     if s.is_empty() {
         return Err("empty; expected HOST:PORT, IP:PORT, [IPv6]:PORT or :PORT".into());
@@ -74,6 +75,7 @@ pub fn parse(s: &str) -> Result<ListenAddr, String> {
     })
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn parse_port(p: &str) -> Result<u16, String> {
     if p.is_empty() {
         return Err("missing the port after ':'".into());
@@ -87,6 +89,7 @@ fn parse_port(p: &str) -> Result<u16, String> {
         .map_err(|_| format!("port {p} is out of range (0-65535)"))
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn parse_host(h: &str) -> Result<Host, String> {
     if h.is_empty() {
         return Ok(Host::Any);
@@ -132,6 +135,7 @@ fn parse_host(h: &str) -> Result<Host, String> {
 }
 
 impl fmt::Display for ListenAddr {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.host {
             Host::Any => write!(f, ":{}", self.port),
@@ -144,6 +148,7 @@ impl fmt::Display for ListenAddr {
 }
 
 /// Binds one address: a listening, non-blocking socket.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn bind(addr: &ListenAddr) -> io::Result<TcpListener> {
     let port = addr.port;
     match &addr.host {
@@ -176,6 +181,7 @@ pub fn bind(addr: &ListenAddr) -> io::Result<TcpListener> {
 
 /// Whether creating or binding an IPv6 socket failed because this kernel has no IPv6
 /// (built without it, or booted with ipv6.disable=1).
+#[cfg_attr(proctap_size, optimize(size))]
 fn no_ipv6(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -183,6 +189,7 @@ fn no_ipv6(e: &io::Error) -> bool {
     )
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn zone_index(zone: &str) -> io::Result<u32> {
     if let Ok(i) = zone.parse() {
         return Ok(i);
@@ -196,6 +203,7 @@ fn zone_index(zone: &str) -> io::Result<u32> {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -204,6 +212,7 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
     // SAFETY: the option value is a c_int on our stack, and its size is passed with it.
     cvt(unsafe {
@@ -218,6 +227,7 @@ fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int)
     .map(drop)
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn get_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -237,6 +247,7 @@ fn get_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc:
 /// socket, SO_REUSEADDR, IPV6_V6ONLY off for IPv6 (std sets neither before bind), bind,
 /// listen. IPV6_V6ONLY is set explicitly, as Go does, so `net.ipv6.bindv6only=1` does not
 /// turn `:9100` into IPv6 only.
+#[cfg_attr(proctap_size, optimize(size))]
 fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
@@ -293,6 +304,7 @@ const LISTEN_FDS_START: RawFd = 3;
 
 /// How many descriptors `LISTEN_PID`/`LISTEN_FDS` pass to the process `our_pid`, as sd_listen_fds(3)
 /// reads them.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn passed_fds(pid: Option<&str>, fds: Option<&str>, our_pid: u32) -> Result<usize, String> {
     let (Some(pid), Some(fds)) = (pid, fds) else {
         return Err(
@@ -323,6 +335,7 @@ pub fn passed_fds(pid: Option<&str>, fds: Option<&str>, our_pid: u32) -> Result<
 /// `--web.systemd-socket`: descriptors from 3 on, only when `LISTEN_PID` is this process; the
 /// variables are removed so that no child sees them. Each must be a listening TCP socket.
 /// Call it before any other thread runs (it changes the environment).
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn systemd_listeners() -> Result<Vec<TcpListener>, String> {
     let var = |k: &str| std::env::var(k).ok();
     let (pid, fds) = (var("LISTEN_PID"), var("LISTEN_FDS"));
@@ -338,6 +351,7 @@ pub fn systemd_listeners() -> Result<Vec<TcpListener>, String> {
     Ok(out)
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn take_listener(fd: RawFd) -> Result<TcpListener, String> {
     // SAFETY: fcntl on a descriptor number only asks about it; a closed one gives EBADF.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
@@ -364,6 +378,7 @@ fn take_listener(fd: RawFd) -> Result<TcpListener, String> {
 
 /// Sockets systemd passed to this process although `--web.systemd-socket` is not set: worth a
 /// warning, as binding the same port will then fail.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn unused_systemd_sockets() -> Option<usize> {
     let var = |k: &str| std::env::var(k).ok();
     passed_fds(

@@ -36,6 +36,7 @@ impl Level {
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
 static JSON: AtomicBool = AtomicBool::new(false);
 
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn init(level: Level, json: bool) {
     LEVEL.store(level as u8, Ordering::Relaxed);
     JSON.store(json, Ordering::Relaxed);

@@ -1,4 +1,7 @@
 //! proctap: wiring only. Parse options, build the scraper, then serve or print one scrape.
+// The static builds pass --cfg proctap_size: the code that runs once at start-up is compiled for
+// size (DESIGN.md: "Size"); a stable build ignores it.
+#![cfg_attr(proctap_size, feature(optimize_attribute))]
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -32,6 +35,7 @@ mod yaml;
 
 use cli::Command;
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let cfg = match cli::parse(args.iter().cloned()) {
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
 /// Raises the open files limit once, before the collectors are built, and leaves the HTTP
 /// side's share (a waiting request each, and the listeners) out of what the namedprocess
 /// collector may keep open between scrapes.
+#[cfg_attr(proctap_size, optimize(size))]
 fn raise_nofile(cfg: &cli::Config) {
     let (was, now) = source::raise_nofile_limit().unwrap_or((0, 0));
     // --web.max-requests 0 is no limit: then the HTTP server's own connection cap.

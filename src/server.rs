@@ -28,6 +28,7 @@ const TEXT: &str = "text/plain; charset=utf-8";
 pub struct Web;
 
 /// Reads `--web.config-file` and the certificate, key and users it names.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn load_web(cfg: &Config) -> Result<Option<Web>, WebConfigError> {
     match &cfg.web_config_file {
         #[cfg(feature = "tls")]
@@ -62,6 +63,7 @@ extern "C" fn on_hup(_: libc::c_int) {
     RELOAD.store(true, Ordering::SeqCst);
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn install_signal_handlers() {
     let handlers: [(libc::c_int, extern "C" fn(libc::c_int)); 3] = [
         (libc::SIGTERM, on_stop),
@@ -81,6 +83,7 @@ fn install_signal_handlers() {
 }
 
 /// Builds the scraper a configuration asks for.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn scraper_for(cfg: &Config) -> Result<Scraper, cli::CliError> {
     let src = Source::new(cfg.procfs.clone(), cfg.sysfs.clone(), cfg.rootfs.clone())
         .with_udev(cfg.udev.clone());
@@ -192,6 +195,7 @@ struct Loop {
 
 /// The sockets to serve on: those systemd passed with `--web.systemd-socket`, else each listen
 /// address bound (as node_exporter, every one; a failure on any stops the start).
+#[cfg_attr(proctap_size, optimize(size))]
 fn listeners(cfg: &Config) -> io::Result<Vec<(TcpListener, String)>> {
     if cfg.systemd_socket {
         let passed = listen::systemd_listeners()
@@ -286,6 +290,7 @@ pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>)
 }
 
 /// A non-blocking pipe: (read end, write end). The write end lives as long as the program.
+#[cfg_attr(proctap_size, optimize(size))]
 fn wake_pipe() -> io::Result<(std::fs::File, libc::c_int)> {
     use std::os::fd::FromRawFd;
     let mut fds = [0 as libc::c_int; 2];
@@ -417,6 +422,7 @@ impl Loop {
 
     /// Applies a loaded web config: TLS for new connections, users for every request.
     #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    #[cfg_attr(proctap_size, optimize(size))]
     fn set_web(&mut self, server: &mut http::Server, web: Option<Web>) {
         #[cfg(feature = "tls")]
         {
@@ -444,6 +450,7 @@ impl Loop {
         true
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn reload(&mut self, server: &mut http::Server, args: &[OsString]) {
         if self.cfg.config_file.is_none() && self.cfg.web_config_file.is_none() {
             log::info("SIGHUP: no --config or --web.config-file to reload", &[]);
@@ -758,6 +765,7 @@ fn decoded_eq(raw: &str, want: &str) -> bool {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn web_has_tls(web: &Web) -> bool {
     #[cfg(feature = "tls")]
     return web.tls.is_some();
@@ -795,6 +803,7 @@ pub fn route(method: Method, target: &str, telemetry_path: &str) -> Route {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn html_escape(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
@@ -808,6 +817,7 @@ fn html_escape(out: &mut String, s: &str) {
 }
 
 /// The landing page: version, links, and each enabled collector with its last outcome.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn landing_page(cfg: &Config, scraper: &Scraper, last: Option<Instant>) -> String {
     let mut p = String::with_capacity(4096);
     p.push_str(

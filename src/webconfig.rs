@@ -35,6 +35,7 @@ pub struct WebConfigError {
 }
 
 impl fmt::Display for WebConfigError {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
             write!(f, "{}: {}", self.file.display(), self.msg)
@@ -45,6 +46,7 @@ impl fmt::Display for WebConfigError {
 }
 
 /// Reads and parses the file; the file itself is capped at 1 MiB.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
     let err = |msg: String| WebConfigError {
         file: path.to_path_buf(),
@@ -65,6 +67,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
 const TLS_KEYS: &str = "cert_file, key_file";
 
 /// Parses the YAML (src/yaml.rs). `path` names the file in errors and anchors relative paths.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
     let err = |line: usize, msg: String| WebConfigError {
         file: path.to_path_buf(),
@@ -182,12 +185,14 @@ pub struct BcryptHash {
 }
 
 impl fmt::Debug for BcryptHash {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "BcryptHash(cost {})", self.cost)
     }
 }
 
 impl BcryptHash {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn parse(s: &str) -> Result<BcryptHash, String> {
         let b = s.as_bytes();
         let (Some(prefix), Some(cost), Some(rest)) = (b.get(..4), b.get(4..7), b.get(7..)) else {
@@ -223,6 +228,7 @@ const STD_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 /// Decodes unpadded base64 in `alphabet` into exactly `out.len()` bytes. `None` if `text` has
 /// a character outside the alphabet or not exactly the characters `out` needs; otherwise the
 /// unused low bits of the last character (zero in canonical encodings).
+#[cfg_attr(proctap_size, optimize(size))]
 fn decode_base64(alphabet: &[u8; 64], text: &[u8], out: &mut [u8]) -> Option<u32> {
     if text.len() != (out.len() * 8).div_ceil(6) {
         return None;
@@ -243,12 +249,14 @@ fn decode_base64(alphabet: &[u8; 64], text: &[u8], out: &mut [u8]) -> Option<u32
 }
 
 /// bcrypt's own alphabet; like OpenBSD's, the spare bits are ignored.
+#[cfg_attr(proctap_size, optimize(size))]
 fn bcrypt_base64(text: &[u8], out: &mut [u8]) -> bool {
     decode_base64(BCRYPT_ALPHABET, text, out).is_some()
 }
 
 /// Standard base64 with `=` padding (RFC 4648), as in `Authorization: Basic`; strict, so one
 /// credential has one encoding.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn base64_std(text: &str) -> Option<Vec<u8>> {
     let t = text.as_bytes();
     if t.len() % 4 != 0 {
@@ -266,6 +274,7 @@ pub fn base64_std(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The user and password of an `Authorization: Basic …` header value.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn basic_credentials(header: &str) -> Option<(String, Vec<u8>)> {
     let (scheme, rest) = header.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -279,6 +288,7 @@ pub fn basic_credentials(header: &str) -> Option<(String, Vec<u8>)> {
 }
 
 /// Equality that takes the same time wherever the inputs differ.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;

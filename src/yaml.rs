@@ -15,11 +15,13 @@ pub struct YamlError {
 }
 
 impl fmt::Display for YamlError {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}: {}", self.line, self.msg)
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn err<T>(line: usize, msg: impl Into<String>) -> Result<T, YamlError> {
     Err(YamlError {
         line,
@@ -60,6 +62,7 @@ pub struct Entry {
 
 impl Node {
     /// What the value is, for messages: "a mapping", "a list", "a string", "nothing".
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn kind(&self) -> &'static str {
         match self.value {
             Value::Null => "nothing",
@@ -71,6 +74,7 @@ impl Node {
 }
 
 /// Parses a whole document.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut lines = Vec::new();
     let mut started = false;
@@ -143,16 +147,19 @@ struct Parser<'a> {
     pos: usize,
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn is_item(text: &str) -> bool {
     text == "-" || text.starts_with("- ")
 }
 
 impl<'a> Parser<'a> {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn peek(&self) -> Option<Line<'a>> {
         self.lines.get(self.pos).copied()
     }
 
     /// The mapping or sequence whose lines start at `indent` (the current line's).
+    #[cfg_attr(proctap_size, optimize(size))]
     fn block(&mut self, indent: usize) -> Result<Node, YamlError> {
         match self.peek() {
             Some(l) if is_item(l.text) => self.seq(indent),
@@ -166,6 +173,7 @@ impl<'a> Parser<'a> {
 
     /// The value of `key:` or `-` with nothing after it on the line: the deeper block below
     /// (or, for a key, a sequence at the key's own indentation), else null.
+    #[cfg_attr(proctap_size, optimize(size))]
     fn below(&mut self, indent: usize, n: usize, key: bool) -> Result<Node, YamlError> {
         match self.peek() {
             Some(l) if l.indent > indent => self.block(l.indent),
@@ -177,6 +185,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn seq(&mut self, indent: usize) -> Result<Node, YamlError> {
         let start = self.peek().map_or(0, |l| l.n);
         let mut items = Vec::new();
@@ -217,6 +226,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[cfg_attr(proctap_size, optimize(size))]
     fn map(&mut self, indent: usize) -> Result<Node, YamlError> {
         let start = self.peek().map_or(0, |l| l.n);
         let mut entries: Vec<Entry> = Vec::new();
@@ -268,6 +278,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After a value on its own line, nothing may be indented under it.
+    #[cfg_attr(proctap_size, optimize(size))]
     fn no_deeper(&self, indent: usize) -> Result<(), YamlError> {
         match self.peek() {
             Some(l) if l.indent > indent => err(
@@ -285,6 +296,7 @@ impl<'a> Parser<'a> {
 
 /// Whether a list item's text is `key: value` or `key:` (plain or quoted key), so the item is
 /// a mapping.
+#[cfg_attr(proctap_size, optimize(size))]
 fn starts_entry(text: &str) -> bool {
     if text.starts_with(['"', '\'']) {
         return quoted(text)
@@ -294,6 +306,7 @@ fn starts_entry(text: &str) -> bool {
 }
 
 /// Where the `:` ending a plain key is: the first `: ` (or `:` + tab), or a `:` ending the text.
+#[cfg_attr(proctap_size, optimize(size))]
 fn entry_colon(s: &str) -> Option<usize> {
     if s.starts_with(['"', '\'', '[', '{']) {
         return None;
@@ -304,6 +317,7 @@ fn entry_colon(s: &str) -> Option<usize> {
 }
 
 /// `key: value` or `key:`; the key may be quoted.
+#[cfg_attr(proctap_size, optimize(size))]
 fn split_entry(s: &str) -> Result<(String, Option<&str>), String> {
     if s.starts_with("? ") {
         return Err("complex keys (`? `) are not supported".into());
@@ -332,6 +346,7 @@ fn split_entry(s: &str) -> Result<(String, Option<&str>), String> {
 }
 
 /// A value written on one line: a quoted or plain scalar, `[a, b]`, `{}`.
+#[cfg_attr(proctap_size, optimize(size))]
 fn scalar(text: &str, n: usize, what: &str) -> Result<Value, YamlError> {
     if text.starts_with(['"', '\'']) {
         let (s, len) = quoted(text).map_err(|m| YamlError { line: n, msg: m })?;
@@ -355,6 +370,7 @@ fn scalar(text: &str, n: usize, what: &str) -> Result<Value, YamlError> {
     plain(text, n, what)
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn plain(text: &str, n: usize, what: &str) -> Result<Value, YamlError> {
     if text.starts_with([
         '{', '[', ']', '}', ',', '&', '*', '!', '|', '>', '%', '@', '`',
@@ -380,6 +396,7 @@ fn plain(text: &str, n: usize, what: &str) -> Result<Value, YamlError> {
 }
 
 /// `[a, 'b, c', "d"]`: a list of scalars on one line.
+#[cfg_attr(proctap_size, optimize(size))]
 fn flow_seq(text: &str, n: usize, what: &str) -> Result<Value, YamlError> {
     let mut items = Vec::new();
     let mut rest = text.get(1..).unwrap_or("").trim_start();
@@ -424,6 +441,7 @@ fn flow_seq(text: &str, n: usize, what: &str) -> Result<Value, YamlError> {
 }
 
 /// Drops a `#` comment: at the start of the line or after a space, outside quotes.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn strip_comment(line: &str) -> Result<&str, &'static str> {
     let mut quote: Option<char> = None;
     let mut prev = ' ';
@@ -455,6 +473,7 @@ pub fn strip_comment(line: &str) -> Result<&str, &'static str> {
 }
 
 /// A quoted scalar at the start of `s`: its text and the bytes it took.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn quoted(s: &str) -> Result<(String, usize), String> {
     let mut chars = s.char_indices();
     let Some((_, q)) = chars.next() else {

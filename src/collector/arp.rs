@@ -69,6 +69,7 @@ pub struct Arp {
 }
 
 impl Arp {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Arp, CliError> {
         Ok(Arp {
             filter: Filter::from_settings(s, INCLUDE, EXCLUDE)?,

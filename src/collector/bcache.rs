@@ -229,6 +229,7 @@ pub struct Bcache {
 }
 
 impl Bcache {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Bcache {
         Bcache {
             priority_stats: s.switch(PRIORITY),

@@ -66,6 +66,7 @@ impl State {
     }
 
     #[cfg(feature = "extras")]
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<State, CliError> {
         let flags = s.opt_regex("collector.cpu.info.flags-include")?;
         let bugs = s.opt_regex("collector.cpu.info.bugs-include")?;

@@ -181,6 +181,7 @@ pub struct Diskstats {
 }
 
 impl Diskstats {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Diskstats, CliError> {
         Ok(Diskstats {
             opt: Filter::from_settings(

@@ -294,6 +294,7 @@ pub struct Ethtool {
 }
 
 impl Ethtool {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Ethtool, CliError> {
         Ok(Ethtool {
             filter: Filter::from_settings(

@@ -89,6 +89,7 @@ pub struct Options {
 }
 
 impl Options {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Options, CliError> {
         Ok(Options {
             mount_points_exclude: Pattern::new(
@@ -106,6 +107,7 @@ pub struct Filesystem {
 }
 
 impl Filesystem {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Filesystem, CliError> {
         Ok(Filesystem {
             opts: Options::new(s)?,

@@ -132,6 +132,7 @@ pub struct Ipvs {
 }
 
 impl Ipvs {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Ipvs, CliError> {
         const FLAG: &str = "collector.ipvs.backend-labels";
         let value = s.str(FLAG);

@@ -316,11 +316,13 @@ pub enum What {
     PerProcess(&'static str),
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn by_name(name: &str) -> Option<usize> {
     ALL.iter().position(|c| c.name == name)
 }
 
 /// Every collector's flags.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn flags() -> impl Iterator<Item = &'static Flag> {
     ALL.iter().flat_map(|c| c.flags)
 }
@@ -452,6 +454,7 @@ enum Running {
     Guarded(Box<Guarded>),
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn build(c: &Collector, settings: &Settings) -> Result<Instance, CliError> {
     Ok(match c.build {
         Build::Plain(f) => Instance::Plain(f),
@@ -461,6 +464,7 @@ fn build(c: &Collector, settings: &Settings) -> Result<Instance, CliError> {
 
 /// Builds every collector once, enabled or not, so that a bad option is an error at start
 /// whichever collectors are on.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn validate(settings: &Settings) -> Result<(), CliError> {
     ALL.iter().try_for_each(|c| build(c, settings).map(drop))
 }
@@ -524,6 +528,7 @@ pub struct Filter {
 
 impl Filter {
     /// From an include/exclude pair of flags: the include pattern wins when set.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn from_settings(s: &Settings, include: &str, exclude: &str) -> Result<Filter, CliError> {
         if let Some(re) = s.opt_regex(include)? {
             return Ok(Filter {
@@ -579,6 +584,7 @@ impl Ctx {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
     // SAFETY: sysconf has no preconditions; it returns -1 for unknown names.
     let v = unsafe { libc::sysconf(name) };
@@ -628,6 +634,7 @@ pub struct Scraper {
 
 impl Scraper {
     /// Builds the enabled collectors (indexes into [`ALL`]) from the settings.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(ctx: Ctx, settings: &Settings, enabled: Vec<usize>) -> Result<Self, CliError> {
         let instances = enabled
             .iter()

@@ -262,6 +262,7 @@ pub struct Netclass {
 }
 
 impl Netclass {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Netclass, CliError> {
         Ok(Netclass {
             ignored: Pattern::new(s.regex("collector.netclass.ignored-devices")?),

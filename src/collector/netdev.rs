@@ -225,6 +225,7 @@ pub struct Netdev {
 }
 
 impl Netdev {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Netdev, CliError> {
         Ok(Netdev {
             opt: Filter::from_settings(

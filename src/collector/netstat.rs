@@ -137,6 +137,7 @@ pub struct Netstat {
 }
 
 impl Netstat {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Netstat, CliError> {
         Ok(Netstat {
             opt: Pattern::new(s.regex("collector.netstat.fields")?),

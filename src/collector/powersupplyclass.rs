@@ -168,6 +168,7 @@ pub struct PowerSupplyClass {
 }
 
 impl PowerSupplyClass {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Self, CliError> {
         Ok(PowerSupplyClass {
             ignored: Pattern::new(s.regex("collector.powersupply.ignored-supplies")?),

@@ -199,6 +199,7 @@ pub struct QdiscCollector {
 }
 
 impl QdiscCollector {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Self, CliError> {
         Ok(QdiscCollector {
             filter: Filter::from_settings(

@@ -65,6 +65,7 @@ pub struct Rapl {
 }
 
 impl Rapl {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Rapl {
         Rapl {
             zone_label: s.switch(ZONE_LABEL),

@@ -115,6 +115,7 @@ pub struct Slabinfo {
 }
 
 impl Slabinfo {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Slabinfo, CliError> {
         Ok(Slabinfo {
             include: s.opt_regex(INCLUDE)?.map(Pattern::new),

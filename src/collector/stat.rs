@@ -99,6 +99,7 @@ pub struct StatCollector {
 }
 
 impl StatCollector {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Self {
         StatCollector {
             softirq: s.switch("collector.stat.softirq"),

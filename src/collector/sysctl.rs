@@ -163,6 +163,7 @@ pub struct Sysctl {
 }
 
 impl Sysctl {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Sysctl {
         let wanted = |flag| {
             let mut v: Vec<Wanted> = Vec::new();

@@ -63,6 +63,7 @@ pub struct Tapestats {
 }
 
 impl Tapestats {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Tapestats, CliError> {
         Ok(Tapestats {
             ignored: Pattern::new(s.regex("collector.tapestats.ignored-devices")?),

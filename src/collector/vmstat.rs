@@ -76,6 +76,7 @@ pub struct Vmstat {
 }
 
 impl Vmstat {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Vmstat, CliError> {
         Ok(Vmstat {
             opt: Pattern::new(s.regex("collector.vmstat.fields")?),

@@ -516,6 +516,7 @@ pub struct Classifier {
 
 impl Classifier {
     /// The built-in table plus the rules file, if one is given.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(rules_file: Option<&Path>) -> Result<Classifier, ConfigError> {
         let user = match rules_file {
             Some(path) => read_rules(path)?,
@@ -525,6 +526,7 @@ impl Classifier {
     }
 
     /// The built-in table plus rules already read by [`parse_rules`].
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn with_rules(user: Vec<UserRule>) -> Result<Classifier, ConfigError> {
         let mut rules: Vec<Rule> = Vec::with_capacity(BUILTIN.len() + user.len());
         for (i, b) in BUILTIN.iter().enumerate() {
@@ -599,6 +601,7 @@ impl Classifier {
 
     /// The effective table for `proctap subgroups [--group G]`: one aligned row per rule,
     /// sorted by group, subgroup and selector.
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn print_table(&self, group: Option<&str>) -> String {
         let mut rows: Vec<[String; 4]> = self
             .rules
@@ -643,6 +646,7 @@ impl Classifier {
 }
 
 /// Reads and checks a rules file; errors name the file and the line.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn read_rules(path: &Path) -> Result<Vec<UserRule>, ConfigError> {
     let text = crate::source::read_user_file(path, 1 << 20).map_err(|e| ConfigError {
         file: path.to_path_buf(),
@@ -654,6 +658,7 @@ pub fn read_rules(path: &Path) -> Result<Vec<UserRule>, ConfigError> {
 }
 
 /// Checks the text of a rules file; `file` only names it in errors.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse_rules(file: &Path, text: &str) -> Result<Vec<UserRule>, ConfigError> {
     let mut rules: Vec<UserRule> = Vec::new();
     for e in config::parse(file, text)? {
@@ -700,6 +705,7 @@ type Selector<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
 
 /// `NAME` (a comm), or `comm:NAME`, `argv0:NAME`, `cmdline:REGEX` joined by single spaces,
 /// `cmdline:` last because its pattern runs to the end of the key.
+#[cfg_attr(proctap_size, optimize(size))]
 fn parse_selector(key: &str) -> Result<Selector<'_>, String> {
     const KINDS: [&str; 3] = ["comm:", "argv0:", "cmdline:"];
     let looks_like_selector = key.split_once(':').is_some_and(|(word, _)| {
@@ -749,6 +755,7 @@ fn parse_selector(key: &str) -> Result<Selector<'_>, String> {
 }
 
 /// `group/subgroup`, both non-empty, of letters, digits and `_ - . + : @`.
+#[cfg_attr(proctap_size, optimize(size))]
 fn parse_class(value: &str) -> Result<(&str, &str), String> {
     let ok = |s: &str| {
         !s.is_empty()
@@ -765,10 +772,12 @@ fn parse_class(value: &str) -> Result<(&str, &str), String> {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn compile(pattern: &str) -> Result<Regex, String> {
     Regex::new(pattern).map_err(|e| format!("invalid cmdline pattern {pattern:?}: {e}"))
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn builtin_error(i: usize, msg: String) -> ConfigError {
     ConfigError {
         file: "<built-in process table>".into(),

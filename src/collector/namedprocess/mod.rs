@@ -276,6 +276,7 @@ pub struct Processes {
 }
 
 impl Processes {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<Processes, CliError> {
         Ok(Processes {
             opts: ProcOpts::new(s)?,
@@ -297,6 +298,7 @@ impl Collect for Processes {
 }
 
 impl ProcOpts {
+    #[cfg_attr(proctap_size, optimize(size))]
     pub fn new(s: &Settings) -> Result<ProcOpts, CliError> {
         let parts = s.list("group-by");
         let mut group_by = Vec::new();

@@ -164,6 +164,7 @@ impl Template {
 }
 
 /// Parses a template; `groups` are the capture names its entry's regexes define.
+#[cfg_attr(proctap_size, optimize(size))]
 fn parse_template(text: &str, groups: &[&str]) -> Result<Template, String> {
     let mut parts = Vec::new();
     let mut rest = text;
@@ -220,6 +221,7 @@ fn parse_template(text: &str, groups: &[&str]) -> Result<Template, String> {
 }
 
 /// Reads and parses `--config.path`; the file is capped at 1 MiB.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn read_config(path: &Path) -> Result<Namer, ConfigError> {
     let err = |msg: String| ConfigError {
         file: path.to_path_buf(),
@@ -234,6 +236,7 @@ pub fn read_config(path: &Path) -> Result<Namer, ConfigError> {
 }
 
 /// Parses process-exporter's YAML config.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse_config(file: &Path, text: &str) -> Result<Namer, ConfigError> {
     let err = |line: usize, key: Option<&str>, msg: String| ConfigError {
         file: file.to_path_buf(),
@@ -364,6 +367,7 @@ pub fn parse_config(file: &Path, text: &str) -> Result<Namer, ConfigError> {
 }
 
 /// A list of strings with the line of each.
+#[cfg_attr(proctap_size, optimize(size))]
 fn strings(node: &Node) -> Result<Vec<(usize, String)>, String> {
     let Value::Seq(items) = &node.value else {
         return Err(format!(
@@ -387,6 +391,7 @@ fn strings(node: &Node) -> Result<Vec<(usize, String)>, String> {
 /// `-procnames a,b` and `-namemapping "name,regex,..."`, as process-exporter's main.go reads
 /// them: every name of either becomes a group; a mapped name is `name:` + the first non-empty
 /// capture of its regex on the command line (a process of that name is left out otherwise).
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn mapping(procnames: &[String], namemapping: &str) -> Result<Namer, String> {
     let mut map: HashMap<String, Option<Regex>> = HashMap::new();
     if !namemapping.is_empty() {
