@@ -261,6 +261,10 @@ pub const COLLECTOR: Collector = Collector {
             What::PerProcess("task"),
             What::PerProcess("sched"),
             What::PerProcess("smaps_rollup"),
+            What::Netlink(
+                crate::netlink::Family::SockDiag,
+                "SOCK_DIAG_BY_FAMILY dump, IPPROTO_TCP: the selected processes' TCP bytes",
+            ),
         ],
         hint: "other users' io and fd need CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (root, or the \
                systemd drop-in contrib/systemd/proctap-process-details.conf); io needs \
