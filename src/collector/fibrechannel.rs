@@ -206,13 +206,7 @@ mod tests {
     fn no_class_is_no_series_and_a_missing_attribute_fails() {
         let dir = std::env::temp_dir().join(format!("proctap-fc-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let ctx = |dir: &std::path::Path| {
-            crate::collector::Ctx::new(crate::source::Source::new(
-                dir.join("proc"),
-                dir.join("sys"),
-                dir.to_path_buf(),
-            ))
-        };
+        let ctx = crate::collector::tree_ctx;
         let mut out = Encoder::new();
         Fibrechannel::default()
             .collect(&mut ctx(&dir), &mut out)

@@ -879,6 +879,16 @@ pub fn fixture_ctx() -> Ctx {
     )
 }
 
+/// A context on a tree a test built under `root` (`root/proc`, `root/sys`, `root` itself).
+#[cfg(test)]
+pub fn tree_ctx(root: &std::path::Path) -> Ctx {
+    Ctx::new(Source::new(
+        root.join("proc"),
+        root.join("sys"),
+        root.to_path_buf(),
+    ))
+}
+
 /// Every collector flag at its default, for collector tests on the fixture tree, except that
 /// netdev reads the fixtures' /proc/net/dev rather than this machine's links over netlink.
 #[cfg(test)]

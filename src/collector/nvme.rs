@@ -107,13 +107,7 @@ node_nvme_info{device=\"nvme1\",firmware_revision=\"VDV10131\",model=\"INTEL SSD
     fn no_class_is_no_series_and_a_missing_file_fails() {
         let dir = std::env::temp_dir().join(format!("proctap-nvme-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let ctx = |dir: &std::path::Path| {
-            crate::collector::Ctx::new(crate::source::Source::new(
-                dir.join("proc"),
-                dir.join("sys"),
-                dir.to_path_buf(),
-            ))
-        };
+        let ctx = crate::collector::tree_ctx;
         let mut out = Encoder::new();
         Nvme::default().collect(&mut ctx(&dir), &mut out).unwrap();
         assert!(out.as_bytes().is_empty());
