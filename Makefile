@@ -83,6 +83,11 @@ FEATURES_tiny    := --no-default-features
 # with #[optimize(size)], which opt-level "z" already is in tiny (DESIGN.md: "Size").
 RUSTFLAGS_release := -Cforce-unwind-tables=no --cfg proctap_size
 RUSTFLAGS_tiny    := -Cforce-unwind-tables=no -Zunstable-options -Cpanic=immediate-abort -Crelocation-model=static
+# The sources of std (rust-src) and of the crates from the registry under short names in panic
+# locations: without it each of some 70 panic locations in the release builds holds the full
+# path of the toolchain or of ~/.cargo (-4,960 bytes x86_64), and the size depended on $HOME.
+REMAP = --remap-path-prefix=$(shell rustc +$(NIGHTLY) --print sysroot)/lib/rustlib/src/rust=/rust \
+	--remap-path-prefix=$(or $(CARGO_HOME),$(HOME)/.cargo)/registry/src=/cargo
 # Linker flags in rust-lld's spelling (x86_64) and zig cc's (which takes neither RELR nor ICF).
 LINK_release_lld := -Clink-arg=-zpack-relative-relocs -Clink-arg=--icf=all
 LINK_tiny_lld    := -Clink-arg=--icf=all -Clink-arg=-znorelro
@@ -108,12 +113,12 @@ strip_bins = for b in $(1); do \
 	ls -l $$b; done
 # $(call build_lld,PROFILE): x86_64.  $(call build_zig,PROFILE,TARGETS[,FEATURES]): one cargo run
 # for all of TARGETS, so that their std builds share the cores; FEATURES replaces the profile's.
-build_lld = RUSTFLAGS="$(RUSTFLAGS_$(1)) $(LINK_$(1)_lld)" \
+build_lld = RUSTFLAGS="$(RUSTFLAGS_$(1)) $(REMAP) $(LINK_$(1)_lld)" \
 	$(CARGO) +$(NIGHTLY) build --locked --profile $(1) --config 'profile.$(1).strip=false' $(FEATURES_$(1)) \
 		--target $(MUSL) $(BUILD_STD) && \
 	$(call strip_bins,$(TARGET_DIR)/$(MUSL)/$(1)/proctap)
 build_zig = env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS PATH="$(VENV)/bin:$$PATH" \
-	$(foreach t,$(2),$(call target_env,$(t))="$(RUSTFLAGS_$(1)) $(ZIG_RUSTFLAGS) $(LINK_$(1)_zig) $(RUSTFLAGS_$(t))") \
+	$(foreach t,$(2),$(call target_env,$(t))="$(RUSTFLAGS_$(1)) $(REMAP) $(ZIG_RUSTFLAGS) $(LINK_$(1)_zig) $(RUSTFLAGS_$(t))") \
 	$(CARGO) +$(NIGHTLY) zigbuild --locked --profile $(1) --config 'profile.$(1).strip=false' $(or $(3),$(FEATURES_$(1))) \
 		$(foreach t,$(2),--target $(t)) $(BUILD_STD) && \
 	$(call strip_bins,$(foreach t,$(2),$(TARGET_DIR)/$(t)/$(1)/proctap))
