@@ -47,6 +47,7 @@ pub fn enabled(level: Level) -> bool {
 }
 
 /// Writes one event with key/value fields, e.g. `log(Level::Info, "listening", &[("address", &addr)])`.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn log(level: Level, msg: &str, fields: &[(&str, &dyn fmt::Display)]) {
     if !enabled(level) {
         return;
@@ -73,6 +74,7 @@ pub fn error(msg: &str, fields: &[(&str, &dyn fmt::Display)]) {
     log(Level::Error, msg, fields);
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn format_line(
     now: SystemTime,
     level: Level,
@@ -114,6 +116,7 @@ fn format_line(
     line
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn logfmt_value(out: &mut String, v: &str) {
     let plain = !v.is_empty()
         && v.bytes()
@@ -125,6 +128,7 @@ fn logfmt_value(out: &mut String, v: &str) {
     }
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn json_str(out: &mut String, v: &str) {
     out.push('"');
     for c in v.chars() {
@@ -144,6 +148,7 @@ fn json_str(out: &mut String, v: &str) {
 }
 
 /// Formats a UTC timestamp with milliseconds, e.g. `2026-11-21T23:33:31.184Z`.
+#[cfg_attr(proctap_size, optimize(size))]
 fn rfc3339(out: &mut String, t: SystemTime) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
@@ -160,6 +165,7 @@ fn rfc3339(out: &mut String, t: SystemTime) {
 }
 
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+#[cfg_attr(proctap_size, optimize(size))]
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);

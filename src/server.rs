@@ -683,6 +683,7 @@ pub enum FilterError<'a> {
 }
 
 impl std::fmt::Display for FilterError<'_> {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FilterError::Unknown(n) => write!(f, "unknown collector {n:?}"),

@@ -147,6 +147,7 @@ impl ParseError {
 }
 
 impl fmt::Display for ParseError {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line > 0 {
             write!(f, "line {}: {}", self.line, self.msg)
@@ -186,6 +187,7 @@ pub enum Error {
 }
 
 impl fmt::Display for Error {
+    #[cfg_attr(proctap_size, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, err } => write!(f, "{}: {}", path.display(), err),
