@@ -49,12 +49,15 @@ def count(binary, tree, extra, scrapes, workdir):
         for _ in range(scrapes):
             scrape(port)
         subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True, check=True)
-        dumps = sorted(glob.glob(out + ".*"), key=os.path.getmtime)
-        with open(dumps[-1]) as f:
-            for line in f:
-                if line.startswith(("summary:", "totals:")):
-                    return int(line.split()[1]) / scrapes
-        raise SystemExit(f"no totals in {dumps[-1]}")
+        # callgrind_control can return before the dump is written out: poll for its totals.
+        for _ in range(200):
+            for dump in glob.glob(out + ".*"):
+                with open(dump) as f:
+                    for line in f:
+                        if line.startswith(("summary:", "totals:")):
+                            return int(line.split()[1]) / scrapes
+            time.sleep(0.05)
+        raise SystemExit(f"no totals in {out}.*")
     finally:
         p.terminate()
         p.wait()

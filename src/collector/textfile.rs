@@ -11,7 +11,7 @@
 //!
 //! This collector must run after every other host collector (it is last in `ALL`) so that
 //! [`Encoder::has_family`] sees their families.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
@@ -256,11 +256,8 @@ fn merge_and_write(files: &[TextFile], out: &mut Encoder) -> bool {
     let mut accepted = vec![false; files.len()];
     for (fi, (file, families)) in files.iter().zip(&parsed).enumerate() {
         let Some(families) = families else { continue };
-        match check_file(families, files, &merged, &by_name, &series, out) {
-            Ok(keys) => {
-                for key in keys {
-                    series.insert(key, fi);
-                }
+        match check_file(fi, families, files, &merged, &by_name, &mut series, out) {
+            Ok(()) => {
                 for (ti, fam) in families.iter().enumerate() {
                     if fam.samples.is_empty() {
                         continue;
@@ -285,6 +282,8 @@ fn merge_and_write(files: &[TextFile], out: &mut Encoder) -> bool {
                 accepted[fi] = true;
             }
             Err((line, msg)) => {
+                // Its series were entered as they were checked: out with them again.
+                series.retain(|_, f| *f != fi);
                 reject(&file.path, line, &msg);
                 all_ok = false;
             }
@@ -366,19 +365,19 @@ fn reject(path: &str, line: usize, msg: &str) {
     log::warn("skipping textfile", &[("err", &err)]);
 }
 
-/// Checks one parsed file against what is already exported and the files accepted before it.
-/// Returns the keys of its series, or the line and reason to reject it whole.
+/// Checks parsed file number `fi` against what is already exported and the files accepted
+/// before it, entering the keys of its series into `series` as it goes (the caller takes them
+/// out again when it rejects the file). Returns the line and reason to reject it whole.
 fn check_file(
+    fi: usize,
     families: &[Family],
     files: &[TextFile],
     merged: &[Merged],
     by_name: &HashMap<&str, usize>,
-    series: &HashMap<String, usize>,
+    series: &mut HashMap<String, usize>,
     out: &Encoder,
-) -> Result<HashSet<String>, (usize, String)> {
+) -> Result<(), (usize, String)> {
     let path_of = |i: usize| files.get(i).map_or("", |f| f.path.as_str());
-    // A set: a file of 150,000 series must not take 150,000² comparisons.
-    let mut keys: HashSet<String> = HashSet::new();
     for fam in families.iter().filter(|f| !f.samples.is_empty()) {
         let first_line = fam.samples.first().map_or(0, |s| s.line);
         let name = fam.name;
@@ -437,9 +436,11 @@ fn check_file(
         }
         for s in &fam.samples {
             let key = series_key(s);
+            // Hashed: a file of 150,000 series must not take 150,000² comparisons.
             let dup = match series.get(&key) {
+                Some(&f) if f == fi => Some("earlier in this file"),
                 Some(&f) => Some(path_of(f)),
-                None => keys.contains(&key).then_some("earlier in this file"),
+                None => None,
             };
             if let Some(where_) = dup {
                 return Err((
@@ -450,10 +451,10 @@ fn check_file(
                     ),
                 ));
             }
-            keys.insert(key);
+            series.insert(key, fi);
         }
     }
-    Ok(keys)
+    Ok(())
 }
 
 /// `name` then the labels with non-empty values sorted by name: series that Prometheus would
@@ -754,6 +755,25 @@ node_textfile_scrape_error 0
         );
         assert!(!out.contains(" 9\n") && !out.contains("from_b") && !out.contains("twice"));
         assert!(out.ends_with("node_textfile_scrape_error 1\n"));
+    }
+
+    #[test]
+    fn a_rejected_files_series_do_not_count_against_later_files() {
+        let dir = dir_with(
+            "dup-rejected",
+            &[
+                // Rejected at its third line, after `kept` and `other` were checked.
+                ("a.prom", "kept 1\nother 1\nother 2\n"),
+                ("b.prom", "kept 5\nother 6\n"),
+            ],
+        );
+        let out = run(Some(dir), |_| {});
+        assert!(
+            out.contains("\nkept 5\n") && out.contains("\nother 6\n"),
+            "{out}"
+        );
+        assert!(!out.contains("kept 1") && !out.contains("other 1"), "{out}");
+        assert!(out.ends_with("node_textfile_scrape_error 1\n"), "{out}");
     }
 
     #[test]
