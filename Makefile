@@ -44,7 +44,7 @@ DEB_PKGS := prometheus prometheus-node-exporter
 VENV := $(TARGET_DIR)/venv
 PIP_PKGS := ziglang==0.17.1 cargo-zigbuild==0.24.1 kubernetes-validate==1.37.0 cloudcoil-models-prometheus-operator==0.80.1.0
 
-.PHONY: all build run test lint static static-aarch64 static-armv7 static-armv6 static-mipsel static-mips static-all tiny static-tls size size-check size-check-release rss install deb image ipk ipk-unknown-arch man deps golden bench clean fuzz fuzz-targets soak FORCE
+.PHONY: all build run test lint static static-aarch64 static-armv7 static-armv6 static-mipsel static-mips static-all tiny static-tls size size-check size-check-release rss tiny-order install deb image ipk ipk-unknown-arch man deps golden bench clean fuzz fuzz-targets soak FORCE
 
 all: build
 
@@ -92,7 +92,11 @@ REMAP = --remap-path-prefix=$(shell rustc +$(NIGHTLY) --print sysroot)/lib/rustl
 	--remap-path-prefix=$(or $(CARGO_HOME),$(HOME)/.cargo)/registry/src=/cargo
 # Linker flags in rust-lld's spelling (x86_64) and zig cc's (which takes neither RELR nor ICF).
 LINK_release_lld := -Clink-arg=-zpack-relative-relocs -Clink-arg=--icf=all
-LINK_tiny_lld    := -Clink-arg=--icf=all -Clink-arg=-znorelro
+# tiny: the functions a scrape runs first in .text (bench/tiny-x86_64.order, `make tiny-order`),
+# so that the code run only at start-up stays out of the resident set (DESIGN.md: "Resident
+# memory"); names no longer in the binary are skipped.
+LINK_tiny_lld    := -Clink-arg=--icf=all -Clink-arg=-znorelro \
+	-Clink-arg=--symbol-ordering-file=$(CURDIR)/bench/tiny-x86_64.order -Clink-arg=--no-warn-symbol-ordering
 LINK_release_zig :=
 LINK_tiny_zig    := -Clink-arg=-Wl,-z,norelro
 # zig supplies crt1.o, libc.a and libunwind; rustc's search path for the target's own (absent)
@@ -169,6 +173,11 @@ size-check-release: static-all
 # proctap::collector::NAME) and of the rest, per binary.
 size: static-all tiny
 	@python3 bench/size.py report $(RELEASE_BINS) $(TINY_BINS)
+
+# Regenerates bench/tiny-x86_64.order from the x86_64 tiny build under valgrind's callgrind
+# (after changes to what a scrape runs; a stale list costs resident pages, not correctness).
+tiny-order: tiny
+	python3 bench/order.py $(TARGET_DIR)/$(MUSL)/tiny/proctap.unstripped > bench/tiny-x86_64.order
 
 # Resident memory of the tiny and release x86_64 builds after RSS_SCRAPES (default 10,000)
 # keep-alive scrapes of fixtures/, with the breakdown from /proc/PID/smaps (DESIGN.md:

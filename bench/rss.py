@@ -5,7 +5,8 @@ Starts BINARY on fixtures/ (default collectors; extra arguments after the binary
 scrapes /metrics N times over one keep-alive connection (RSS_SCRAPES, default 10000), then reads
 /proc/PID/smaps and prints VmRSS and the resident kilobytes of each mapping: the binary's
 segments (text, read-only data, data), heap, stacks (the main thread's and each worker's), and
-the rest. Usage: rss.py BINARY [ARGS...]
+the rest. With RSS_DETAIL=1 also every resident mapping, naming the threads whose stack pointer
+is in it (/proc/PID/task/TID/syscall). Usage: rss.py BINARY [ARGS...]
 """
 import os
 import signal
@@ -17,6 +18,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "fixtures")
 SCRAPES = int(os.environ.get("RSS_SCRAPES", "10000"))
+DETAIL = os.environ.get("RSS_DETAIL") == "1"
 
 
 def free_port():
@@ -100,6 +102,37 @@ def smaps(pid, exe):
     return vmrss, kinds
 
 
+def detail(pid):
+    """Every resident mapping: address, size, permissions, resident and anonymous KiB, file,
+    and the threads whose stack pointer is in it."""
+    sps = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+                sps.append((name, int(f.read().split()[-2], 16)))
+        except (OSError, ValueError, IndexError):
+            pass
+    rows, cur = [], None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields) >= 5 and ":" not in fields[0]:
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                cur = [lo, hi, fields[1], fields[5] if len(fields) > 5 else "", 0, 0]
+                rows.append(cur)
+            elif line.startswith("Rss:"):
+                cur[4] = int(fields[1])
+            elif line.startswith("Anonymous:"):
+                cur[5] = int(fields[1])
+    for lo, hi, perms, path, rss, anon in rows:
+        if rss:
+            who = ",".join(n for n, sp in sps if lo <= sp < hi)
+            print("    %12x %6d KiB %s  rss %4d anon %4d  %s %s"
+                  % (lo, (hi - lo) >> 10, perms, rss, anon, os.path.basename(path), who))
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -128,6 +161,8 @@ def main():
         for kind, kib in sorted(kinds.items(), key=lambda kv: -kv[1]):
             if kib:
                 print("  %6d KiB  %s" % (kib, kind))
+        if DETAIL:
+            detail(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -79,7 +79,7 @@ impl Encoder {
     /// Clears this encoder and gives it `other`'s family names only (not their output), so
     /// that [`Encoder::has_family`] answers here as it would there. What is written after
     /// [`Encoder::mark`] is then copied back with [`Encoder::append_from`]. This is how a
-    /// collector running on a helper thread (see `collector::Guarded`) writes its own buffer.
+    /// collector running on a helper thread (see `collector::Guarded`) writes a buffer of its own.
     pub fn seed_families(&mut self, other: &Encoder) {
         self.clear();
         for &(start, len) in &other.families {

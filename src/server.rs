@@ -189,6 +189,9 @@ struct Loop {
     tls: bool,
     /// Which enabled collectors a `collect[]`/`exclude[]` request asks for (reused).
     only: Vec<bool>,
+    /// The code run once (start-up, a reload) is still mapped: dropped from the resident set
+    /// after the next answered collection (see [`page_out_code`]).
+    page_out: bool,
     #[cfg(feature = "tls")]
     auth: Option<crate::tls::Auth>,
 }
@@ -251,6 +254,7 @@ pub fn run(cfg: Config, scraper: Scraper, web: Option<Web>, args: Vec<OsString>)
         gzipped_fresh: false,
         tls: false,
         only: Vec::new(),
+        page_out: true,
         #[cfg(feature = "tls")]
         auth: None,
     };
@@ -300,6 +304,34 @@ fn wake_pipe() -> io::Result<(std::fs::File, libc::c_int)> {
     }
     // SAFETY: pipe2 just returned this descriptor and nothing else owns it.
     Ok((unsafe { std::fs::File::from_raw_fd(fds[0]) }, fds[1]))
+}
+
+/// Unmaps the binary's code and the read-only segment before it from this process
+/// (`MADV_DONTNEED`), once after start-up and its first answered scrape: the pages that option
+/// parsing, the config file and `--help`'s tables touched leave the resident set, and the ones
+/// a scrape runs fault back in from the page cache (where they stay: nothing is read from
+/// disk) on the next scrape. The linker puts the functions a scrape runs together at the
+/// start of .text (`make tiny-order`), so the rest stays out; later scrapes cost nothing
+/// (DESIGN.md: "Resident memory"). Safe because these pages are never written: a private
+/// file mapping that was not written refills from its file. Inlined into its (hot) caller and
+/// through `syscall`, so that returning from it faults no start-up code back in.
+#[inline(always)]
+fn page_out_code() {
+    extern "C" {
+        // The ELF header (the start of the first loaded segment) and the end of the code:
+        // both defined by GNU ld and lld. What follows `etext` (RELRO, data) is left alone.
+        static __ehdr_start: u8;
+        static etext: u8;
+    }
+    // Only the symbols' addresses are taken. The first segment starts on a page; the kernel
+    // rounds the length up to the page that holds `etext`, which holds only code.
+    let start = std::ptr::addr_of!(__ehdr_start) as usize;
+    let end = std::ptr::addr_of!(etext) as usize;
+    if end > start {
+        // SAFETY: [start, end) is this binary's read-only, never written file mappings; what
+        // runs from it afterwards faults back in. An error changes nothing.
+        unsafe { libc::syscall(libc::SYS_madvise, start, end - start, libc::MADV_DONTNEED) };
+    }
 }
 
 const BUSY: &[u8] = b"503 the collection did not finish within the scrape deadline\n";
@@ -359,6 +391,9 @@ impl Loop {
         if let Some(req) = self.in_flight.take() {
             let (status, bytes) = self.answer_collected(server, &req);
             self.log_parked(req.token, status, bytes);
+            if std::mem::take(&mut self.page_out) {
+                page_out_code();
+            }
         }
         while self.scraper.is_some() && self.in_flight.is_none() && !self.queued.is_empty() {
             let (token, _) = self.queued.remove(0);
@@ -489,6 +524,7 @@ impl Loop {
                 self.scraper = Some(scraper);
                 self.last = None;
                 self.gzipped_fresh = false;
+                self.page_out = true;
                 self.set_web(server, web);
                 let file = self
                     .cfg

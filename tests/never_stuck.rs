@@ -357,6 +357,16 @@ fn a_fuse_mount_whose_reads_never_return_does_not_stop_the_exporter() {
         );
     };
     assert!(text.contains("\nstuck_ok 1\n"), "the textfile is merged");
+    // The two helpers that were stuck end once their collectors are back on the shared one.
+    let start = Instant::now();
+    while count_entries(format!("/proc/{pid}/task")) != threads - 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{} threads, {threads} while stuck",
+            count_entries(format!("/proc/{pid}/task"))
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         text.contains("node_hwmon_temp_celsius{chip=\""),
         "hwmon reads again"

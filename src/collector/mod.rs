@@ -231,9 +231,10 @@ pub const ALL: &[Collector] = &[
 
 /// Collectors whose reads can block in the kernel: a textfile directory on a hung NFS or FUSE
 /// mount, a sysfs attribute whose driver waits on a dead I2C or ACPI bus, a process's cmdline
-/// or smaps_rollup while its mmap lock is held. Each runs on a helper thread of its own with
-/// its own [`Ctx`] (see [`Guarded`]): one thread hop per scrape, never one per read. A
-/// collector that may block adds its name here.
+/// or smaps_rollup while its mmap lock is held. They run one after the other on a helper
+/// thread with a [`Ctx`] of their own (see [`Guarded`]): one thread hop per collector and
+/// scrape, never one per read; a fresh helper only when one is stuck. A collector that may
+/// block adds its name here.
 pub const MAY_BLOCK: &[&str] = &[
     "hwmon",
     "namedprocess",
@@ -342,12 +343,37 @@ impl Instance {
     }
 }
 
-/// What a guarded collector takes to its helper thread and brings back: the collector, a
-/// context of its own and an encoder of its own (seeded with the scrape's family names).
-struct Job {
-    instance: Instance,
+/// What the guarded collectors share while none is stuck: a context and an output encoder
+/// (seeded with the scrape's family names before each run), and the file the context's
+/// [`Source`] is reading (see [`Source::publish_to`]).
+struct Kit {
     ctx: Ctx,
     out: Encoder,
+    reading: Arc<Mutex<PathBuf>>,
+}
+
+impl Kit {
+    fn new(src: &Source) -> Self {
+        let reading = Arc::new(Mutex::new(PathBuf::new()));
+        let mut src = src.clone();
+        src.publish_to(Arc::clone(&reading));
+        let mut ctx = Ctx::new(src);
+        // Grown to what the guarded collectors read, not the shared context's 64 KiB up front.
+        ctx.buf = String::new();
+        ctx.buf2 = String::new();
+        Kit {
+            ctx,
+            out: Encoder::new(),
+            reading,
+        }
+    }
+}
+
+/// What a guarded collector takes to a helper thread and brings back: the collector and the
+/// kit it runs with.
+struct Job {
+    instance: Instance,
+    kit: Kit,
     result: Result<(), Error>,
     /// What the last run allocated, counted on the helper thread so that the zero-allocation
     /// test sees it.
@@ -366,75 +392,116 @@ fn run_job(job: &mut Job) {
 }
 
 fn run_job_counted(job: &mut Job) {
-    job.result = job.instance.collect(&mut job.ctx, &mut job.out);
-    let ctx = &mut job.ctx;
-    ctx.src.trim(&mut [&mut ctx.buf, &mut ctx.buf2]);
+    if let Ok(mut p) = job.kit.reading.lock() {
+        p.as_mut_os_string().clear();
+    }
+    job.result = job.instance.collect(&mut job.kit.ctx, &mut job.kit.out);
 }
 
-/// A collector of [`MAY_BLOCK`], run through a [`Guard`]. When a run passes its deadline the
-/// job stays with the helper (blocked in the kernel) and later scrapes skip the collector at
-/// once, reporting success 0, until the helper hands the job back: at most one thread per
-/// stuck collector, and no descriptors beyond what that one run holds.
-pub struct Guarded {
+/// The helper thread and kit that the guarded collectors ([`MAY_BLOCK`]) take turns with,
+/// one after the other, while none is stuck: one thread for all of them.
+struct Helper {
     guard: Guard<Job>,
-    /// The job, while it is not with the helper.
-    home: Option<Job>,
-    /// The file the helper's [`Source`] is reading (see [`Source::publish_to`]).
-    reading: Arc<Mutex<PathBuf>>,
+    kit: Kit,
+}
+
+impl Helper {
+    fn new(src: &Source) -> Self {
+        Helper {
+            guard: Guard::new("proctap-guard", run_job),
+            kit: Kit::new(src),
+        }
+    }
+}
+
+/// A collector of [`MAY_BLOCK`], run on the shared [`Helper`]. When a run passes its deadline
+/// the job stays with that helper (blocked in the kernel), the next guarded collector gets a
+/// fresh helper and kit, and later scrapes skip this one at once, reporting success 0, until
+/// the helper hands the job back: at most one thread per stuck collector, and no descriptors
+/// beyond what that one run holds.
+struct Guarded {
+    /// The collector, while it is not on a helper.
+    home: Option<Instance>,
+    /// The helper a run that passed its deadline is still on, and the file it was reading.
+    away: Option<(Guard<Job>, Arc<Mutex<PathBuf>>)>,
+}
+
+fn stuck(reading: &Mutex<PathBuf>) -> Error {
+    let path = reading.lock().map(|p| p.clone()).unwrap_or_default();
+    Error::Stuck { path }
 }
 
 impl Guarded {
-    fn new(instance: Instance, src: &Source) -> Self {
-        let reading = Arc::new(Mutex::new(PathBuf::new()));
-        let mut src = src.clone();
-        src.publish_to(Arc::clone(&reading));
-        let mut ctx = Ctx::new(src);
-        // Grown to what this collector reads, not the shared context's 64 KiB up front.
-        ctx.buf = String::new();
-        ctx.buf2 = String::new();
-        Guarded {
-            guard: Guard::new("proctap-guard", run_job),
-            home: Some(Job {
-                instance,
-                ctx,
-                out: Encoder::new(),
-                result: Ok(()),
-                #[cfg(test)]
-                allocations: 0,
-            }),
-            reading,
+    /// Runs the collector into `out` on the spare helper (made from `src` when there is none),
+    /// waiting for it until `deadline` at most.
+    fn collect(
+        &mut self,
+        spare: &mut Option<Helper>,
+        src: &Source,
+        out: &mut Encoder,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        if let Some((mut guard, reading)) = self.away.take() {
+            let Some(job) = guard.take_back() else {
+                let err = stuck(&reading);
+                self.away = Some((guard, reading));
+                return Err(err);
+            };
+            self.home = Some(job.instance);
+            // Back from being stuck: its helper is the spare unless a fresh one took over
+            // (then this one's thread ends here).
+            if spare.is_none() {
+                *spare = Some(Helper {
+                    guard,
+                    kit: job.kit,
+                });
+            }
         }
-    }
-
-    fn stuck(&self) -> Error {
-        let path = self.reading.lock().map(|p| p.clone()).unwrap_or_default();
-        Error::Stuck { path }
-    }
-
-    /// Runs the collector into `out`, waiting for it until `deadline` at most.
-    fn collect(&mut self, out: &mut Encoder, deadline: Instant) -> Result<(), Error> {
-        if self.home.is_none() {
-            self.home = self.guard.take_back();
-        }
-        let Some(mut job) = self.home.take() else {
-            return Err(self.stuck());
+        let Some(instance) = self.home.take() else {
+            return Err(Error::Io {
+                path: PathBuf::from("(helper thread)"),
+                err: std::io::Error::other("the collector is on no thread"),
+            });
         };
-        job.out.seed_families(out);
-        let from = job.out.mark();
-        match self.guard.run(job, deadline) {
+        let Helper { mut guard, mut kit } = spare.take().unwrap_or_else(|| Helper::new(src));
+        kit.out.seed_families(out);
+        let from = kit.out.mark();
+        let reading = Arc::clone(&kit.reading);
+        let job = Job {
+            instance,
+            kit,
+            result: Ok(()),
+            #[cfg(test)]
+            allocations: 0,
+        };
+        match guard.run(job, deadline) {
             Ok(mut job) => {
                 #[cfg(test)]
                 crate::alloc_count::add(job.allocations);
                 let result = std::mem::replace(&mut job.result, Ok(()));
                 if result.is_ok() {
-                    out.append_from(&job.out, from);
+                    out.append_from(&job.kit.out, from);
                 }
-                self.home = Some(job);
+                self.home = Some(job.instance);
+                *spare = Some(Helper {
+                    guard,
+                    kit: job.kit,
+                });
                 result
             }
-            Err((Away::TimedOut, _)) => Err(self.stuck()),
+            Err((Away::TimedOut, _)) => {
+                let err = stuck(&reading);
+                self.away = Some((guard, reading));
+                Err(err)
+            }
             Err((away, back)) => {
-                self.home = back;
+                if let Some(job) = back {
+                    self.home = Some(job.instance);
+                    *spare = Some(Helper {
+                        guard,
+                        kit: job.kit,
+                    });
+                }
                 let err = match away {
                     Away::Spawn(e) => e,
                     _ => std::io::Error::other("the helper thread is busy"),
@@ -451,7 +518,7 @@ impl Guarded {
 /// An enabled collector: run on the scraping thread, or through its guard.
 enum Running {
     Direct(Instance),
-    Guarded(Box<Guarded>),
+    Guarded(Guarded),
 }
 
 #[cfg_attr(proctap_size, optimize(size))]
@@ -621,6 +688,9 @@ pub struct Scraper {
     /// Indexes into [`ALL`] of the enabled collectors, in table order.
     pub enabled: Vec<usize>,
     instances: Vec<Running>,
+    /// The helper thread and kit the guarded collectors run with, made on first use; `None`
+    /// while one of them runs.
+    spare: Option<Helper>,
     /// How long a scrape may take when the caller gives no deadline (`--web.scrape-timeout`).
     pub timeout: Duration,
     pub outcomes: Vec<Outcome>,
@@ -642,7 +712,10 @@ impl Scraper {
             .map(|c| {
                 let instance = build(c, settings)?;
                 Ok(if MAY_BLOCK.contains(&c.name) {
-                    Running::Guarded(Box::new(Guarded::new(instance, &ctx.src)))
+                    Running::Guarded(Guarded {
+                        home: Some(instance),
+                        away: None,
+                    })
                 } else {
                     Running::Direct(instance)
                 })
@@ -653,6 +726,7 @@ impl Scraper {
             ctx,
             enabled,
             instances,
+            spare: None,
             timeout: DEFAULT_TIMEOUT,
             outcomes,
             out: Encoder::new(),
@@ -699,7 +773,8 @@ impl Scraper {
                 Running::Guarded(g) => {
                     let share = deadline.saturating_duration_since(start) / guarded_left.max(1);
                     guarded_left = guarded_left.saturating_sub(1);
-                    g.collect(&mut self.out, start + share)
+                    let (spare, src) = (&mut self.spare, &self.ctx.src);
+                    g.collect(spare, src, &mut self.out, start + share)
                 }
             };
             let seconds = start.elapsed().as_secs_f64();
@@ -759,6 +834,10 @@ impl Scraper {
         }
         let ctx = &mut self.ctx;
         ctx.src.trim(&mut [&mut ctx.buf, &mut ctx.buf2]);
+        if let Some(Helper { kit, .. }) = &mut self.spare {
+            let ctx = &mut kit.ctx;
+            ctx.src.trim(&mut [&mut ctx.buf, &mut ctx.buf2]);
+        }
         let meta = Meta {
             outcomes: &self.outcomes,
             enabled: &self.enabled,
