@@ -3,8 +3,9 @@
 //!
 //! A process is known by pid + start time. What cannot change while it lives (command line,
 //! cgroup, user, classification, group) is worked out once, when it is first seen; a scrape
-//! then reads stat, status, io, wchan, the fd/ listing (and limits now and then) into reused
-//! buffers and updates the entry in place, so known processes cost no allocation. A process
+//! then reads stat, status, io, wchan (not again while it sleeps where it did: see
+//! [`still_blocked`]), the fd/ count (and limits now and then) into reused buffers and updates
+//! the entry in place, so known processes cost no allocation. A process
 //! with more than one thread also has its threads read (task/<tid>/status and wchan, and
 //! stat and io for the thread families), as process-exporter counts them; one with a single
 //! thread costs nothing more.
@@ -604,6 +605,8 @@ impl Labels {
 /// rather than an empty `Vec`'s 24. The box stays once made (a process whose thread count
 /// goes up and down does not allocate each time).
 #[derive(Debug, Default)]
+// The box is the point: 8 bytes where most processes have no threads to list.
+#[allow(clippy::box_collection)]
 struct Threads(Option<Box<Vec<Thread>>>);
 
 impl std::ops::Deref for Threads {
