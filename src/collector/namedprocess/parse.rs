@@ -154,8 +154,15 @@ pub struct Status<'a> {
 pub fn parse_status(text: &str) -> Result<Status<'_>, ParseError> {
     let (mut name, mut uid, mut vol, mut nonvol, mut swap) = (None, None, None, None, None);
     let (mut state, mut euid) = (None, None);
+    // Of status's ~56 lines only six are wanted: the others are passed over by their first two
+    // bytes, before any splitting and trimming (a sixth of namedprocess's CPU at 2,000 sleepers
+    // went to this function).
+    const FIRST: [&[u8]; 6] = [b"Na", b"St", b"Ui", b"Vm", b"vo", b"no"];
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
+        if !FIRST.iter().any(|f| line.as_bytes().starts_with(f)) {
+            continue;
+        }
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
