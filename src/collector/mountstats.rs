@@ -36,73 +36,73 @@ const HEAD: usize = XPRT + 13;
 /// bytes received, queue ms, response ms, request ms.
 const OP: usize = 10;
 
-const G: bool = true;
-const C: bool = false;
+/// The per-mount families (labels export, mountaddr, protocol) in the order of a record's
+/// values from [`AGE`] on, one a line: the name after `node_mountstats_nfs_` and node_exporter
+/// 1.5's HELP (two copy-paste slips included); `-` for a value it does not export (the port,
+/// the congestion wait event, connect time, active requests). A name not ending in `_total` is
+/// a gauge.
+const MOUNT: &str = "\
+age_seconds_total The age of the NFS mount in seconds.
+read_bytes_total Number of bytes read using the read() syscall.
+write_bytes_total Number of bytes written using the write() syscall.
+direct_read_bytes_total Number of bytes read using the read() syscall in O_DIRECT mode.
+direct_write_bytes_total Number of bytes written using the write() syscall in O_DIRECT mode.
+total_read_bytes_total Number of bytes read from the NFS server, in total.
+total_write_bytes_total Number of bytes written to the NFS server, in total.
+read_pages_total Number of pages read directly via mmap()'d files.
+write_pages_total Number of pages written directly via mmap()'d files.
+event_inode_revalidate_total Number of times cached inode attributes are re-validated from the server.
+event_dnode_revalidate_total Number of times cached dentry nodes are re-validated from the server.
+event_data_invalidate_total Number of times an inode cache is cleared.
+event_attribute_invalidate_total Number of times cached inode attributes are invalidated.
+event_vfs_open_total Number of times cached inode attributes are invalidated.
+event_vfs_lookup_total Number of times a directory lookup has occurred.
+event_vfs_access_total Number of times permissions have been checked.
+event_vfs_update_page_total Number of updates (and potential writes) to pages.
+event_vfs_read_page_total Number of pages read directly via mmap()'d files.
+event_vfs_read_pages_total Number of times a group of pages have been read.
+event_vfs_write_page_total Number of pages written directly via mmap()'d files.
+event_vfs_write_pages_total Number of times a group of pages have been written.
+event_vfs_getdents_total Number of times directory entries have been read with getdents().
+event_vfs_setattr_total Number of times directory entries have been read with getdents().
+event_vfs_flush_total Number of pending writes that have been forcefully flushed to the server.
+event_vfs_fsync_total Number of times fsync() has been called on directories and files.
+event_vfs_lock_total Number of times locking has been attempted on a file.
+event_vfs_file_release_total Number of times files have been closed and released.
+-
+event_truncation_total Number of times files have been truncated.
+event_write_extension_total Number of times a file has been grown due to writes beyond its existing end.
+event_silly_rename_total Number of times a file was removed while still open by another process.
+event_short_read_total Number of times the NFS server gave less data than expected while reading.
+event_short_write_total Number of times the NFS server wrote less data than expected while writing.
+event_jukebox_delay_total Number of times the NFS server indicated EJUKEBOX; retrieving data from offline storage.
+event_pnfs_read_total Number of NFS v4.1+ pNFS reads.
+event_pnfs_write_total Number of NFS v4.1+ pNFS writes.
+-
+transport_bind_total Number of times the client has had to establish a connection from scratch to the NFS server.
+transport_connect_total Number of times the client has made a TCP connection to the NFS server.
+-
+transport_idle_time_seconds Duration since the NFS mount last saw any RPC traffic, in seconds.
+transport_sends_total Number of RPC requests for this mount sent to the NFS server.
+transport_receives_total Number of RPC responses for this mount received from the NFS server.
+transport_bad_transaction_ids_total Number of times the NFS server sent a response with a transaction ID unknown to this client.
+-
+transport_backlog_queue_total Total number of items added to the RPC backlog queue.
+transport_maximum_rpc_slots Maximum number of simultaneously active RPC requests ever used.
+transport_sending_queue_total Total number of items added to the RPC transmission sending queue.
+transport_pending_queue_total Total number of items added to the RPC transmission pending queue.";
 
-/// Families with the export, mountaddr and protocol labels: name after `node_mountstats_nfs_`,
-/// HELP (node_exporter 1.5's, two copy-paste slips included), gauge or counter, record index.
-#[rustfmt::skip]
-const MOUNT: &[(&str, &str, bool, u8)] = &[
-    ("age_seconds_total", "The age of the NFS mount in seconds.", C, AGE as u8),
-    ("direct_read_bytes_total", "Number of bytes read using the read() syscall in O_DIRECT mode.", C, BYTES as u8 + 2),
-    ("direct_write_bytes_total", "Number of bytes written using the write() syscall in O_DIRECT mode.", C, BYTES as u8 + 3),
-    ("event_attribute_invalidate_total", "Number of times cached inode attributes are invalidated.", C, EVENTS as u8 + 3),
-    ("event_data_invalidate_total", "Number of times an inode cache is cleared.", C, EVENTS as u8 + 2),
-    ("event_dnode_revalidate_total", "Number of times cached dentry nodes are re-validated from the server.", C, EVENTS as u8 + 1),
-    ("event_inode_revalidate_total", "Number of times cached inode attributes are re-validated from the server.", C, EVENTS as u8),
-    ("event_jukebox_delay_total", "Number of times the NFS server indicated EJUKEBOX; retrieving data from offline storage.", C, EVENTS as u8 + 24),
-    ("event_pnfs_read_total", "Number of NFS v4.1+ pNFS reads.", C, EVENTS as u8 + 25),
-    ("event_pnfs_write_total", "Number of NFS v4.1+ pNFS writes.", C, EVENTS as u8 + 26),
-    ("event_short_read_total", "Number of times the NFS server gave less data than expected while reading.", C, EVENTS as u8 + 22),
-    ("event_short_write_total", "Number of times the NFS server wrote less data than expected while writing.", C, EVENTS as u8 + 23),
-    ("event_silly_rename_total", "Number of times a file was removed while still open by another process.", C, EVENTS as u8 + 21),
-    ("event_truncation_total", "Number of times files have been truncated.", C, EVENTS as u8 + 19),
-    ("event_vfs_access_total", "Number of times permissions have been checked.", C, EVENTS as u8 + 6),
-    ("event_vfs_file_release_total", "Number of times files have been closed and released.", C, EVENTS as u8 + 17),
-    ("event_vfs_flush_total", "Number of pending writes that have been forcefully flushed to the server.", C, EVENTS as u8 + 14),
-    ("event_vfs_fsync_total", "Number of times fsync() has been called on directories and files.", C, EVENTS as u8 + 15),
-    ("event_vfs_getdents_total", "Number of times directory entries have been read with getdents().", C, EVENTS as u8 + 12),
-    ("event_vfs_lock_total", "Number of times locking has been attempted on a file.", C, EVENTS as u8 + 16),
-    ("event_vfs_lookup_total", "Number of times a directory lookup has occurred.", C, EVENTS as u8 + 5),
-    ("event_vfs_open_total", "Number of times cached inode attributes are invalidated.", C, EVENTS as u8 + 4),
-    ("event_vfs_read_page_total", "Number of pages read directly via mmap()'d files.", C, EVENTS as u8 + 8),
-    ("event_vfs_read_pages_total", "Number of times a group of pages have been read.", C, EVENTS as u8 + 9),
-    ("event_vfs_setattr_total", "Number of times directory entries have been read with getdents().", C, EVENTS as u8 + 13),
-    ("event_vfs_update_page_total", "Number of updates (and potential writes) to pages.", C, EVENTS as u8 + 7),
-    ("event_vfs_write_page_total", "Number of pages written directly via mmap()'d files.", C, EVENTS as u8 + 10),
-    ("event_vfs_write_pages_total", "Number of times a group of pages have been written.", C, EVENTS as u8 + 11),
-    ("event_write_extension_total", "Number of times a file has been grown due to writes beyond its existing end.", C, EVENTS as u8 + 20),
-    ("read_bytes_total", "Number of bytes read using the read() syscall.", C, BYTES as u8),
-    ("read_pages_total", "Number of pages read directly via mmap()'d files.", C, BYTES as u8 + 6),
-    ("total_read_bytes_total", "Number of bytes read from the NFS server, in total.", C, BYTES as u8 + 4),
-    ("total_write_bytes_total", "Number of bytes written to the NFS server, in total.", C, BYTES as u8 + 5),
-    ("transport_backlog_queue_total", "Total number of items added to the RPC backlog queue.", C, XPRT as u8 + 9),
-    ("transport_bad_transaction_ids_total", "Number of times the NFS server sent a response with a transaction ID unknown to this client.", C, XPRT as u8 + 7),
-    ("transport_bind_total", "Number of times the client has had to establish a connection from scratch to the NFS server.", C, XPRT as u8 + 1),
-    ("transport_connect_total", "Number of times the client has made a TCP connection to the NFS server.", C, XPRT as u8 + 2),
-    ("transport_idle_time_seconds", "Duration since the NFS mount last saw any RPC traffic, in seconds.", G, XPRT as u8 + 4),
-    ("transport_maximum_rpc_slots", "Maximum number of simultaneously active RPC requests ever used.", G, XPRT as u8 + 10),
-    ("transport_pending_queue_total", "Total number of items added to the RPC transmission pending queue.", C, XPRT as u8 + 12),
-    ("transport_receives_total", "Number of RPC responses for this mount received from the NFS server.", C, XPRT as u8 + 6),
-    ("transport_sending_queue_total", "Total number of items added to the RPC transmission sending queue.", C, XPRT as u8 + 11),
-    ("transport_sends_total", "Number of RPC requests for this mount sent to the NFS server.", C, XPRT as u8 + 5),
-    ("write_bytes_total", "Number of bytes written using the write() syscall.", C, BYTES as u8 + 1),
-    ("write_pages_total", "Number of pages written directly via mmap()'d files.", C, BYTES as u8 + 7),
-];
-
-/// Families per operation (the labels above and `operation`): name, HELP, value index in an op
-/// (after its name), whether it is milliseconds written as seconds.
-#[rustfmt::skip]
-const OPS: &[(&str, &str, u8, bool)] = &[
-    ("operations_major_timeouts_total", "Number of times a request has had a major timeout for a given operation.", 2, false),
-    ("operations_queue_time_seconds_total", "Duration all requests spent queued for transmission for a given operation before they were sent, in seconds.", 5, true),
-    ("operations_received_bytes_total", "Number of bytes received for a given operation, including RPC headers and payload.", 4, false),
-    ("operations_request_time_seconds_total", "Duration all requests took from when a request was enqueued to when it was completely handled for a given operation, in seconds.", 7, true),
-    ("operations_requests_total", "Number of requests performed for a given operation.", 0, false),
-    ("operations_response_time_seconds_total", "Duration all requests took to get a reply back after a request for a given operation was transmitted, in seconds.", 6, true),
-    ("operations_sent_bytes_total", "Number of bytes sent for a given operation, including RPC headers and payload.", 3, false),
-    ("operations_transmissions_total", "Number of times an actual RPC request has been transmitted for a given operation.", 1, false),
-];
+/// The per-operation families (labels export, mountaddr, operation, protocol) in the order of
+/// an op's values; `_seconds_total` ones are milliseconds in the file.
+const OPS: &str = "\
+operations_requests_total Number of requests performed for a given operation.
+operations_transmissions_total Number of times an actual RPC request has been transmitted for a given operation.
+operations_major_timeouts_total Number of times a request has had a major timeout for a given operation.
+operations_sent_bytes_total Number of bytes sent for a given operation, including RPC headers and payload.
+operations_received_bytes_total Number of bytes received for a given operation, including RPC headers and payload.
+operations_queue_time_seconds_total Duration all requests spent queued for transmission for a given operation before they were sent, in seconds.
+operations_response_time_seconds_total Duration all requests took to get a reply back after a request for a given operation was transmitted, in seconds.
+operations_request_time_seconds_total Duration all requests took from when a request was enqueued to when it was completely handled for a given operation, in seconds.";
 
 pub const COLLECTOR: Collector = Collector {
     name: "mountstats",
@@ -156,6 +156,11 @@ fn values<'a>(
     Ok(k)
 }
 
+#[cold]
+fn expected(n: usize, what: &str, line: &str) -> ParseError {
+    ParseError::new(n, format!("expected {what}, found {line:?}"))
+}
+
 /// The `len` words of the record at `start` from `at` (empty if out of range).
 fn slot(recs: &mut [u64], at: usize, len: usize) -> &mut [u64] {
     recs.get_mut(at..at + len).unwrap_or_default()
@@ -182,6 +187,7 @@ fn mount_addr(line: &str) -> &str {
 /// Parses a mountstats text into `recs`: one record per exported NFS mount (see the constants
 /// above), duplicates left out. `mountinfo` (the same mounts, in order) gives the addresses;
 /// ranges index `text` and, for the address, `mountinfo`.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse_mountstats(
     text: &str,
     mountinfo: &str,
@@ -207,11 +213,10 @@ pub fn parse_mountstats(
             let [dev, mounted, on, _, with, fstype_word, fstype] =
                 std::array::from_fn(|_| f.next().unwrap_or(""));
             if (mounted, on, with, fstype_word) != ("mounted", "on", "with", "fstype") {
-                return Err(ParseError::new(
+                return Err(expected(
                     n,
-                    format!(
-                        "expected \"device NAME mounted on PATH with fstype TYPE\", found {line:?}"
-                    ),
+                    "\"device NAME mounted on PATH with fstype TYPE\"",
+                    line,
                 ));
             }
             let Some(vers) = f.next().and_then(|s| s.strip_prefix("statvers=")) else {
@@ -235,9 +240,10 @@ pub fn parse_mountstats(
         let start = *start;
         if *ops {
             let Some(name) = first.strip_suffix(':') else {
-                return Err(ParseError::new(
+                return Err(expected(
                     n,
-                    format!("expected \"OPERATION: VALUES\" of per-op statistics, found {line:?}"),
+                    "\"OPERATION: VALUES\" of per-op statistics",
+                    line,
                 ));
             };
             let at = recs.len();
@@ -286,6 +292,7 @@ pub fn parse_mountstats(
 
 /// Ends the record at `start`: drops it without a transport, or when an earlier record has the
 /// same export, protocol and address.
+#[cfg_attr(proctap_size, optimize(size))]
 fn finish(text: &str, mountinfo: &str, recs: &mut Vec<u64>, start: usize) {
     let (done, this) = recs.split_at(start);
     let key = |r: &[u64]| {
@@ -314,6 +321,7 @@ fn records(recs: &[u64]) -> impl Iterator<Item = &[u64]> {
     })
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     if !ctx
         .src
@@ -336,20 +344,29 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
             ("protocol", text_at(text, r, PROTO)),
         ]
     };
-    for &(name, help, gauge, at) in MOUNT {
-        let kind = if gauge { Kind::Gauge } else { Kind::Counter };
+    for (i, line) in MOUNT.lines().enumerate() {
+        let Some((name, help)) = line.split_once(' ') else {
+            continue;
+        };
+        let kind = if name.ends_with("_total") {
+            Kind::Counter
+        } else {
+            Kind::Gauge
+        };
         out.family_parts(&["node_mountstats_nfs_", name], help, kind);
         for r in records(recs) {
-            out.u64(&labels(r), r.get(at as usize).copied().unwrap_or(0));
+            out.u64(&labels(r), r.get(AGE + i).copied().unwrap_or(0));
         }
     }
-    for &(name, help, at, ms) in OPS {
+    for (i, line) in OPS.lines().enumerate() {
+        let (name, help) = line.split_once(' ').unwrap_or((line, ""));
         out.family_parts(&["node_mountstats_nfs_", name], help, Kind::Counter);
+        let ms = name.ends_with("_seconds_total");
         for r in records(recs) {
             let [e, a, p] = labels(r);
             for op in r.get(HEAD..).unwrap_or_default().chunks_exact(OP) {
                 let l = [e, a, ("operation", text_at(text, op, 0)), p];
-                let v = op.get(2 + at as usize).copied().unwrap_or(0);
+                let v = op.get(2 + i).copied().unwrap_or(0);
                 if ms {
                     // node_exporter 1.5 keeps milliseconds below 2^53 before dividing.
                     out.f64(&l, (v % (1 << 53)) as f64 / 1000.0);
@@ -611,7 +628,8 @@ mod tests {
         }
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
         // Three mounts (the fourth repeats the first); 69 NFSv4 ops and 22 NFSv3 ops twice.
-        assert_eq!(samples, 3 * MOUNT.len() + OPS.len() * (69 + 22 + 22));
-        assert_eq!(MOUNT.len(), 45);
+        assert_eq!(samples, 3 * 45 + 8 * (69 + 22 + 22));
+        assert_eq!(MOUNT.lines().filter(|l| *l != "-").count(), 45);
+        assert_eq!(MOUNT.lines().count(), HEAD - AGE);
     }
 }
