@@ -1,16 +1,19 @@
 //! `mountstats` (off by default, feature `server`): `<procfs>/self/mountstats` (the NFS client's
 //! statistics of each mount, fs/nfs/super.c `nfs_show_stats` and net/sunrpc/stats.c
-//! `rpc_clnt_show_stats`) → node_mountstats_nfs_*, as node_exporter 1.5 reports them.
+//! `rpc_clnt_show_stats`) → node_mountstats_nfs_*, as node_exporter 1.5 reports them, plus two
+//! families of later node_exporters: `node_mountstats_nfs_operations_errors_total` (the 9th
+//! per-op value, Linux 5.3+; 0 before) and `node_mountstats_nfs_mountpoint_info`.
 //!
 //! Like node_exporter it reads the mounts of its own process (`self`), and takes the `mountaddr`
 //! label from the `addr=` super option of the same entry of `self/mountinfo` (both files list
 //! the mount namespace in the same order). Only `nfs` and `nfs4` mounts with statistics
 //! (`statvers=`) are exported; a mount whose export, transport protocol and address equal an
-//! earlier one's (the same export mounted twice shares the kernel's counters) is skipped, as in
-//! node_exporter 1.5. With several `xprt:` lines (nconnect) the last one counts, as in 1.5.
-//! Where 1.5 fails the whole collector, proctap is lenient on what newer kernels may print: a
-//! statvers other than 1.0 reads as 1.1, lines longer than expected have their extra values
-//! ignored, statistics of a non-NFS mount and an `xprt:` of another transport (rdma) are
+//! earlier one's (the same export mounted twice shares the kernel's counters) has only its
+//! `mountpoint_info`, as in node_exporter. With several `xprt:` lines (nconnect) the last one
+//! counts, as in 1.5 (later node_exporters add a `transport` label, which would change 1.5's
+//! series). Where 1.5 fails the whole collector, proctap is lenient on what newer kernels may
+//! print: a statvers other than 1.0 reads as 1.1, lines longer than expected have their extra
+//! values ignored, statistics of a non-NFS mount and an `xprt:` of another transport (rdma) are
 //! skipped (a mount without a tcp or udp transport then has no series); `no device` entries
 //! count when pairing with mountinfo (1.5 skips them and pairs the later mounts wrongly).
 use crate::collector::{Build, Collector, Ctx, Sources, What};
@@ -22,10 +25,13 @@ use crate::source::{Error, ParseError, Root};
 const DEV: usize = 0; // export: start, end in the mountstats text
 const ADDR: usize = 2; // mountaddr: start, end in the mountinfo text
 const PROTO: usize = 4; // transport protocol: start, end in the mountstats text
-const NOPS: usize = 6;
-const AGE: usize = 7;
+const MP: usize = 6; // mount point: start, end in the mountstats text
+/// 1 when an earlier record has the same export, protocol and address (it has no ops then).
+const DUP: usize = 8;
+const NOPS: usize = 9;
+const AGE: usize = 10;
 /// `bytes:` (8 values): normal read/write, direct read/write, server read/write, read/write pages.
-const BYTES: usize = 8;
+const BYTES: usize = AGE + 1;
 /// `events:` (27 values, `NFSIOS_*` of include/linux/nfs_iostat.h).
 const EVENTS: usize = BYTES + 8;
 /// `xprt:` in the tcp layout (13 values): port, bind, connect, connect time, idle time, sends,
@@ -33,8 +39,8 @@ const EVENTS: usize = BYTES + 8;
 const XPRT: usize = EVENTS + 27;
 const HEAD: usize = XPRT + 13;
 /// Each op after the head: name start, end, then ops, transmissions, major timeouts, bytes sent,
-/// bytes received, queue ms, response ms, request ms.
-const OP: usize = 10;
+/// bytes received, queue ms, response ms, request ms, errors (Linux 5.3+; 0 before).
+const OP: usize = 11;
 
 /// The per-mount families (labels export, mountaddr, protocol) in the order of a record's
 /// values from [`AGE`] on, one a line: the name after `node_mountstats_nfs_` and node_exporter
@@ -102,7 +108,8 @@ operations_sent_bytes_total Number of bytes sent for a given operation, includin
 operations_received_bytes_total Number of bytes received for a given operation, including RPC headers and payload.
 operations_queue_time_seconds_total Duration all requests spent queued for transmission for a given operation before they were sent, in seconds.
 operations_response_time_seconds_total Duration all requests took to get a reply back after a request for a given operation was transmitted, in seconds.
-operations_request_time_seconds_total Duration all requests took from when a request was enqueued to when it was completely handled for a given operation, in seconds.";
+operations_request_time_seconds_total Duration all requests took from when a request was enqueued to when it was completely handled for a given operation, in seconds.
+operations_errors_total Number of errors for a given operation";
 
 pub const COLLECTOR: Collector = Collector {
     name: "mountstats",
@@ -210,7 +217,7 @@ pub fn parse_mountstats(
         }
         if entry {
             let info_line = info.next().unwrap_or("");
-            let [dev, mounted, on, _, with, fstype_word, fstype] =
+            let [dev, mounted, on, mp, with, fstype_word, fstype] =
                 std::array::from_fn(|_| f.next().unwrap_or(""));
             if (mounted, on, with, fstype_word) != ("mounted", "on", "with", "fstype") {
                 return Err(expected(
@@ -230,7 +237,8 @@ pub fn parse_mountstats(
             recs.resize(start + HEAD, 0);
             let [d0, d1] = range(text, dev);
             let [a0, a1] = range(mountinfo, mount_addr(info_line));
-            put(slot(recs, start, 4), &[d0, d1, a0, a1]);
+            let [m0, m1] = range(text, mp);
+            put(slot(recs, start, 8), &[d0, d1, a0, a1, 0, 0, m0, m1]);
             open = Some((start, false));
             continue;
         }
@@ -248,8 +256,8 @@ pub fn parse_mountstats(
             };
             let at = recs.len();
             let [r0, r1] = range(text, name);
-            recs.extend_from_slice(&[r0, r1, 0, 0, 0, 0, 0, 0, 0, 0]);
-            values(slot(recs, at + 2, 8), f, 8, n, first)?;
+            recs.extend_from_slice(&[r0, r1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            values(slot(recs, at + 2, 9), f, 8, n, first)?;
             if let Some(count) = recs.get_mut(start + NOPS) {
                 *count += 1;
             }
@@ -290,8 +298,10 @@ pub fn parse_mountstats(
     Ok(())
 }
 
-/// Ends the record at `start`: drops it without a transport, or when an earlier record has the
-/// same export, protocol and address.
+/// Ends the record at `start`: drops it without a transport or when an earlier one has the
+/// same export, protocol, address and mount point; marks it [`DUP`] (and drops its ops) when an
+/// earlier one has the same export, protocol and address (the same export mounted twice shares
+/// the kernel's counters): only its `mountpoint_info` is written, as node_exporter does.
 #[cfg_attr(proctap_size, optimize(size))]
 fn finish(text: &str, mountinfo: &str, recs: &mut Vec<u64>, start: usize) {
     let (done, this) = recs.split_at(start);
@@ -303,9 +313,25 @@ fn finish(text: &str, mountinfo: &str, recs: &mut Vec<u64>, start: usize) {
         )
     };
     let k = key(this);
-    let dup = k.1.is_empty() || records(done).any(|r| key(r) == k);
-    if dup {
-        recs.truncate(start);
+    let mp = text_at(text, this, MP);
+    // 0: drop it, 1: a duplicate, 2: keep it.
+    let mut verdict = if k.1.is_empty() { 0 } else { 2 };
+    for r in records(done) {
+        if key(r) == k {
+            if text_at(text, r, MP) == mp {
+                verdict = 0;
+                break;
+            }
+            verdict = verdict.min(1);
+        }
+    }
+    match verdict {
+        0 => recs.truncate(start),
+        1 => {
+            recs.truncate(start + HEAD);
+            put(slot(recs, start + DUP, 2), &[1, 0]);
+        }
+        _ => {}
     }
 }
 
@@ -344,6 +370,16 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
             ("protocol", text_at(text, r, PROTO)),
         ]
     };
+    let stats = || records(recs).filter(|r| r.get(DUP) == Some(&0));
+    out.family(
+        "node_mountstats_nfs_mountpoint_info",
+        "Info metric for an NFS mountpoint.",
+        Kind::Gauge,
+    );
+    for r in records(recs) {
+        let [e, a, p] = labels(r);
+        out.u64(&[e, a, ("mountpoint", text_at(text, r, MP)), p], 1);
+    }
     for (i, line) in MOUNT.lines().enumerate() {
         let Some((name, help)) = line.split_once(' ') else {
             continue;
@@ -354,7 +390,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
             Kind::Gauge
         };
         out.family_parts(&["node_mountstats_nfs_", name], help, kind);
-        for r in records(recs) {
+        for r in stats() {
             out.u64(&labels(r), r.get(AGE + i).copied().unwrap_or(0));
         }
     }
@@ -362,7 +398,7 @@ pub fn collect(ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
         let (name, help) = line.split_once(' ').unwrap_or((line, ""));
         out.family_parts(&["node_mountstats_nfs_", name], help, Kind::Counter);
         let ms = name.ends_with("_seconds_total");
-        for r in records(recs) {
+        for r in stats() {
             let [e, a, p] = labels(r);
             for op in r.get(HEAD..).unwrap_or_default().chunks_exact(OP) {
                 let l = [e, a, ("operation", text_at(text, op, 0)), p];
@@ -390,6 +426,7 @@ mod tests {
         let mut recs = Vec::new();
         parse_mountstats(text, info, &mut recs).map_err(|e| e.to_string())?;
         Ok(records(&recs)
+            .filter(|r| r[DUP] == 0)
             .map(|r| {
                 let ops = r
                     .get(HEAD..)
@@ -464,7 +501,7 @@ mod tests {
         );
         assert_eq!(ops.len(), 2);
         assert_eq!(ops[1].0, "GETATTR");
-        assert_eq!(ops[1].1, [812, 813, 1, 97440, 90944, 12, 655, 701]);
+        assert_eq!(ops[1].1, [812, 813, 1, 97440, 90944, 12, 655, 701, 3]);
     }
 
     #[test]
@@ -497,7 +534,8 @@ mod tests {
         assert_eq!(x(2), [800, 1, 1, 0, 5, 70, 70, 0, 71, 0, 0, 0, 0]);
         assert_eq!(
             m[2].4[1],
-            ("READ".into(), vec![40, 40, 0, 5120, 2621440, 2, 90, 95])
+            ("READ".into(), vec![40, 40, 0, 5120, 2621440, 2, 90, 95, 0]),
+            "no errors column before Linux 5.3: 0"
         );
         assert!(m.iter().all(|m| m.2.is_empty()), "no mountinfo: no address");
     }
@@ -511,7 +549,8 @@ mod tests {
             + "device other mounted on /o with fstype ceph statvers=1.1\n\tage:\t5\n\n"
             + &nfs("srv:/home", "nfs4", "1.1", tcp, OPS9)
             // The same export mounted again shares its superblock: the same counters.
-            + &nfs("srv:/home", "nfs4", "1.1", tcp, OPS9)
+            + &nfs("srv:/home", "nfs4", "1.1", tcp, OPS9).replace("/mnt/x", "/home2")
+            + &nfs("srv:/home", "nfs4", "1.1", tcp, OPS9).replace("/mnt/x", "/home2")
             + &nfs("srv:/home", "nfs4", "1.1", "\txprt:\tudp 0 1 5 5 0 5 0 1 5 0 \n", OPS9)
             + &nfs("rdma-srv:/x", "nfs4", "1.1", "\txprt:\trdma 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", OPS9)
             // nconnect=2: two transports; node_exporter 1.5 keeps the last.
@@ -521,6 +560,7 @@ mod tests {
                     31 1 0:41 / /o rw - ceph other rw\n\
                     32 1 0:42 / /home rw - nfs4 srv:/home rw,vers=4.2,addr=192.0.2.1\n\
                     33 1 0:42 / /home2 rw - nfs4 srv:/home rw,vers=4.2,addr=192.0.2.1\n\
+                    35 1 0:42 / /home2 rw - nfs4 srv:/home rw,vers=4.2,addr=192.0.2.1\n\
                     34 1 0:43 / /home3 rw - nfs4 srv:/home rw,vers=4.2,proto=udp,addr=192.0.2.1\n";
         let m = parse(&text, info).unwrap();
         let keys: Vec<_> = m.iter().map(|m| (&*m.0, &*m.1, &*m.2)).collect();
@@ -533,6 +573,21 @@ mod tests {
             ]
         );
         assert_eq!(m[2].3[XPRT - AGE + 4], 9, "the last xprt line's idle time");
+        // The /home2 mount is kept for its mountpoint_info only (no ops); its repeat is not.
+        let mut recs = Vec::new();
+        parse_mountstats(&text, info, &mut recs).unwrap();
+        let all: Vec<_> = records(&recs)
+            .map(|r| (text_at(&text, r, MP), r[DUP], r[NOPS]))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                ("/mnt/x", 0, 2),
+                ("/home2", 1, 0),
+                ("/mnt/x", 0, 2),
+                ("/mnt/x", 0, 2)
+            ]
+        );
     }
 
     #[test]
@@ -623,12 +678,15 @@ mod tests {
             format!("node_mountstats_nfs_operations_queue_time_seconds_total{{{home},operation=\"READ\",protocol=\"tcp\"}} 2488.026\n"),
             "node_mountstats_nfs_transport_sends_total{export=\"[2001:db8::20]:/volume1/backup\",mountaddr=\"2001:db8::20\",protocol=\"udp\"} 8149814\n".into(),
             "node_mountstats_nfs_transport_maximum_rpc_slots{export=\"198.51.100.7:/export/media\",mountaddr=\"198.51.100.7\",protocol=\"tcp\"} 0\n".into(),
+            format!("node_mountstats_nfs_mountpoint_info{{{home},mountpoint=\"/mnt/nas\",protocol=\"tcp\"}} 1\n"),
+            format!("node_mountstats_nfs_operations_errors_total{{{home},operation=\"REMOVE\",protocol=\"tcp\"}} 3\n"),
         ] {
             assert!(text.contains(&line), "{line} missing");
         }
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
-        // Three mounts (the fourth repeats the first); 69 NFSv4 ops and 22 NFSv3 ops twice.
-        assert_eq!(samples, 3 * 45 + 8 * (69 + 22 + 22));
+        // Four mount points, three mounts (the fourth repeats the first); 69 NFSv4 ops and
+        // 22 NFSv3 ops twice.
+        assert_eq!(samples, 4 + 3 * 45 + 9 * (69 + 22 + 22));
         assert_eq!(MOUNT.lines().filter(|l| *l != "-").count(), 45);
         assert_eq!(MOUNT.lines().count(), HEAD - AGE);
     }
