@@ -195,6 +195,7 @@ fn mount_addr(line: &str) -> &str {
 /// above), duplicates left out. `mountinfo` (the same mounts, in order) gives the addresses;
 /// ranges index `text` and, for the address, `mountinfo`.
 #[cfg_attr(proctap_size, optimize(size))]
+#[inline(never)]
 pub fn parse_mountstats(
     text: &str,
     mountinfo: &str,
@@ -303,6 +304,7 @@ pub fn parse_mountstats(
 /// earlier one has the same export, protocol and address (the same export mounted twice shares
 /// the kernel's counters): only its `mountpoint_info` is written, as node_exporter does.
 #[cfg_attr(proctap_size, optimize(size))]
+#[inline(never)]
 fn finish(text: &str, mountinfo: &str, recs: &mut Vec<u64>, start: usize) {
     let (done, this) = recs.split_at(start);
     let key = |r: &[u64]| {
