@@ -126,8 +126,12 @@ pub const COLLECTOR: Collector = Collector {
     build: Build::Plain(collect),
 };
 
-/// A field's byte range in `text` (a subslice of it), as two record words.
+/// A field's byte range in `text` (a subslice of it), as two record words. An empty field may
+/// be a literal from elsewhere: its range is empty.
 fn range(text: &str, field: &str) -> [u64; 2] {
+    if field.is_empty() {
+        return [0, 0];
+    }
     let start = (field.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
     [start as u64, (start + field.len()) as u64]
 }
@@ -306,7 +310,8 @@ pub fn parse_mountstats(
 #[cfg_attr(proctap_size, optimize(size))]
 #[inline(never)]
 fn finish(text: &str, mountinfo: &str, recs: &mut Vec<u64>, start: usize) {
-    let (done, this) = recs.split_at(start);
+    let done = recs.get(..start).unwrap_or_default();
+    let this = recs.get(start..).unwrap_or_default();
     let key = |r: &[u64]| {
         (
             text_at(text, r, DEV),
@@ -664,6 +669,30 @@ mod tests {
             e(&ok.replace("\tage:\t3600", "\tage:\t")),
             "line 3: expected at least 1 values after \"age:\", found 0"
         );
+    }
+
+    #[test]
+    fn collect_without_nfs_or_mountinfo_and_with_garbage() {
+        let dir = std::env::temp_dir().join(format!("proctap-mountstats-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("proc/self")).unwrap();
+        let file = dir.join("proc/self/mountstats");
+        let mut ctx = crate::collector::tree_ctx(&dir);
+        let mut out = Encoder::new();
+        std::fs::write(&file, "device proc mounted on /proc with fstype proc\n").unwrap();
+        collect(&mut ctx, &mut out).unwrap();
+        assert!(out.as_bytes().is_empty(), "no NFS mount: no series");
+        let tcp = "\txprt:\ttcp 0 1 1 0 0 5 5 0 5 0 1 5 0 \n";
+        std::fs::write(&file, nfs("a:/b", "nfs", "1.1", tcp, OPS9)).unwrap();
+        collect(&mut ctx, &mut out).unwrap();
+        let text = String::from_utf8(out.as_bytes().to_vec()).unwrap();
+        assert!(
+            text.contains("node_mountstats_nfs_age_seconds_total{export=\"a:/b\",mountaddr=\"\",protocol=\"tcp\"} 3600\n"),
+            "no mountinfo: an empty mountaddr\n{text}"
+        );
+        std::fs::write(&file, "device a:/b mounted\n").unwrap();
+        let e = collect(&mut ctx, &mut out).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(e.ends_with("self/mountstats:1: expected \"device NAME mounted on PATH with fstype TYPE\", found \"device a:/b mounted\""), "{e}");
     }
 
     #[test]
