@@ -115,7 +115,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("mdadm", "this tiny build leaves it out"),
     #[cfg(not(feature = "server"))]
     ("meminfo_numa", "this build has no server collectors"),
-    ("mountstats", ""),
+    #[cfg(not(feature = "server"))]
+    ("mountstats", "this build has no server collectors"),
     #[cfg(not(feature = "extras"))]
     ("network_route", "this tiny build leaves it out"),
     #[cfg(not(feature = "server"))]
@@ -663,13 +664,13 @@ mod tests {
         );
         let netlink = find("collector.arp.netlink").unwrap();
         assert_eq!(g(netlink, Value::Bool(false)).0, Level::Info);
-        let mountstats = find("collector.mountstats").unwrap();
+        let logind = find("collector.logind").unwrap();
         assert!(
-            g(mountstats, Value::Bool(true))
+            g(logind, Value::Bool(true))
                 .1
-                .contains("no mountstats collector"),
+                .contains("no logind collector"),
             "{:?}",
-            g(mountstats, Value::Bool(true))
+            g(logind, Value::Bool(true))
         );
         let old = find("collector.diskstats.ignored-devices").unwrap();
         assert_eq!(old.alias_of(), Some("collector.diskstats.device-exclude"));

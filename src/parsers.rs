@@ -10,8 +10,8 @@ use crate::collector::{
 };
 #[cfg(feature = "server")]
 use crate::collector::{
-    bcache, btrfs, buddyinfo, edac, kernel_hung, ksmd, lnstat, meminfo_numa, nfs, nfsd, selinux,
-    slabinfo, sysctl, xfs, zfs, zoneinfo,
+    bcache, btrfs, buddyinfo, edac, kernel_hung, ksmd, lnstat, meminfo_numa, mountstats, nfs, nfsd,
+    selinux, slabinfo, sysctl, xfs, zfs, zoneinfo,
 };
 #[cfg(feature = "extras")]
 use crate::collector::{
@@ -145,6 +145,9 @@ pub const ALL: &[(&str, Parser)] = &[
         sink(crate::http::parse_head(t.as_bytes(), 8 << 10, 100))
     }),
     #[cfg(feature = "server")]
+    ("mountstats", |t| {
+        sink(mountstats::parse_mountstats(t, t, &mut Vec::new()))
+    }),
     ("nfs", |t| sink(nfs::parse_nfs(t))),
     #[cfg(feature = "server")]
     ("nfsd", |t| sink(nfsd::parse_nfsd(t))),

@@ -110,7 +110,8 @@ pub fn cap_for(root: Root, rel: &[&str]) -> u64 {
             if table
                 .iter()
                 .any(|t| first == *t || (t.ends_with('/') && first.starts_with(t)))
-                || (first.ends_with("/mounts"))
+                || first.ends_with("/mounts")
+                || first.starts_with("self/mount")
             {
                 PROC_TABLE_CAP
             } else {

@@ -82,6 +82,7 @@ const SERVER_COLLECTORS: &[&str] = &[
     "ksmd",
     "lnstat",
     "meminfo_numa",
+    "mountstats",
     "nfs",
     "nfsd",
     "nvme",

@@ -61,6 +61,8 @@ pub mod mdadm;
 pub mod meminfo;
 #[cfg(feature = "server")]
 pub mod meminfo_numa;
+#[cfg(feature = "server")]
+pub mod mountstats;
 pub mod namedprocess;
 pub mod netclass;
 pub mod netdev;
@@ -167,6 +169,8 @@ pub const ALL: &[Collector] = &[
     meminfo::COLLECTOR,
     #[cfg(feature = "server")]
     meminfo_numa::COLLECTOR,
+    #[cfg(feature = "server")]
+    mountstats::COLLECTOR,
     namedprocess::COLLECTOR,
     netclass::COLLECTOR,
     netdev::COLLECTOR,

@@ -92,6 +92,7 @@ pub const GOLDEN_FLAGS: &[&str] = &[
     "--collector.cpu.info.flags-include=^(aes|avx.*|sse4_2|sha_ni|vmx)$",
     "--collector.cpu.info.bugs-include=.",
     "--collector.stat.softirq",
+    "--collector.mountstats",
 ];
 
 /// `proctap once` against the fixtures with extra flags.
