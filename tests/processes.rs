@@ -510,17 +510,25 @@ fn differential(args: &[String], label: &str) -> (Vec<String>, BTreeSet<String>)
         std::thread::sleep(Duration::from_millis(50));
     }
     let ours = || proctap_live(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let timed = |f: &dyn Fn() -> String| {
+    let timed = |f: &(dyn Fn() -> String + Sync)| {
         let t0 = Instant::now();
         let text = f();
         (t0 + (Instant::now() - t0) / 2, text)
     };
     let pe = || common::get_metrics(&addr).expect("process-exporter scrape");
-    let (pe_t1, pe1) = timed(&pe);
-    let (pt_t1, pt1) = timed(&ours);
+    // Both exporters read at the same time, so that their rates cover nearly the same window:
+    // the workload's switch rate moves with the machine's load (Python threads and the GIL),
+    // and reads taken one after the other compared windows shifted by a scrape.
+    let both = || {
+        std::thread::scope(|s| {
+            let a = s.spawn(|| timed(&pe));
+            let b = s.spawn(|| timed(&ours));
+            (a.join().unwrap(), b.join().unwrap())
+        })
+    };
+    let ((pe_t1, pe1), (pt_t1, pt1)) = both();
     std::thread::sleep(Duration::from_secs(2));
-    let (pe_t2, pe2) = timed(&pe);
-    let (pt_t2, pt2) = timed(&ours);
+    let ((pe_t2, pe2), (pt_t2, pt2)) = both();
     let pe = Reading {
         first: by_group(&pe1),
         second: by_group(&pe2),
