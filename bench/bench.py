@@ -9,6 +9,9 @@ bench/run.sh builds proctap and the large tree, then runs this. Environment:
   BENCH_OUT      where the markdown goes besides stdout (default BENCHMARKS.md).
   BENCH_TREE     the large tree (default target/bench-tree).
   BENCH_COMMAND  the command line to print in the report (run.sh sets it).
+  BENCH_PROCS    0 skips the per-process section at scale (bench/procs.py: 2,000 and 10,000
+                 sleepers and the many-threads case against the kept-descriptor floor and
+                 process-exporter; its PROCS_* variables apply).
 
 Every scrape is a fresh HTTP/1.0 connection timed with time.perf_counter from connect() to EOF.
 The two exporters are scraped alternately (A B, then B A, ...), so both see the same machine.
@@ -397,7 +400,7 @@ def machine():
     return model, os.cpu_count(), os.uname().release, ver, nev, pev
 
 
-def report(rows, raws, notes, proc_notes, started_at, elapsed):
+def report(rows, raws, notes, proc_notes, started_at, elapsed, procs=None):
     model, ncpu, kernel, ver, nev, pev = machine()
     cmd = os.environ.get("BENCH_COMMAND", "make bench")
     o = []
@@ -456,29 +459,86 @@ def report(rows, raws, notes, proc_notes, started_at, elapsed):
             label[len("processes: "):], ms(r["median"]), "yes" if r["median"] <= 0.05 else "no"))
     if not proc_rows:
         o.append("| 2,000 processes <= 50 ms | live | skipped: namedprocess collector not built | - |")
+    goals, cases = procs_goals(procs or "")
+    o.extend(goals)
     o.append("")
     for n in proc_notes:
         o.append("Processes: " + n + "\n")
+    if procs:
+        o.append("## Processes at scale (bench/procs.py)\n")
+        o.append("`python3 bench/procs.py %s` in the same run: CPU per process charged from the contestants' "
+                 "schedstat run times, one collection of each per round in a rotating order; the floor is "
+                 "bench/kept_floor.c (preads of stat, status, io, wchan and an fstat of fd/ per PID, "
+                 "nothing parsed or written).\n" % os.path.relpath(PROCTAP, ROOT))
+        o.append(procs.strip())
+        o.append("")
     return "\n".join(o).rstrip() + "\n"
+
+
+def procs_rows(text):
+    """{case label: {contestant: (median µs per process, RSS KiB)}} from bench/procs.py's tables."""
+    cases, label = {}, None
+    for line in text.splitlines():
+        if line.startswith("### "):
+            label = line[4:].split(" (")[0]
+            cases[label] = {}
+        elif label and line.startswith("| ") and not line.startswith("| |"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            try:
+                cases[label][cells[0]] = (float(cells[1]), int(cells[4]))
+            except (ValueError, IndexError):
+                pass
+    return cases
+
+
+def procs_goals(text):
+    """issue 15's budgets, from bench/procs.py's tables: 2,000 processes within 1.25x of the kept
+    floor and 15x cheaper than process-exporter; 10,000 no dearer per process, in 8 MiB."""
+    out, cases = [], procs_rows(text)
+    pt = "proctap --proc-kept-files 20000"
+    small, large = cases.get("2000 sleepers", {}), cases.get("10000 sleepers", {})
+    if pt in small and "floor: kept preads" in small and "process-exporter" in small:
+        us, floor, pe = small[pt][0], small["floor: kept preads"][0], small["process-exporter"][0]
+        out.append("| 2,000 processes <= 1.25x the kept-descriptor floor | live, 2000 sleepers | %.2f / %.2f µs per process = %.2fx | %s |" % (
+            us, floor, us / floor, "yes" if us <= 1.25 * floor else "no"))
+        out.append("| 2,000 processes >= 15x cheaper than process-exporter | live, 2000 sleepers | %.2f / %.2f µs per process = 1/%.1f | %s |" % (
+            us, pe, pe / us, "yes" if pe >= 15 * us else "no"))
+    if pt in small and pt in large:
+        out.append("| 10,000 processes: cost per process no higher than at 2,000 | live, 10000 sleepers | %.2f vs %.2f µs | %s |" % (
+            large[pt][0], small[pt][0], "yes" if large[pt][0] <= small[pt][0] * 1.1 else "no"))
+        out.append("| 10,000 processes: RSS <= 8 MiB | live, 10000 sleepers | %.2f MiB | %s |" % (
+            large[pt][1] / 1024, "yes" if large[pt][1] <= 8 * 1024 else "no"))
+    return out, cases
+
+
+def procs_section():
+    if os.environ.get("BENCH_PROCS", "1") == "0" or not os.path.exists(PROCTAP):
+        return None
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "procs.py"), PROCTAP],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        return "bench/procs.py failed (exit %d): %s" % (r.returncode, r.stderr.strip()[-400:])
+    return r.stdout
 
 
 def main():
     started_at = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.time()
     tree = os.environ.get("BENCH_TREE", os.path.join(TARGET_DIR, "bench-tree"))
-    rows, raws, notes, proc_notes = [], [], {}, []
+    rows, raws, notes, proc_notes, procs = [], [], {}, [], None
     try:
         host_section("small (fixtures/)", os.path.join(ROOT, "fixtures"), SCRAPES, RSS_SCRAPES,
                      rows, raws, notes)
         host_section("large (bench-tree)", tree, max(10, SCRAPES // 20), max(20, SCRAPES // 4),
                      rows, raws, notes)
         process_section(max(10, SCRAPES // 40), rows, proc_notes)
+        procs = procs_section()
     finally:
         for p in started:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    text = report(rows, raws, notes, proc_notes, started_at, time.time() - t0)
+    text = report(rows, raws, notes, proc_notes, started_at, time.time() - t0, procs)
     sys.stdout.write(text)
     out = os.environ.get("BENCH_OUT", os.path.join(ROOT, "BENCHMARKS.md"))
     if out:
