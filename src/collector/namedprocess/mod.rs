@@ -264,7 +264,8 @@ pub const COLLECTOR: Collector = Collector {
             What::PerProcess("smaps_rollup"),
             What::Netlink(
                 crate::netlink::Family::SockDiag,
-                "SOCK_DIAG_BY_FAMILY dump, IPPROTO_TCP: the selected processes' TCP bytes",
+                "SOCK_DIAG_BY_FAMILY dump, IPPROTO_TCP: the selected processes' TCP bytes and \
+                 listening TCP ports (else /proc/net/tcp, tcp6)",
             ),
         ],
         hint: "other users' io and fd need CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (root, or the \
