@@ -6,7 +6,9 @@ kept-descriptor floor, the open/read/close floor and process-exporter, interleav
 
 Environment: PROCS_COUNTS (sleeper counts, default "2000,10000"), PROCS_ROUNDS (rounds per
 case, default 5), PROCS_THREADS ("P,T": P processes of T threads for the many-threads case,
-default "20,100"; "" skips it). Not part of `make test` or `make bench`: it starts 10,000
+default "20,100"; "" skips it), PROCS_BASELINE (another proctap binary, e.g. main's build: run
+with `--proc-kept-files 20000` as one more contestant, so a change is measured before and after
+in the same interleaved rounds). Not part of `make test` or `make bench`: it starts 10,000
 processes.
 
 Each round takes one collection from every contestant, in a rotating order, and charges each
@@ -33,6 +35,7 @@ PROCESS_EXPORTER = shutil.which("prometheus-process-exporter") or "/usr/bin/prom
 COUNTS = [int(c) for c in os.environ.get("PROCS_COUNTS", "2000,10000").split(",") if c]
 ROUNDS = int(os.environ.get("PROCS_ROUNDS", "5"))
 THREADS = os.environ.get("PROCS_THREADS", "20,100")
+BASELINE = os.environ.get("PROCS_BASELINE", "")
 FILES = "stat,status,io,wchan,fd"
 TMP = tempfile.mkdtemp(prefix="proctap-procs-")
 started = []
@@ -167,7 +170,9 @@ def contestants(floor_exe, threads):
         f.write('process_names:\n  - name: "{{.Comm}}"\n    cmdline:\n    - \'.+\'\n')
     pt = [PROCTAP, "--collectors", "namedprocess", "--top-n", "5", "--listen", "127.0.0.1:PORT",
           "--log-level", "warn"] + (["--proc-threads"] if threads else [])
-    return [
+    base = [Server("baseline %s --proc-kept-files 20000" % os.path.basename(BASELINE),
+                   [BASELINE] + pt[1:] + ["--proc-kept-files", "20000"])] if BASELINE else []
+    return base + [
         Server("proctap --proc-kept-files 20000", pt + ["--proc-kept-files", "20000"]),
         Server("proctap (default: 1024 kept)", pt),
         # 64 files leave no room to keep any either (40 waiting requests, a listener, 32 others).

@@ -264,7 +264,8 @@ pub const COLLECTOR: Collector = Collector {
             What::PerProcess("smaps_rollup"),
             What::Netlink(
                 crate::netlink::Family::SockDiag,
-                "SOCK_DIAG_BY_FAMILY dump, IPPROTO_TCP: the selected processes' TCP bytes",
+                "SOCK_DIAG_BY_FAMILY dump, IPPROTO_TCP: the selected processes' TCP bytes and \
+                 listening TCP ports (else /proc/net/tcp, tcp6)",
             ),
         ],
         hint: "other users' io and fd need CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (root, or the \
@@ -1028,7 +1029,6 @@ fn collect(opts: &ProcOpts, st: &mut State, ctx: &mut Ctx, out: &mut Encoder) ->
     sum(st, opts);
     select(st, opts);
     detail(st, src, &mut ctx.buf)?;
-    tcp_traffic(st);
     write_groups(st, opts, &clock, out);
     write_selected(st, opts, &clock, out);
     out.family(
@@ -2121,13 +2121,18 @@ fn detail(st: &mut State, src: &mut Source, buf: &mut String) -> Result<(), Erro
             st.listed.push(i);
         }
     }
-    if st.sockets.is_empty() {
-        return Ok(());
-    }
     st.sockets.sort_unstable();
     // A socket dup'ed within a process counts once (one shared across processes, for each).
     st.sockets.dedup();
+    // The TCP ports come from the dump when it works; /proc/net/tcp{,6} otherwise.
+    let tcp_dumped = tcp_traffic(st);
+    if st.sockets.is_empty() {
+        return Ok(());
+    }
     for (k, proto) in Proto::ALL.iter().enumerate() {
+        if proto.is_tcp() && tcp_dumped {
+            continue;
+        }
         if !src.read_optional(Root::Proc, &["net/", proto.file()], buf)? {
             continue;
         }
@@ -2150,12 +2155,14 @@ fn detail(st: &mut State, src: &mut Source, buf: &mut String) -> Result<(), Erro
     Ok(())
 }
 /// One sock_diag dump of the TCP sockets (IPv4 and IPv6) with their tcp_info, when a process
-/// whose fd/ was listed is selected and --path.procfs is the kernel's; each listed process's
-/// totals then take this dump's sockets. A failed dump changes no totals (they are written as
-/// they were); a kernel without inet_diag is not asked again.
-fn tcp_traffic(st: &mut State) {
+/// whose fd/ was listed is selected and --path.procfs is the kernel's: the listening sockets
+/// among `sockets` go to `ports` (as /proc/net/tcp and tcp6 would give them), and each listed
+/// process's totals take this dump's other sockets. True when the dump worked (its ports are
+/// this scrape's TCP ports); a failed dump adds no ports and changes no totals (they are
+/// written as they were); a kernel without inet_diag is not asked again.
+fn tcp_traffic(st: &mut State) -> bool {
     if !st.live || st.no_diag || st.listed.is_empty() {
-        return;
+        return false;
     }
     st.seen.clear();
     st.seen.resize(st.sockets.len(), None);
@@ -2163,27 +2170,36 @@ fn tcp_traffic(st: &mut State) {
         Some(s) => s,
         None => match netlink::Socket::open(netlink::NETLINK_SOCK_DIAG) {
             Ok(s) => st.diag.insert(s),
-            Err(e) => return no_diag(st, e.into()),
+            Err(e) => {
+                no_diag(st, e.into());
+                return false;
+            }
         },
     };
-    let (sockets, seen) = (&st.sockets, &mut st.seen);
-    let mut on_msg = |m: &[u8]| {
-        if let Some((ino, b)) = traffic::parse_diag(m)? {
+    let ports_before = st.ports.len();
+    // The index of each family's protocol in Proto::ALL.
+    for (family, k) in [(libc::AF_INET, 0), (libc::AF_INET6, 1)] {
+        let (sockets, seen, ports) = (&st.sockets, &mut st.seen, &mut st.ports);
+        // Where `ino`'s entries start in `sockets`, and how many there are.
+        let find = |ino: u64| {
             let from = sockets.partition_point(|&(s, _)| s < ino);
-            let same = sockets
-                .get(from..)
-                .unwrap_or(&[])
-                .iter()
-                .take_while(|s| s.0 == ino);
-            for (k, _) in same.enumerate() {
-                if let Some(slot) = seen.get_mut(from + k) {
+            let same = sockets.get(from..).unwrap_or(&[]);
+            (from, same.iter().take_while(|s| s.0 == ino).count())
+        };
+        let mut on_msg = |m: &[u8]| {
+            if let Some((ino, port)) = traffic::listening(m) {
+                let (from, n) = find(ino);
+                for &(_, i) in sockets.get(from..from + n).unwrap_or(&[]) {
+                    ports.push((i, k, port));
+                }
+            } else if let Some((ino, b)) = traffic::parse_diag(m)? {
+                let (from, n) = find(ino);
+                for slot in seen.get_mut(from..from + n).unwrap_or(&mut []) {
                     *slot = Some(b);
                 }
             }
-        }
-        Ok(())
-    };
-    for family in [libc::AF_INET, libc::AF_INET6] {
+            Ok(())
+        };
         let (ext, states) = (traffic::EXT_INFO, traffic::STATES);
         let r = netlink::dump_tcp(
             sock,
@@ -2194,7 +2210,9 @@ fn tcp_traffic(st: &mut State) {
             &mut on_msg,
         );
         if let Err(e) = r {
-            return no_diag(st, e);
+            st.ports.truncate(ports_before);
+            no_diag(st, e);
+            return false;
         }
     }
     for &i in &st.listed {
@@ -2206,6 +2224,7 @@ fn tcp_traffic(st: &mut State) {
         let now = now.filter_map(|(s, b)| Some((s.0, (*b)?)));
         p.traffic.get_or_insert_with(Box::default).update(now);
     }
+    true
 }
 
 /// A failed dump: logged, and no totals change; a kernel without inet_diag (or a policy that
@@ -3877,7 +3896,90 @@ time.sleep(600)
         assert_eq!(rx, Some(1000.0));
         // The client's 1000 bytes and SYN, and the server's SYN.
         assert!(matches!(tx, Some(1001.0 | 1002.0)), "{tx:?}");
-        let (n, ()) = crate::alloc_count::allocations(|| tcp_traffic(&mut t.p.st));
+        let st = &mut t.p.st;
+        st.ports.clear();
+        let (n, dumped) = crate::alloc_count::allocations(|| tcp_traffic(st));
+        assert!(dumped);
         assert_eq!(n, 0, "a steady-state dump allocates");
+    }
+
+    /// A child listening on TCP 127.0.0.1 and [::1] and bound to a UDP port, with an
+    /// established connection to its IPv4 listener: the listening ports of the sock_diag dump
+    /// are those /proc/net/tcp and tcp6 give (labels and values), the dump takes them without
+    /// allocating, and UDP still comes from /proc/net/udp.
+    #[test]
+    fn live_listening_ports_from_the_dump_are_those_of_proc_net() {
+        if !is_procfs(&mut Source::new("/proc".into(), "/sys".into(), "/".into())) {
+            return;
+        }
+        const CHILD: &str = r#"
+import ctypes, socket, sys, time
+ctypes.CDLL(None).prctl(15, b"kptlisten", 0, 0, 0)
+l4 = socket.socket(); l4.bind(("127.0.0.1", 0)); l4.listen(1)
+l6 = socket.socket(socket.AF_INET6); l6.bind(("::1", 0)); l6.listen(1)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+c = socket.create_connection(l4.getsockname()); a, _ = l4.accept()
+ports = (l4.getsockname()[1], l6.getsockname()[1], u.getsockname()[1])
+print("%d %d %d" % ports, flush=True)
+time.sleep(600)
+"#;
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", CHILD])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+        let want: Vec<u16> = line
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        let pid = child.id();
+        let ports_of = |out: &str| -> Vec<(String, u16)> {
+            let prefix = format!("proctap_process_listening_port{{pid=\"{pid}\",");
+            let labels = out
+                .lines()
+                .filter_map(|l| l.strip_prefix(&prefix)?.strip_suffix("} 1"));
+            labels
+                .map(|l| {
+                    let proto = l
+                        .split("proto=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap();
+                    let port = l
+                        .split("port=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap();
+                    (proto.to_string(), port.parse().unwrap())
+                })
+                .collect()
+        };
+        let mut t = live("kptlisten", &[("proc-name", "kptlisten")]);
+        let dumped = ports_of(&scrape(&mut t));
+        let st = &mut t.p.st;
+        assert!(st.diag.is_some() && !st.no_diag, "the dump was not taken");
+        st.ports.clear();
+        let (n, took) = crate::alloc_count::allocations(|| tcp_traffic(st));
+        assert!(took);
+        assert_eq!(n, 0, "a steady-state dump allocates");
+        let tcp: Vec<(usize, u16)> = st.ports.iter().map(|&(_, k, p)| (k, p)).collect();
+        assert_eq!(tcp, [(0, want[0]), (1, want[1])], "the dump's TCP ports");
+        // The same scrape through /proc/net/tcp and tcp6.
+        st.no_diag = true;
+        let read = ports_of(&scrape(&mut t));
+        let _ = child.kill();
+        let _ = child.wait();
+        let expected = [("tcp", want[0]), ("tcp6", want[1]), ("udp", want[2])];
+        let expected: Vec<(String, u16)> =
+            expected.iter().map(|&(p, n)| (p.to_string(), n)).collect();
+        assert_eq!(dumped, expected);
+        assert_eq!(read, dumped);
     }
 }

@@ -1,17 +1,22 @@
-//! The TCP bytes of the selected processes: one sock_diag dump of the TCP sockets (IPv4, then
-//! IPv6) with `INET_DIAG_INFO` per scrape, each socket's `struct tcp_info` matched to the
-//! processes by the socket inodes of their fd/. A process's totals are the last counts of its
-//! sockets that are gone (its base) plus the counts of those open now, so they never drop when
-//! a socket closes.
+//! The TCP bytes and listening TCP ports of the selected processes: one sock_diag dump of the
+//! TCP sockets (IPv4, then IPv6) with `INET_DIAG_INFO` per scrape, each socket matched to the
+//! processes by the socket inodes of their fd/: a listening one gives a port (what
+//! /proc/net/tcp{,6} would, without walking the kernel's socket tables twice more), the others
+//! their `struct tcp_info`. A process's totals are the last counts of its sockets that are gone
+//! (its base) plus the counts of those open now, so they never drop when a socket closes.
+use super::parse::TCP_LISTEN;
 use crate::netlink::{self, NlError};
 
 /// `INET_DIAG_INFO`: the attribute with `struct tcp_info`; asked for by its bit, 1 << (2 - 1).
 const INET_DIAG_INFO: u16 = 2;
 pub const EXT_INFO: u8 = 1 << (INET_DIAG_INFO - 1);
-/// Every state but LISTEN (10, no bytes), TIME_WAIT (6) and NEW_SYN_RECV (12): neither has a
-/// tcp_info nor an inode.
-pub const STATES: u32 = 0xfff & !(1 << 10) & !(1 << 6);
-/// In `struct inet_diag_msg`: `idiag_inode` (u32).
+/// Every state but TIME_WAIT (6) and NEW_SYN_RECV (12): neither has a tcp_info nor an inode.
+/// LISTEN (10) sockets give the listening ports (and no bytes).
+pub const STATES: u32 = 0xfff & !(1 << 6);
+/// In `struct inet_diag_msg`: `idiag_state` (u8), `id.idiag_sport` (u16, network byte order),
+/// `idiag_inode` (u32).
+const STATE_AT: usize = 1;
+const SPORT_AT: usize = 4;
 const INODE_AT: usize = 68;
 /// In `struct tcp_info` (linux/tcp.h): after 8 u8 fields, 24 u32 (to `tcpi_total_retrans` at
 /// 100) and the u64 `tcpi_pacing_rate` (104) and `tcpi_max_pacing_rate` (112) come
@@ -42,6 +47,17 @@ pub fn parse_diag(payload: &[u8]) -> Result<Option<(u64, Bytes)>, NlError> {
         Ok(())
     })?;
     Ok(bytes.filter(|_| inode != 0).map(|b| (u64::from(inode), b)))
+}
+
+/// The inode and local port of a listening socket's `inet_diag_msg`; None for any other state,
+/// a socket without an inode or a message too short to hold one.
+pub fn listening(payload: &[u8]) -> Option<(u64, u16)> {
+    if payload.get(STATE_AT) != Some(&TCP_LISTEN) {
+        return None;
+    }
+    let port = payload.get(SPORT_AT..SPORT_AT + 2)?;
+    let inode = netlink::u32_at(payload, INODE_AT).filter(|&i| i != 0)?;
+    Some((u64::from(inode), u16::from_be_bytes([port[0], port[1]])))
 }
 
 /// One process's TCP bytes.
@@ -131,6 +147,23 @@ mod tests {
         assert_eq!(parse_diag(&diag(0, 1, 2, 248)).unwrap(), None, "orphaned");
         let bare = vec![0u8; netlink::INET_DIAG_MSG_LEN];
         assert_eq!(parse_diag(&bare).unwrap(), None, "no tcp_info");
+    }
+
+    #[test]
+    fn the_port_of_a_listening_socket() {
+        let mut m = diag(4_242, 0, 0, 248);
+        m[STATE_AT] = TCP_LISTEN;
+        // Port 9100 in network byte order; the destination port (6) is 0 for a listener.
+        m[SPORT_AT..SPORT_AT + 2].copy_from_slice(&9100u16.to_be_bytes());
+        assert_eq!(listening(&m), Some((4_242, 9100)));
+        m[INODE_AT..INODE_AT + 4].copy_from_slice(&0u32.to_ne_bytes());
+        assert_eq!(listening(&m), None, "no inode");
+        let est = diag(4_242, 1, 2, 248);
+        assert_eq!(listening(&est), None, "established");
+        assert_eq!(listening(&m[..40]), None);
+        for n in 0..m.len() {
+            let _ = listening(&m[..n]);
+        }
     }
 
     #[test]
