@@ -416,8 +416,10 @@ fn merge_and_write(
             &merged,
             &by_name,
             &mut series,
-            asked,
-            out,
+            &mut Exported {
+                out,
+                asked: &mut *asked,
+            },
         ) {
             Ok(()) => {
                 for (ti, fam) in families.iter().enumerate() {
@@ -518,6 +520,20 @@ fn merge_and_write(
     all_ok
 }
 
+/// [`Encoder::has_family`], noting each question and answer for [`Cache`].
+struct Exported<'a> {
+    out: &'a Encoder,
+    asked: &'a mut Vec<(String, bool)>,
+}
+
+impl Exported<'_> {
+    fn has_family(&mut self, name: &str) -> bool {
+        let answer = self.out.has_family(name);
+        self.asked.push((name.to_owned(), answer));
+        answer
+    }
+}
+
 /// Logs that the file at `path` is skipped; returns the warning's text.
 fn reject(path: &str, line: usize, msg: &str) -> String {
     let err = if line > 0 {
@@ -539,8 +555,7 @@ fn check_file(
     merged: &[Merged],
     by_name: &HashMap<&str, usize>,
     series: &mut HashMap<String, usize>,
-    asked: &mut Vec<(String, bool)>,
-    out: &Encoder,
+    exported: &mut Exported,
 ) -> Result<(), (usize, String)> {
     let path_of = |i: usize| files.get(i).map_or("", |f| f.path.as_str());
     for fam in families.iter().filter(|f| !f.samples.is_empty()) {
@@ -569,9 +584,7 @@ fn check_file(
         }
         match by_name.get(name).and_then(|&m| merged.get(m)) {
             None => {
-                let exported = out.has_family(name);
-                asked.push((name.to_owned(), exported));
-                if exported {
+                if exported.has_family(name) {
                     return Err((
                         first_line,
                         format!(
