@@ -122,7 +122,13 @@ struct Cache {
 impl Cache {
     /// Whether the files in `dir`, listed in `names`, are those of the kept output, and the
     /// families already in `out` are those it saw.
-    fn still_fits(&mut self, dir: &Path, names: &crate::source::NameList, out: &Encoder) -> bool {
+    fn still_fits(
+        &mut self,
+        dir: &Path,
+        names: &crate::source::NameList,
+        out: &Encoder,
+        src: &crate::source::Source,
+    ) -> bool {
         if !self.valid || names.iter().count() != self.names.len() {
             return false;
         }
@@ -133,6 +139,8 @@ impl Cache {
             self.path.clear();
             self.path.push(dir);
             self.path.push(name);
+            // A stat can block too (NFS, FUSE): say which file, as a read does.
+            src.publish_in(dir, name);
             match std::fs::metadata(&self.path) {
                 Ok(m) if m.is_file() && Stamp::of(&m) == stamp => {}
                 _ => return false,
@@ -223,7 +231,7 @@ fn collect(
     if let Some(dir) = dir {
         ctx.src.publish(dir);
         let listed = list_prom_files(dir, &mut ctx.names, &mut cache.dirents);
-        if listed && cache.still_fits(dir, &ctx.names, out) {
+        if listed && cache.still_fits(dir, &ctx.names, out, &ctx.src) {
             for err in &cache.rejected {
                 log::warn("skipping textfile", &[("err", err)]);
             }
