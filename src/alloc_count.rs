@@ -175,4 +175,82 @@ mod tests {
         );
         assert_eq!(n, 0, "selected processes, sched, smaps and ports allocate");
     }
+
+    #[test]
+    fn unchanged_textfiles_do_not_allocate() {
+        let dir = std::env::temp_dir().join(format!("proctap-alloc-tf-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = [
+            ("backup.prom", "# HELP backup_last_success_timestamp_seconds Unix time of the last good backup.\n# TYPE backup_last_success_timestamp_seconds gauge\nbackup_last_success_timestamp_seconds{repository=\"nas\",target=\"/etc\"} 1795300012\nbackup_last_success_timestamp_seconds{repository=\"usb\",target=\"/srv/data\"} 1795301847.25\n"),
+            ("jobs.prom", "# TYPE jobs_total counter\njobs_total{job=\"a\"} 1\nqueue_depth{queue=\"mail \\\"hi\\\"\"} 3\n"),
+            ("more-jobs.prom", "# HELP jobs_total Jobs run.\n# TYPE jobs_total counter\njobs_total{job=\"b\",host=\"x\"} 2\nlast_ratio NaN\n"),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        // A file changed less than 2 s before it is read is read again next time (racily
+        // clean): wait until these are older than that by their mtime and ctime (which nothing
+        // can set back).
+        let newest_ns = || {
+            use std::os::unix::fs::MetadataExt;
+            let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+            files
+                .iter()
+                .map(|(n, _)| {
+                    let m = std::fs::metadata(dir.join(n)).unwrap();
+                    ns(m.mtime(), m.mtime_nsec()).max(ns(m.ctime(), m.ctime_nsec()))
+                })
+                .max()
+                .unwrap()
+        };
+        let now_ns = || {
+            let d = std::time::UNIX_EPOCH.elapsed().unwrap();
+            d.as_nanos() as i128
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while now_ns() - newest_ns() < 2_100_000_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the clock does not move"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let cfg = crate::cli::parse([format!("--collector.textfile.directory={}", dir.display())])
+            .unwrap();
+        let i = collector::by_name("textfile").unwrap();
+        let mut s = Scraper::new(fixture_ctx(), &cfg.settings, vec![i]).unwrap();
+        // The collector's output, without the meta-metrics (a duration) that follow it.
+        let textfile_part = |s: &Scraper| {
+            let out = String::from_utf8_lossy(s.out.as_bytes()).into_owned();
+            let end = out.find("node_textfile_scrape_error 0\n").unwrap() + 29;
+            out[..end].to_owned()
+        };
+        assert!(s.scrape());
+        let first = textfile_part(&s);
+        assert!(
+            first.contains(
+                "jobs_total{host=\"\",job=\"a\"} 1\njobs_total{host=\"x\",job=\"b\"} 2\n"
+            ),
+            "{first}"
+        );
+        assert!(
+            first.ends_with("\nnode_textfile_scrape_error 0\n"),
+            "{first}"
+        );
+        assert_eq!(
+            first.matches("node_textfile_mtime_seconds{file=").count(),
+            3
+        );
+        for scrape in 2..5 {
+            let (n, ok) = allocations(|| s.scrape());
+            assert!(ok);
+            assert_eq!(
+                n, 0,
+                "textfile allocates in scrape {scrape} of unchanged files"
+            );
+            assert_eq!(textfile_part(&s), first);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

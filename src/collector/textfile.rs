@@ -11,10 +11,15 @@
 //!
 //! This collector must run after every other host collector (it is last in `ALL`) so that
 //! [`Encoder::has_family`] sees their families.
+//!
+//! A scrape in which every file is as it was at the last clean scrape writes that scrape's
+//! output again instead of reading and parsing the files (see [`Cache`]): the steady state
+//! does not allocate, however many series the files hold.
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
-use std::time::UNIX_EPOCH;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::collector::{Build, Collect, Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
@@ -48,6 +53,123 @@ struct TextFile {
     path: String,
     text: String,
     mtime: i64,
+    /// The identity of what was read, from the open descriptor.
+    stamp: Stamp,
+    /// Changed so shortly before it was read that a later change could leave `stamp` as it is.
+    racy: bool,
+}
+
+/// What tells one version of a file from another without reading it: the file itself (device,
+/// inode), its size and its mtime and ctime in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Self {
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    /// Whether the mtime or ctime is less than [`RACY_NS`] before `read_ns` (or after it): a
+    /// rewrite right after the read could then keep the same timestamps (filesystems keep
+    /// them at a granularity from nanoseconds to 2 s), so the file is read again next time,
+    /// as git treats a "racily clean" index entry.
+    fn racy(&self, read_ns: i128) -> bool {
+        let ns = |(s, n): (i64, i64)| i128::from(s) * 1_000_000_000 + i128::from(n);
+        ns(self.mtime).max(ns(self.ctime)) > read_ns - RACY_NS
+    }
+}
+
+/// How much older than the moment it was read a file's timestamps must be for the file to be
+/// trusted as unchanged while its [`Stamp`] is.
+const RACY_NS: i128 = 2_000_000_000;
+
+/// The last scrape that listed the directory and read every file: the files' stamps, the
+/// questions it asked [`Encoder::has_family`] with their answers, the files it rejected and its
+/// output. While the directory lists the same names, each stats to the same [`Stamp`], none was
+/// racily clean and every question gets the same answer, the output would be the same bytes:
+/// they are written again and the rejections logged again. A scrape that could not list the
+/// directory or read a file is never kept.
+#[derive(Default)]
+struct Cache {
+    valid: bool,
+    names: Vec<String>,
+    stamps: Vec<(Stamp, bool)>,
+    asked: Vec<(String, bool)>,
+    /// The warnings for the files it rejected, logged again with every reuse.
+    rejected: Vec<String>,
+    out: Encoder,
+    /// Reused for the stat of each file.
+    path: PathBuf,
+    /// Reused for the directory's getdents64 records.
+    dirents: Vec<u8>,
+    /// Whether the last scrape wrote the kept output.
+    #[cfg(test)]
+    reused: bool,
+}
+
+impl Cache {
+    /// Whether the files in `dir`, listed in `names`, are those of the kept output, and the
+    /// families already in `out` are those it saw.
+    fn still_fits(
+        &mut self,
+        dir: &Path,
+        names: &crate::source::NameList,
+        out: &Encoder,
+        src: &crate::source::Source,
+    ) -> bool {
+        if !self.valid || names.iter().count() != self.names.len() {
+            return false;
+        }
+        for ((name, kept), &(stamp, racy)) in names.iter().zip(&self.names).zip(&self.stamps) {
+            if racy || name != kept {
+                return false;
+            }
+            self.path.clear();
+            self.path.push(dir);
+            self.path.push(name);
+            // A stat can block too (NFS, FUSE): say which file, as a read does.
+            src.publish_in(dir, name);
+            match std::fs::metadata(&self.path) {
+                Ok(m) if m.is_file() && Stamp::of(&m) == stamp => {}
+                _ => return false,
+            }
+        }
+        self.asked.iter().all(|(n, a)| out.has_family(n) == *a)
+    }
+
+    /// Keeps what was written into `out` from `mark` on, read from `files` (named `names`).
+    fn keep(
+        &mut self,
+        dir: &Path,
+        names: &crate::source::NameList,
+        files: &[TextFile],
+        out: &Encoder,
+        mark: usize,
+    ) {
+        self.names.clear();
+        self.names.extend(names.iter().map(str::to_owned));
+        self.stamps.clear();
+        self.stamps.extend(files.iter().map(|f| (f.stamp, f.racy)));
+        self.out.clear();
+        self.out.append_from(out, mark);
+        self.valid = self.names.len() == self.stamps.len();
+        // Room for every file's path now, so that the next scrape does not allocate.
+        let longest = self.names.iter().map(String::len).max().unwrap_or(0);
+        self.path.clear();
+        self.path.reserve(dir.as_os_str().len() + 1 + longest);
+    }
 }
 
 /// A family merged over the accepted files.
@@ -78,6 +200,7 @@ pub const COLLECTOR: Collector = Collector {
     build: Build::New(|s| {
         Ok(Box::new(Textfile {
             directory: s.path("collector.textfile.directory"),
+            cache: Cache::default(),
         }))
     }),
 };
@@ -85,21 +208,46 @@ pub const COLLECTOR: Collector = Collector {
 /// `--collector.textfile.directory`, taken as given (not under --path.rootfs); `None`
 /// (node_exporter's default, "") means no textfiles.
 pub struct Textfile {
-    pub directory: Option<std::path::PathBuf>,
+    pub directory: Option<PathBuf>,
+    cache: Cache,
 }
 
 impl Collect for Textfile {
     fn collect(&mut self, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
-        collect(self.directory.as_deref(), ctx, out)
+        collect(self.directory.as_deref(), &mut self.cache, ctx, out)
     }
 }
 
-fn collect(dir: Option<&Path>, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+fn collect(
+    dir: Option<&Path>,
+    cache: &mut Cache,
+    ctx: &mut Ctx,
+    out: &mut Encoder,
+) -> Result<(), Error> {
     let mut errored = false;
+    let mark = out.mark();
     let dir = dir.filter(|d| !d.as_os_str().is_empty());
+    let mut kept = None;
     if let Some(dir) = dir {
         ctx.src.publish(dir);
-        errored |= !list_prom_files(dir, &mut ctx.names);
+        let listed = list_prom_files(dir, &mut ctx.names, &mut cache.dirents);
+        if listed && cache.still_fits(dir, &ctx.names, out, &ctx.src) {
+            for err in &cache.rejected {
+                log::warn("skipping textfile", &[("err", err)]);
+            }
+            out.append_from(&cache.out, 0);
+            #[cfg(test)]
+            {
+                cache.reused = true;
+            }
+            return Ok(());
+        }
+        cache.valid = false;
+        #[cfg(test)]
+        {
+            cache.reused = false;
+        }
+        errored |= !listed;
         let dir_str = dir.to_string_lossy();
         let mut files: Vec<TextFile> = Vec::new();
         let mut total = 0u64;
@@ -117,7 +265,10 @@ fn collect(dir: Option<&Path>, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
                 }
             }
         }
-        errored |= !merge_and_write(&files, out);
+        let read_all = !errored;
+        errored |= !merge_and_write(&files, &mut cache.asked, &mut cache.rejected, out);
+        // Only a scrape that listed the directory and read every file can be reused.
+        kept = Some(files).filter(|_| read_all);
     }
     out.family(
         "node_textfile_scrape_error",
@@ -125,76 +276,69 @@ fn collect(dir: Option<&Path>, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
         Kind::Gauge,
     );
     out.u64(&[], u64::from(errored));
+    if let (Some(dir), Some(files)) = (dir, kept) {
+        cache.keep(dir, &ctx.names, &files, out, mark);
+    }
     Ok(())
 }
 
-/// Lists the `*.prom` names in `dir` into `names`, sorted; false (after logging) on a problem.
-fn list_prom_files(dir: &Path, names: &mut crate::source::NameList) -> bool {
+/// Lists the `*.prom` names in `dir` into `names`, sorted, with getdents64 into `dirents`
+/// (`std::fs::read_dir` allocates for every entry); false (after logging) on a problem.
+fn list_prom_files(dir: &Path, names: &mut crate::source::NameList, dirents: &mut Vec<u8>) -> bool {
     names.clear();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
+    let listed = crate::source::open_dir(dir).and_then(|d| {
+        let mut ok = true;
+        let (mut seen, mut count) = (0, 0);
+        crate::source::for_each_dir_entry(&d, dirents, |name| {
+            seen += 1;
+            if seen == MAX_DIR_ENTRIES + 1 {
+                let err = format!(
+                    "{}: more than {MAX_DIR_ENTRIES} entries, the rest are ignored; expected a directory of a few .prom files",
+                    dir.display()
+                );
+                log::warn("textfile directory too large", &[("err", &err)]);
+                ok = false;
+            }
+            if seen > MAX_DIR_ENTRIES || !name.ends_with(b".prom") {
+                return;
+            }
+            let Ok(name) = std::str::from_utf8(name) else {
+                let err = format!(
+                    "{}: {}: expected a UTF-8 file name",
+                    dir.display(),
+                    String::from_utf8_lossy(name)
+                );
+                log::warn("skipping textfile", &[("err", &err)]);
+                ok = false;
+                return;
+            };
+            count += 1;
+            if count == MAX_FILES + 1 {
+                let err = format!(
+                    "{}: more than {MAX_FILES} .prom files, the rest are ignored",
+                    dir.display()
+                );
+                log::warn("too many textfiles", &[("err", &err)]);
+                ok = false;
+            }
+            if count <= MAX_FILES {
+                names.push(name);
+            }
+        })?;
+        Ok(ok)
+    });
+    names.sort();
+    match listed {
+        Ok(ok) => ok,
         Err(e) => {
             let err = format!("{}: {e}; expected a readable directory", dir.display());
             log::warn(
                 "failed to read textfile collector directory",
                 &[("err", &err)],
             );
-            return false;
+            false
         }
-    };
-    let mut ok = true;
-    let mut count = 0;
-    for (seen, entry) in entries.enumerate() {
-        if seen == MAX_DIR_ENTRIES {
-            let err = format!(
-                "{}: more than {MAX_DIR_ENTRIES} entries, the rest are ignored; expected a directory of a few .prom files",
-                dir.display()
-            );
-            log::warn("textfile directory too large", &[("err", &err)]);
-            ok = false;
-            break;
-        }
-        let name = match entry {
-            Ok(e) => e.file_name(),
-            Err(e) => {
-                let err = format!("{}: {e}", dir.display());
-                log::warn(
-                    "failed to read textfile collector directory",
-                    &[("err", &err)],
-                );
-                ok = false;
-                break;
-            }
-        };
-        let Some(name) = name.to_str() else {
-            if name.as_encoded_bytes().ends_with(b".prom") {
-                let err = format!(
-                    "{}: {}: expected a UTF-8 file name",
-                    dir.display(),
-                    name.to_string_lossy()
-                );
-                log::warn("skipping textfile", &[("err", &err)]);
-                ok = false;
-            }
-            continue;
-        };
-        if !name.ends_with(".prom") {
-            continue;
-        }
-        if count == MAX_FILES {
-            let err = format!(
-                "{}: more than {MAX_FILES} .prom files, the rest are ignored",
-                dir.display()
-            );
-            log::warn("too many textfiles", &[("err", &err)]);
-            ok = false;
-            break;
-        }
-        count += 1;
-        names.push(name);
     }
-    names.sort();
-    ok
 }
 
 /// Reads one file of at most `budget` bytes (and at most MAX_FILE_BYTES); the error is a line
@@ -206,7 +350,8 @@ fn read_file(path: &str, budget: u64) -> Result<TextFile, String> {
     // FIFO would block the scrape until a writer came.
     let file = crate::source::open_regular(Path::new(path)).map_err(fail)?;
     // node_exporter stats the file after parsing it; the descriptor's is the same file's.
-    let modified = file.metadata().and_then(|m| m.modified()).map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    let modified = meta.modified().map_err(fail)?;
     let mut text = String::new();
     let n = file
         .take(limit + 1)
@@ -226,23 +371,39 @@ fn read_file(path: &str, budget: u64) -> Result<TextFile, String> {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let stamp = Stamp::of(&meta);
     Ok(TextFile {
         path: path.to_owned(),
         text,
         mtime,
+        stamp,
+        racy: stamp.racy(now),
     })
 }
 
 /// Parses and checks every file, writes the families of the accepted ones and their mtimes;
 /// false when any file was rejected.
-fn merge_and_write(files: &[TextFile], out: &mut Encoder) -> bool {
+///
+/// `asked` gets every family name looked up with [`Encoder::has_family`] and the answer,
+/// `rejected` the warning logged for each rejected file.
+fn merge_and_write(
+    files: &[TextFile],
+    asked: &mut Vec<(String, bool)>,
+    rejected: &mut Vec<String>,
+    out: &mut Encoder,
+) -> bool {
+    asked.clear();
+    rejected.clear();
     let mut all_ok = true;
     let mut parsed: Vec<Option<Vec<Family>>> = Vec::with_capacity(files.len());
     for f in files {
         match parse::parse(&f.text) {
             Ok(families) => parsed.push(Some(families)),
             Err(e) => {
-                reject(&f.path, e.line, &e.msg);
+                rejected.push(reject(&f.path, e.line, &e.msg));
                 all_ok = false;
                 parsed.push(None);
             }
@@ -256,7 +417,18 @@ fn merge_and_write(files: &[TextFile], out: &mut Encoder) -> bool {
     let mut accepted = vec![false; files.len()];
     for (fi, (file, families)) in files.iter().zip(&parsed).enumerate() {
         let Some(families) = families else { continue };
-        match check_file(fi, families, files, &merged, &by_name, &mut series, out) {
+        match check_file(
+            fi,
+            families,
+            files,
+            &merged,
+            &by_name,
+            &mut series,
+            &mut Exported {
+                out,
+                asked: &mut *asked,
+            },
+        ) {
             Ok(()) => {
                 for (ti, fam) in families.iter().enumerate() {
                     if fam.samples.is_empty() {
@@ -284,7 +456,7 @@ fn merge_and_write(files: &[TextFile], out: &mut Encoder) -> bool {
             Err((line, msg)) => {
                 // Its series were entered as they were checked: out with them again.
                 series.retain(|_, f| *f != fi);
-                reject(&file.path, line, &msg);
+                rejected.push(reject(&file.path, line, &msg));
                 all_ok = false;
             }
         }
@@ -356,13 +528,29 @@ fn merge_and_write(files: &[TextFile], out: &mut Encoder) -> bool {
     all_ok
 }
 
-fn reject(path: &str, line: usize, msg: &str) {
+/// [`Encoder::has_family`], noting each question and answer for [`Cache`].
+struct Exported<'a> {
+    out: &'a Encoder,
+    asked: &'a mut Vec<(String, bool)>,
+}
+
+impl Exported<'_> {
+    fn has_family(&mut self, name: &str) -> bool {
+        let answer = self.out.has_family(name);
+        self.asked.push((name.to_owned(), answer));
+        answer
+    }
+}
+
+/// Logs that the file at `path` is skipped; returns the warning's text.
+fn reject(path: &str, line: usize, msg: &str) -> String {
     let err = if line > 0 {
         format!("{path}:{line}: {msg}")
     } else {
         format!("{path}: {msg}")
     };
     log::warn("skipping textfile", &[("err", &err)]);
+    err
 }
 
 /// Checks parsed file number `fi` against what is already exported and the files accepted
@@ -375,7 +563,7 @@ fn check_file(
     merged: &[Merged],
     by_name: &HashMap<&str, usize>,
     series: &mut HashMap<String, usize>,
-    out: &Encoder,
+    exported: &mut Exported,
 ) -> Result<(), (usize, String)> {
     let path_of = |i: usize| files.get(i).map_or("", |f| f.path.as_str());
     for fam in families.iter().filter(|f| !f.samples.is_empty()) {
@@ -403,15 +591,16 @@ fn check_file(
             ));
         }
         match by_name.get(name).and_then(|&m| merged.get(m)) {
-            None if out.has_family(name) => {
-                return Err((
-                    first_line,
-                    format!(
-                        "{name} is already exported by a proctap collector; expected another name"
-                    ),
-                ))
+            None => {
+                if exported.has_family(name) {
+                    return Err((
+                        first_line,
+                        format!(
+                            "{name} is already exported by a proctap collector; expected another name"
+                        ),
+                    ));
+                }
             }
-            None => {}
             Some(m) => {
                 let earlier = m.parts.first().map_or("", |&(f, _)| path_of(f));
                 if m.typ != fam.typ {
@@ -541,7 +730,7 @@ mod tests {
         let mut ctx = fixture_ctx();
         let mut out = Encoder::new();
         before(&mut out);
-        collect(dir.as_deref(), &mut ctx, &mut out).unwrap();
+        collect(dir.as_deref(), &mut Cache::default(), &mut ctx, &mut out).unwrap();
         String::from_utf8(out.as_bytes().to_vec()).unwrap()
     }
 
@@ -822,5 +1011,149 @@ node_textfile_scrape_error 0
         assert_eq!(clean_join("./tf", "a.prom"), "tf/a.prom");
         assert_eq!(clean_join("../tf", "a.prom"), "../tf/a.prom");
         assert_eq!(clean_join("/", "a.prom"), "/a.prom");
+    }
+
+    /// Scrapes `dir` with `cache` after `before` wrote into the encoder; the output and whether
+    /// the cache's output was written (the files were not read).
+    fn scrape(dir: &Path, cache: &mut Cache, before: impl FnOnce(&mut Encoder)) -> (String, bool) {
+        let mut ctx = fixture_ctx();
+        let mut out = Encoder::new();
+        before(&mut out);
+        collect(Some(dir), cache, &mut ctx, &mut out).unwrap();
+        let out = String::from_utf8(out.as_bytes().to_vec()).unwrap();
+        (out, cache.reused)
+    }
+
+    /// As if the files had been read long after they were last changed.
+    fn age(cache: &mut Cache) {
+        for (_, racy) in &mut cache.stamps {
+            *racy = false;
+        }
+    }
+
+    #[test]
+    fn a_file_changed_just_before_it_was_read_is_read_again() {
+        let s = 1_795_302_000_i64;
+        let at = |sec: i64, ns: i64| Stamp {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime: (sec, ns),
+            ctime: (sec, ns),
+        };
+        let read = |sec: i64, ns: i64| i128::from(sec) * 1_000_000_000 + i128::from(ns);
+        assert!(!at(s, 0).racy(read(s + 2, 1)));
+        assert!(!at(s, 0).racy(read(s + 2, 0)));
+        assert!(at(s, 1).racy(read(s + 2, 0)));
+        assert!(at(s, 0).racy(read(s, 0)));
+        // A timestamp in the future (a skewed clock) is never trusted.
+        assert!(at(s + 60, 0).racy(read(s, 0)));
+        // The ctime counts too: set_modified can put the mtime back, not the ctime.
+        let back = Stamp {
+            mtime: (s - 3600, 0),
+            ..at(s, 0)
+        };
+        assert!(back.racy(read(s + 1, 0)));
+
+        // Files just written are racily clean: every scrape reads them.
+        let dir = dir_with("racy", &[("a.prom", "a 1\n")]);
+        let mut cache = Cache::default();
+        let (first, _) = scrape(&dir, &mut cache, |_| {});
+        assert!(cache.valid && cache.stamps.iter().all(|&(_, r)| r));
+        std::fs::write(dir.join("a.prom"), "a 2\n").unwrap();
+        let (second, reused) = scrape(&dir, &mut cache, |_| {});
+        assert!(!reused && first.contains("\na 1\n") && second.contains("\na 2\n"));
+    }
+
+    #[test]
+    fn unchanged_files_are_written_from_the_last_scrape() {
+        let dir = dir_with(
+            "cache",
+            &[
+                ("a.prom", "# HELP jobs_total Jobs run.\n# TYPE jobs_total counter\njobs_total{job=\"a\"} 1\n"),
+                ("b.prom", "# TYPE jobs_total counter\njobs_total{job=\"b\"} 2\nnohelp 1\n"),
+            ],
+        );
+        let mut cache = Cache::default();
+        let (first, reused) = scrape(&dir, &mut cache, |_| {});
+        assert!(
+            !reused && first.contains("jobs_total{job=\"b\"} 2\n"),
+            "{first}"
+        );
+        assert!(first.ends_with("node_textfile_scrape_error 0\n"));
+        age(&mut cache);
+        let (second, reused) = scrape(&dir, &mut cache, |_| {});
+        assert!(reused);
+        assert_eq!(second, first);
+
+        // A rewritten file is read again (the new inode, size and times differ).
+        std::fs::write(
+            dir.join("b.prom"),
+            "# TYPE jobs_total counter\njobs_total{job=\"b\"} 3\nnohelp 1\n",
+        )
+        .unwrap();
+        let (third, reused) = scrape(&dir, &mut cache, |_| {});
+        assert!(
+            !reused && third.contains("jobs_total{job=\"b\"} 3\n"),
+            "{third}"
+        );
+
+        // An added file, then a removed one.
+        age(&mut cache);
+        std::fs::write(dir.join("c.prom"), "added 1\n").unwrap();
+        let (fourth, reused) = scrape(&dir, &mut cache, |_| {});
+        assert!(!reused && fourth.contains("\nadded 1\n"), "{fourth}");
+        age(&mut cache);
+        assert!(scrape(&dir, &mut cache, |_| {}).1);
+        std::fs::remove_file(dir.join("a.prom")).unwrap();
+        let (fifth, reused) = scrape(&dir, &mut cache, |_| {});
+        assert!(!reused && !fifth.contains("job=\"a\"") && !fifth.contains("a.prom"));
+        assert!(
+            fifth.contains("# HELP jobs_total Metric read from "),
+            "{fifth}"
+        );
+
+        // A family that another collector starts exporting rejects the file that has it.
+        age(&mut cache);
+        let (sixth, reused) = scrape(&dir, &mut cache, |out| {
+            out.family("added", "Now a proctap metric.", Kind::Gauge);
+            out.f64(&[], 0.0);
+        });
+        assert!(!reused && !sixth.contains("\nadded 1\n"), "{sixth}");
+        assert!(sixth.ends_with("node_textfile_scrape_error 1\n"));
+    }
+
+    #[test]
+    fn a_rejected_file_stays_rejected_when_reused() {
+        let dir = dir_with(
+            "cache-rejected",
+            &[
+                ("good.prom", "good 1\n"),
+                (
+                    "h.prom",
+                    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+                ),
+            ],
+        );
+        let mut cache = Cache::default();
+        let (first, _) = scrape(&dir, &mut cache, |_| {});
+        assert!(first.contains("\ngood 1\n") && !first.contains("h_bucket"));
+        assert!(first.ends_with("node_textfile_scrape_error 1\n"));
+        assert_eq!(cache.rejected.len(), 1, "{:?}", cache.rejected);
+        assert!(cache.rejected[0].ends_with("/h.prom:2: h is a histogram; proctap's textfile collector supports counter, gauge and untyped families"), "{:?}", cache.rejected);
+        age(&mut cache);
+        let (second, reused) = scrape(&dir, &mut cache, |_| {});
+        assert!(reused);
+        assert_eq!(second, first);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_not_reused() {
+        let dir = dir_with("cache-unreadable", &[("ok.prom", "ok 1\n")]);
+        std::fs::write(dir.join("latin1.prom"), b"m{a=\"\xe9\"} 1\n").unwrap();
+        let mut cache = Cache::default();
+        let (first, _) = scrape(&dir, &mut cache, |_| {});
+        assert!(first.contains("\nok 1\n") && first.ends_with("node_textfile_scrape_error 1\n"));
+        assert!(!cache.valid);
     }
 }
