@@ -343,6 +343,7 @@ fn list_prom_files(dir: &Path, names: &mut crate::source::NameList, dirents: &mu
 
 /// Reads one file of at most `budget` bytes (and at most MAX_FILE_BYTES); the error is a line
 /// for the log.
+#[cfg_attr(proctap_size, optimize(size))]
 fn read_file(path: &str, budget: u64) -> Result<TextFile, String> {
     let limit = budget.min(MAX_FILE_BYTES);
     let fail = |e: std::io::Error| format!("{path}: {e}");
@@ -389,6 +390,7 @@ fn read_file(path: &str, budget: u64) -> Result<TextFile, String> {
 ///
 /// `asked` gets every family name looked up with [`Encoder::has_family`] and the answer,
 /// `rejected` the warning logged for each rejected file.
+#[cfg_attr(proctap_size, optimize(size))]
 fn merge_and_write(
     files: &[TextFile],
     asked: &mut Vec<(String, bool)>,
@@ -543,6 +545,7 @@ impl Exported<'_> {
 }
 
 /// Logs that the file at `path` is skipped; returns the warning's text.
+#[cfg_attr(proctap_size, optimize(size))]
 fn reject(path: &str, line: usize, msg: &str) -> String {
     let err = if line > 0 {
         format!("{path}:{line}: {msg}")
@@ -556,6 +559,7 @@ fn reject(path: &str, line: usize, msg: &str) -> String {
 /// Checks parsed file number `fi` against what is already exported and the files accepted
 /// before it, entering the keys of its series into `series` as it goes (the caller takes them
 /// out again when it rejects the file). Returns the line and reason to reject it whole.
+#[cfg_attr(proctap_size, optimize(size))]
 fn check_file(
     fi: usize,
     families: &[Family],
@@ -648,6 +652,7 @@ fn check_file(
 
 /// `name` then the labels with non-empty values sorted by name: series that Prometheus would
 /// store as one series get the same key.
+#[cfg_attr(proctap_size, optimize(size))]
 fn series_key(s: &parse::Sample) -> String {
     let mut labels: Vec<(&str, &str)> = s
         .labels
@@ -667,6 +672,7 @@ fn series_key(s: &parse::Sample) -> String {
 }
 
 /// `name{a="1",b="x"}` for messages.
+#[cfg_attr(proctap_size, optimize(size))]
 fn show_series(s: &parse::Sample) -> String {
     let mut out = String::from(s.name);
     for (i, (k, v)) in s.labels.iter().enumerate() {

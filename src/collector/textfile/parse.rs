@@ -76,6 +76,7 @@ pub struct Family<'a> {
 
 /// Parses a whole file into its families in order of first appearance. Families declared by
 /// HELP or TYPE lines without samples are kept (with no samples).
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse(text: &str) -> Result<Vec<Family<'_>>, ParseError> {
     let mut families: Vec<Family> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -107,30 +108,36 @@ pub fn parse(text: &str) -> Result<Vec<Family<'_>>, ParseError> {
     Ok(families)
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn skip_blanks(s: &str) -> &str {
     s.trim_start_matches(is_blank)
 }
 
 /// Splits `s` at the first blank: (token, rest starting at the blank).
+#[cfg_attr(proctap_size, optimize(size))]
 fn token(s: &str) -> (&str, &str) {
     s.split_at(s.find(is_blank).unwrap_or(s.len()))
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn is_metric_name(s: &str) -> bool {
     let mut bytes = s.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_' | b':'))
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn is_label_name_byte(b: u8, first: bool) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || (!first && b.is_ascii_digit())
 }
 
 /// The family a `# HELP`/`# TYPE` line names, created when new.
+#[cfg_attr(proctap_size, optimize(size))]
 fn declared<'a>(
     name: &'a str,
     families: &mut Vec<Family<'a>>,
@@ -148,6 +155,7 @@ fn declared<'a>(
     })
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn parse_comment<'a>(
     comment: &'a str,
     n: usize,
@@ -206,6 +214,7 @@ fn parse_comment<'a>(
 }
 
 /// HELP text knows two escapes, `\\` and `\n`.
+#[cfg_attr(proctap_size, optimize(size))]
 fn unescape_help(s: &str, n: usize) -> Result<Cow<'_, str>, ParseError> {
     if !s.contains('\\') {
         return Ok(Cow::Borrowed(s));
@@ -226,6 +235,7 @@ fn unescape_help(s: &str, n: usize) -> Result<Cow<'_, str>, ParseError> {
     Ok(Cow::Owned(out))
 }
 
+#[cfg_attr(proctap_size, optimize(size))]
 fn bad_escape(n: usize, found: Option<char>, expected: &str) -> ParseError {
     let found = match found {
         Some(c) => format!("'\\{c}'"),
@@ -238,6 +248,7 @@ fn bad_escape(n: usize, found: Option<char>, expected: &str) -> ParseError {
 }
 
 /// Parses `name{labels} value [timestamp]` (leading blanks already skipped).
+#[cfg_attr(proctap_size, optimize(size))]
 fn parse_sample(line: &str, n: usize) -> Result<Sample<'_>, ParseError> {
     let end = line
         .bytes()
@@ -298,6 +309,7 @@ fn parse_sample(line: &str, n: usize) -> Result<Sample<'_>, ParseError> {
 }
 
 /// Parses the labels after `{` up to and including `}`; returns what follows.
+#[cfg_attr(proctap_size, optimize(size))]
 fn parse_labels<'a>(
     mut s: &'a str,
     metric: &str,
@@ -371,6 +383,7 @@ fn parse_labels<'a>(
 }
 
 /// Reads a label value up to its closing quote; escapes are `\\`, `\"` and `\n`.
+#[cfg_attr(proctap_size, optimize(size))]
 fn label_value<'a>(
     s: &'a str,
     label: &str,
@@ -416,6 +429,7 @@ fn label_value<'a>(
 /// A float as Go's strconv.ParseFloat reads it for expfmt: decimal notation, `NaN`, `Inf` and
 /// `Infinity` in any case with an optional sign on the infinities; no hex, no `_`, nothing
 /// out of range.
+#[cfg_attr(proctap_size, optimize(size))]
 pub fn parse_value(tok: &str) -> Option<f64> {
     let (neg, body) = match tok.as_bytes().first() {
         Some(b'+') => (false, tok.get(1..)?),
@@ -444,6 +458,7 @@ pub fn parse_value(tok: &str) -> Option<f64> {
 
 /// Which family a sample belongs to: the one of its own name, else the summary or histogram
 /// whose `_sum`/`_count`/`_bucket` it is, else a new untyped family (expfmt's order).
+#[cfg_attr(proctap_size, optimize(size))]
 fn family_of<'a>(
     sample: &Sample<'a>,
     families: &mut Vec<Family<'a>>,
@@ -470,6 +485,7 @@ fn family_of<'a>(
 
 /// Summaries need a float `quantile` on their plain samples, histograms a float `le` on their
 /// buckets and no plain samples. expfmt drops such samples silently; we say what is wrong.
+#[cfg_attr(proctap_size, optimize(size))]
 fn check_special_labels(family: &Family, sample: &Sample) -> Result<(), ParseError> {
     let n = sample.line;
     let need = match family.typ {
