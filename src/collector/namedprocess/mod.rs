@@ -3862,14 +3862,7 @@ while got < 1000: got += len(a.recv(4096))
 print("ready", flush=True)
 time.sleep(600)
 "#;
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", CHILD])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let out = child.stdout.take().unwrap();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+        let (mut child, line) = python_child(CHILD);
         assert_eq!(line, "ready\n");
         let mut t = live("kpttcp", &[("proc-name", "kpttcp")]);
         // The last ACK may come a moment later (delayed ACKs): poll.
@@ -3903,6 +3896,19 @@ time.sleep(600)
         assert_eq!(n, 0, "a steady-state dump allocates");
     }
 
+    /// Runs `src` in python3 and returns the child with the first line it printed.
+    fn python_child(src: &str) -> (std::process::Child, String) {
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", src])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+        (child, line)
+    }
+
     /// A child listening on TCP 127.0.0.1 and [::1] and bound to a UDP port, with an
     /// established connection to its IPv4 listener: the listening ports of the sock_diag dump
     /// are those /proc/net/tcp and tcp6 give (labels and values), the dump takes them without
@@ -3923,14 +3929,7 @@ ports = (l4.getsockname()[1], l6.getsockname()[1], u.getsockname()[1])
 print("%d %d %d" % ports, flush=True)
 time.sleep(600)
 "#;
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", CHILD])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let out = child.stdout.take().unwrap();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+        let (mut child, line) = python_child(CHILD);
         let want: Vec<u16> = line
             .split_whitespace()
             .map(|p| p.parse().unwrap())
