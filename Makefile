@@ -88,7 +88,7 @@ RUSTFLAGS_tiny    := -Cforce-unwind-tables=no -Zunstable-options -Cpanic=immedia
 # The sources of std (rust-src) and of the crates from the registry under short names in panic
 # locations: without it each of some 70 panic locations in the release builds holds the full
 # path of the toolchain or of ~/.cargo (-4,960 bytes x86_64), and the size depended on $HOME.
-REMAP = --remap-path-prefix=$(shell rustc +$(NIGHTLY) --print sysroot)/lib/rustlib/src/rust=/rust \
+REMAP = --remap-path-prefix=$(SYSROOT)/lib/rustlib/src/rust=/rust \
 	--remap-path-prefix=$(or $(CARGO_HOME),$(HOME)/.cargo)/registry/src=/cargo
 # Linker flags in rust-lld's spelling (x86_64) and zig cc's (which takes neither RELR nor ICF).
 LINK_release_lld := -Clink-arg=-zpack-relative-relocs -Clink-arg=--icf=all
@@ -110,12 +110,15 @@ RUSTFLAGS_$(ARMV7) := -Ctarget-feature=+thumb-mode
 # several targets.
 target_env = CARGO_TARGET_$(shell echo '$(1)' | tr 'a-z-' 'A-Z_')_RUSTFLAGS
 HOST    = $(shell rustc +$(NIGHTLY) -vV | sed -n 's/^host: //p')
-OBJCOPY = $(shell rustc +$(NIGHTLY) --print sysroot)/lib/rustlib/$(HOST)/bin/rust-objcopy
+# The toolchain's llvm-objcopy; its RUNPATH does not reach the toolchain's libLLVM in a fresh
+# `--profile minimal` install, so the library path is given.
+SYSROOT = $(shell rustc +$(NIGHTLY) --print sysroot)
+OBJCOPY = env LD_LIBRARY_PATH=$(SYSROOT)/lib $(SYSROOT)/lib/rustlib/$(HOST)/bin/rust-objcopy
 # cargo leaves the binary unstripped: it is kept as proctap.unstripped (the symbols `make size`
 # and the size gate print) and stripped in place, which also drops MIPS's .pdr section. A binary
 # cargo did not relink is already stripped and keeps the .unstripped of its build.
 strip_bins = for b in $(1); do \
-	if readelf -S $$b | grep -q ' \.symtab '; then cp $$b $$b.unstripped && $(OBJCOPY) --strip-all $$b; fi; \
+	if readelf -S $$b | grep -q ' \.symtab '; then cp $$b $$b.unstripped && $(OBJCOPY) --strip-all $$b || exit 1; fi; \
 	ls -l $$b; done
 # $(call build_lld,PROFILE): x86_64.  $(call build_zig,PROFILE,TARGETS[,FEATURES]): one cargo run
 # for all of TARGETS, so that their std builds share the cores; FEATURES replaces the profile's.

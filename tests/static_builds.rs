@@ -233,18 +233,15 @@ fn assert_router_build(target: &str, profile: &str, extras: bool) {
         );
     }
     let list = format!("--collectors={}", collectors.join(","));
-    // Without `extras` the default build is not asked for what the build under test ignores:
-    // an `extras` collector (`--collector.processes` would turn it on next to --collectors) or
-    // the cpu collector's node_cpu_info.
+    // The default build is not asked for what the build under test ignores: a server collector
+    // (`--collector.mountstats` would turn it on next to --collectors) and, without `extras`, an
+    // `extras` collector or the cpu collector's node_cpu_info.
+    let named = |f: &str, cs: &[&str]| cs.iter().any(|c| f.strip_prefix("--collector.") == Some(c));
     let left_out = |f: &&&str| {
-        f.starts_with("--collector.cpu.info")
-            || EXTRAS_COLLECTORS
-                .iter()
-                .any(|c| f.strip_prefix("--collector.") == Some(c))
+        named(f, SERVER_COLLECTORS)
+            || (!extras && (f.starts_with("--collector.cpu.info") || named(f, EXTRAS_COLLECTORS)))
     };
-    let flags = common::GOLDEN_FLAGS
-        .iter()
-        .filter(|f| extras || !left_out(f));
+    let flags = common::GOLDEN_FLAGS.iter().filter(|f| !left_out(f));
     let default = Command::new(common::bin())
         .arg("once")
         .args(common::fixture_args())
