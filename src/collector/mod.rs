@@ -448,6 +448,18 @@ fn stuck(reading: &Mutex<PathBuf>) -> Error {
 }
 
 impl Guarded {
+    /// The collector of a job that came back is home again; its helper becomes the spare
+    /// unless there is one (then the helper's thread ends when `guard` drops).
+    fn settle(&mut self, spare: &mut Option<Helper>, guard: Guard<Job>, job: Job) {
+        self.home = Some(job.instance);
+        if spare.is_none() {
+            *spare = Some(Helper {
+                guard,
+                kit: job.kit,
+            });
+        }
+    }
+
     /// Runs the collector into `out` on the spare helper (made from `src` when there is none),
     /// waiting for it until `deadline` at most.
     fn collect(
@@ -463,15 +475,9 @@ impl Guarded {
                 self.away = Some((guard, reading));
                 return Err(err);
             };
-            self.home = Some(job.instance);
             // Back from being stuck: its helper is the spare unless a fresh one took over
             // (then this one's thread ends here).
-            if spare.is_none() {
-                *spare = Some(Helper {
-                    guard,
-                    kit: job.kit,
-                });
-            }
+            self.settle(spare, guard, job);
         }
         let Some(instance) = self.home.take() else {
             return Err(Error::Io {
@@ -498,11 +504,7 @@ impl Guarded {
                 if result.is_ok() {
                     out.append_from(&job.kit.out, from);
                 }
-                self.home = Some(job.instance);
-                *spare = Some(Helper {
-                    guard,
-                    kit: job.kit,
-                });
+                self.settle(spare, guard, job);
                 result
             }
             Err((Away::TimedOut, _)) => {
@@ -512,11 +514,7 @@ impl Guarded {
             }
             Err((away, back)) => {
                 if let Some(job) = back {
-                    self.home = Some(job.instance);
-                    *spare = Some(Helper {
-                        guard,
-                        kit: job.kit,
-                    });
+                    self.settle(spare, guard, job);
                 }
                 let err = match away {
                     Away::Spawn(e) => e,
