@@ -3968,7 +3968,14 @@ time.sleep(600)
         let (n, took) = crate::alloc_count::allocations(|| tcp_traffic(st));
         assert!(took);
         assert_eq!(n, 0, "a steady-state dump allocates");
-        let tcp: Vec<(usize, u16)> = st.ports.iter().map(|&(_, k, p)| (k, p)).collect();
+        // Only the child's: another process of the same name (a concurrent run of this test)
+        // may listen too.
+        let tcp: Vec<(usize, u16)> = st
+            .ports
+            .iter()
+            .filter(|&&(i, _, _)| st.procs.get(i as usize).is_some_and(|p| p.pid == pid))
+            .map(|&(_, k, p)| (k, p))
+            .collect();
         assert_eq!(tcp, [(0, want[0]), (1, want[1])], "the dump's TCP ports");
         // The same scrape through /proc/net/tcp and tcp6.
         st.no_diag = true;
