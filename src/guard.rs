@@ -198,6 +198,45 @@ fn helper<T>(shared: &Shared<T>, work: fn(&mut T), wake: Option<RawFd>) {
     }
 }
 
+/// musl's `pthread_setname_np`, which std calls to give a helper thread its name, replaced in
+/// the static builds by this one: musl's formats the path of another thread's
+/// `/proc/self/task/TID/comm` with `snprintf` and so links musl's whole printf (9 KB with its
+/// float formatting, DESIGN.md: "Size"), the only use of printf in the binary. std names only
+/// the thread it runs on, which is `prctl(PR_SET_NAME)`, as in musl; naming another thread
+/// (never asked for here) is `EPERM`. The linker takes this definition and leaves musl's
+/// object out.
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+#[no_mangle]
+pub extern "C" fn pthread_setname_np(
+    thread: libc::pthread_t,
+    name: *const libc::c_char,
+) -> libc::c_int {
+    set_own_name(thread, name)
+}
+
+/// What [`pthread_setname_np`] does (the tests call it on every target).
+#[cfg(any(test, all(target_os = "linux", target_env = "musl")))]
+#[cfg_attr(proctap_size, optimize(size))]
+fn set_own_name(thread: libc::pthread_t, name: *const libc::c_char) -> libc::c_int {
+    // SAFETY: `name` is a NUL-terminated string (the caller's contract, as for musl's); at
+    // most 16 bytes of it are read.
+    let len = unsafe { libc::strnlen(name, 16) };
+    if len > 15 {
+        return libc::ERANGE;
+    }
+    // SAFETY: pthread_self has no preconditions.
+    if thread != unsafe { libc::pthread_self() } {
+        return libc::EPERM;
+    }
+    // SAFETY: PR_SET_NAME reads at most 16 bytes of a NUL-terminated string.
+    if unsafe { libc::prctl(libc::PR_SET_NAME, name as libc::c_ulong, 0, 0, 0) } != 0 {
+        return std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EINVAL);
+    }
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +275,25 @@ mod tests {
         assert_eq!(back, 8);
         assert!(!g.is_away());
         assert_eq!(g.run(10, soon()).unwrap(), 11, "the same helper again");
+    }
+    #[test]
+    fn own_name_is_set_by_prctl() {
+        let comm = std::thread::spawn(|| {
+            // SAFETY: pthread_self has no preconditions.
+            let me = unsafe { libc::pthread_self() };
+            assert_eq!(set_own_name(me, b"proctap-named\0".as_ptr().cast()), 0);
+            assert_eq!(
+                set_own_name(me, b"sixteen-bytes-xx\0".as_ptr().cast()),
+                libc::ERANGE
+            );
+            std::fs::read_to_string("/proc/thread-self/comm").unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(comm, "proctap-named\n");
+        // SAFETY: pthread_self has no preconditions.
+        let main = unsafe { libc::pthread_self() };
+        let other = std::thread::spawn(move || set_own_name(main, b"x\0".as_ptr().cast()));
+        assert_eq!(other.join().unwrap(), libc::EPERM);
     }
 }
