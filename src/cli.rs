@@ -185,7 +185,7 @@ const FLAGS: &[(Section, Flag)] = &[
         .check(telemetry_path)),
     (Section::Server, Flag::new("web.config.file", Kind::Str, "FILE", "",
         "TLS and basic auth in node_exporter's web config format (YAML: tls_server_config with cert_file and key_file; basic_auth_users with bcrypt hashes). Re-read on SIGHUP. Needs a build with the tls feature.")
-        .aliases(&["web.config-file"]).unset("none").check(web_config_file)),
+        .aliases(&["web.config-file"]).unset_none().check(web_config_file)),
     (Section::Server, Flag::new("interval", Kind::Duration, "DURATION", "0s",
         "Collect at most once per DURATION (e.g. 10s); scrapes within it get the last output. 0 collects on every scrape.")),
     (Section::Server, Flag::new("web.scrape-timeout", Kind::Duration, "DURATION", "10s",
@@ -833,11 +833,11 @@ pub fn help() -> String {
             let default = match (d.shown(f), f.is_switch()) {
                 (_, true) => None,
                 (Value::Str(s), _) if s.is_empty() => {
-                    Some(f.unset.to_string()).filter(|u| !u.is_empty())
+                    Some(f.unset.as_str().to_string()).filter(|u| !u.is_empty())
                 }
                 (Value::Str(s), _) => Some(s),
                 (Value::List(l), _) if l.is_empty() => {
-                    Some(f.unset.to_string()).filter(|u| !u.is_empty())
+                    Some(f.unset.as_str().to_string()).filter(|u| !u.is_empty())
                 }
                 (Value::List(l), _) => Some(l.join(",")),
                 (v, _) => Some(v.to_toml()),

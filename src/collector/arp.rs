@@ -22,7 +22,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Only these ARP devices.",
         )
-        .unset("none")
+        .unset_none()
         .partner(EXCLUDE),
         Flag::new(
             EXCLUDE,
@@ -31,7 +31,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "ARP devices to skip (mutually exclusive with -include).",
         )
-        .unset("none"),
+        .unset_none(),
     ],
     help_section: None,
     sources: Sources {

@@ -205,7 +205,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Export node_cpu_flag_info{flag} for the first CPU's flags that match (implies --collector.cpu.info).",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::new(
             "collector.cpu.info.bugs-include",
             FlagKind::OptRegex,
@@ -213,7 +213,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Export node_cpu_bug_info{bug} for the first CPU's bugs that match (implies --collector.cpu.info).",
         )
-        .unset("none"),
+        .unset_none(),
     ],
     help_section: None,
     sources: Sources {

@@ -153,7 +153,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Only these disks.",
         )
-        .unset("none")
+        .unset_none()
         .partner("collector.diskstats.device-exclude"),
         Flag::new(
             "collector.diskstats.device-exclude",

@@ -235,7 +235,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Only these interfaces.",
         )
-        .unset("none")
+        .unset_none()
         .partner("collector.ethtool.device-exclude"),
         Flag::new(
             "collector.ethtool.device-exclude",
@@ -244,7 +244,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Interfaces to skip (mutually exclusive with -include).",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::new(
             "collector.ethtool.metrics-include",
             FlagKind::Regex,

@@ -195,7 +195,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Only these interfaces.",
         )
-        .unset("none")
+        .unset_none()
         .partner("collector.netdev.device-exclude"),
         Flag::new(
             "collector.netdev.device-exclude",
@@ -204,7 +204,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Interfaces to skip (mutually exclusive with -include).",
         )
-        .unset("none"),
+        .unset_none(),
     ],
     help_section: None,
     sources: Sources {

@@ -165,7 +165,7 @@ pub const COLLECTOR: Collector = Collector {
             "Only the qdiscs of these interfaces.",
         )
         .aliases(&["collector.qdisk.device-include"])
-        .unset("none")
+        .unset_none()
         .partner("collector.qdisc.device-exclude"),
         Flag::new(
             "collector.qdisc.device-exclude",
@@ -175,7 +175,7 @@ pub const COLLECTOR: Collector = Collector {
             "Interfaces whose qdiscs to skip (mutually exclusive with -include).",
         )
         .aliases(&["collector.qdisk.device-exclude"])
-        .unset("none"),
+        .unset_none(),
         Flag::switch(
             "collector.qdisc.include-child",
             "Every qdisc, not only the root ones, with parent and handle labels (a child's packets are counted by its parents too).",

@@ -91,7 +91,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Only the slab caches whose names match.",
         )
-        .unset("all"),
+        .unset_all(),
         Flag::new(
             EXCLUDE,
             FlagKind::OptRegex,
@@ -99,7 +99,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Slab caches to skip (checked with the include pattern: both may be given).",
         )
-        .unset("none"),
+        .unset_none(),
     ],
     help_section: None,
     sources: Sources {

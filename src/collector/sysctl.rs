@@ -131,7 +131,7 @@ const FLAGS: &[Flag] = &[
         "",
         "A sysctl to export as node_sysctl_<name> (repeat the flag for more): NAME as sysctl(8) spells it (vm.swappiness); a sysctl of several numbers gets an index label, or with :KEY,KEY... a series per named value (net.ipv4.tcp_rmem:min,default,max).",
     )
-    .unset("none")
+    .unset_none()
     .check(check_spec),
     Flag::new(
         "collector.sysctl.include-info",
@@ -140,7 +140,7 @@ const FLAGS: &[Flag] = &[
         "",
         "A sysctl of words to export as node_sysctl_info{name,value,index} (repeat the flag for more), such as net.ipv4.tcp_available_congestion_control.",
     )
-    .unset("none")
+    .unset_none()
     .check(check_spec),
 ];
 

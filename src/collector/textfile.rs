@@ -191,7 +191,7 @@ pub const COLLECTOR: Collector = Collector {
         "",
         "Directory of *.prom files to merge into the output (taken as given, not under --path.rootfs).",
     )
-    .unset("none")],
+    .unset_none()],
     help_section: None,
     sources: Sources {
         reads: &[What::TextfileDir],

@@ -97,7 +97,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "process-exporter's YAML config, used unchanged: process_names with comm, exe and cmdline matchers and name templates ({{.Comm}}, {{.ExeBase}}, {{.ExeFull}}, {{.Username}}, {{.PID}}, {{.StartTime}}, {{.Cgroups}}, {{.Matches.NAME}}). The first matching entry names a process's group; processes no entry matches are not in any group. Replaces --group-by.",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::new(
             "procnames",
             FlagKind::List,
@@ -105,7 +105,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "process-exporter's -procnames: group only the processes whose comm is one of NAMES, by comm. Replaces --group-by; not with --config.path.",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::new(
             "namemapping",
             FlagKind::Str,
@@ -113,7 +113,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "process-exporter's -namemapping: a process whose comm is NAME is grouped as NAME:CAPTURE, the first non-empty capture of RE on its command line (left out when RE does not match). Replaces --group-by; not with --config.path.",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::new(
             "proc-children",
             FlagKind::Switch,
@@ -155,7 +155,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Look only at processes whose name (comm) matches.",
         )
-        .unset("all"),
+        .unset_all(),
         Flag::new(
             "proc-exclude",
             FlagKind::OptRegex,
@@ -163,7 +163,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Skip processes whose name (comm) matches; checked before --proc-include.",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::new(
             "proc-groups-include",
             FlagKind::OptRegex,
@@ -171,7 +171,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Look only at processes whose classification group (db, web, container, ..., other; see proctap subgroups) matches (herakles' search_groups).",
         )
-        .unset("all"),
+        .unset_all(),
         Flag::new(
             "proc-groups-exclude",
             FlagKind::OptRegex,
@@ -179,7 +179,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Skip processes whose classification group matches; checked before --proc-groups-include.",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::switch(
             "proc-kernel-threads",
             "Include kernel threads (excluded by default; with --config.path or --procnames the matchers decide, as in process-exporter).",
@@ -191,7 +191,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Export proctap_process_* series for every process whose comm equals NAME; repeatable. Linux truncates comm to 15 bytes, so NAME is compared truncated to 15 bytes too.",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::new(
             "proc-pattern",
             FlagKind::OptRegex,
@@ -199,7 +199,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Export proctap_process_* series for every process whose comm or command line (arguments joined by spaces) matches.",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::new(
             "top-n",
             FlagKind::Count,
@@ -235,7 +235,7 @@ pub const COLLECTOR: Collector = Collector {
             "",
             "Classification rules that add to or override the built-in table, one `comm = \"group/subgroup\"` per line (see proctap subgroups).",
         )
-        .unset("none"),
+        .unset_none(),
         Flag::new(
             "proc-kept-files",
             FlagKind::Count,
