@@ -91,7 +91,8 @@ pub const ABSENT_COLLECTORS: &[(&str, &str)] = &[
     ("cpu_vulnerabilities", ""),
     #[cfg(not(feature = "server"))]
     ("dmi", "this build has no server collectors"),
-    ("dmmultipath", ""),
+    #[cfg(not(feature = "server"))]
+    ("dmmultipath", "this build has no server collectors"),
     ("drbd", ""),
     ("drm", ""),
     #[cfg(not(feature = "server"))]

@@ -73,6 +73,7 @@ const SERVER_COLLECTORS: &[&str] = &[
     "btrfs",
     "buddyinfo",
     "dmi",
+    "dmmultipath",
     "edac",
     "ethtool",
     "fibrechannel",

@@ -35,6 +35,8 @@ pub mod diskstats;
 #[cfg(feature = "server")]
 pub mod dmi;
 #[cfg(feature = "server")]
+pub mod dmmultipath;
+#[cfg(feature = "server")]
 pub mod edac;
 pub mod entropy;
 #[cfg(feature = "server")]
@@ -142,6 +144,8 @@ pub const ALL: &[Collector] = &[
     diskstats::COLLECTOR,
     #[cfg(feature = "server")]
     dmi::COLLECTOR,
+    #[cfg(feature = "server")]
+    dmmultipath::COLLECTOR,
     #[cfg(feature = "server")]
     edac::COLLECTOR,
     entropy::COLLECTOR,
