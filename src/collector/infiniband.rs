@@ -8,50 +8,87 @@
 //! `fw_ver`, `ports/`, each port's `state`, `phys_state`, `rate` and `counters/` must be there;
 //! `board_id`, `hca_type` and `counters_ext/` may be absent. The data counters count 4-octet
 //! words (one per lane), so they are multiplied by 4, as node_exporter does; a counter that
-//! says `N/A (no PMA)` is left out. `hw_counters/` (newer node_exporter releases) is not read.
-//! No /sys/class/infiniband is no series and success.
+//! says `N/A (no PMA)` is left out. No /sys/class/infiniband is no series and success.
+//!
+//! Later node_exporter releases also read the port's `hw_counters/` (Linux 4.6+, mlx5 and
+//! other RDMA drivers; optional): one counter per file they know, and `lifespan` (the driver's
+//! aging period of counter reads, in ms) as node_infiniband_lifespan_seconds, divided by 1000
+//! in integers as they do.
 use crate::collector::btrfs::Slots;
 use crate::collector::edac::parse_count;
 use crate::collector::{Build, Collect, Collector, Ctx, Sources, What};
 use crate::expo::{Encoder, Kind};
 use crate::source::{Error, NameList, ParseError, Root};
 
-/// Counter files: (in `counters_ext/`, file, metric name after `node_infiniband_`, help).
-/// The data counters (file names with `_data`) are in 4-octet units.
+/// Counter files: (directory, file, metric name after `node_infiniband_`, help); the
+/// directory is an index into [`DIRS`]. The data counters (file names with `_data`) are in
+/// 4-octet units.
 #[rustfmt::skip]
-const COUNTERS: &[(bool, &str, &str, &str)] = &[
-    (true, "port_rcv_data_64", "legacy_data_received_bytes_total", "Number of data octets received on all links"),
-    (true, "port_xmit_data_64", "legacy_data_transmitted_bytes_total", "Number of data octets transmitted on all links"),
-    (true, "port_multicast_rcv_packets", "legacy_multicast_packets_received_total", "Number of multicast packets received"),
-    (true, "port_multicast_xmit_packets", "legacy_multicast_packets_transmitted_total", "Number of multicast packets transmitted"),
-    (true, "port_rcv_packets_64", "legacy_packets_received_total", "Number of data packets received on all links"),
-    (true, "port_xmit_packets_64", "legacy_packets_transmitted_total", "Number of data packets received on all links"),
-    (true, "port_unicast_rcv_packets", "legacy_unicast_packets_received_total", "Number of unicast packets received"),
-    (true, "port_unicast_xmit_packets", "legacy_unicast_packets_transmitted_total", "Number of unicast packets transmitted"),
-    (false, "excessive_buffer_overrun_errors", "excessive_buffer_overrun_errors_total", "Number of times that OverrunErrors consecutive flow control update periods occurred, each having at least one overrun error."),
-    (false, "link_downed", "link_downed_total", "Number of times the link failed to recover from an error state and went down"),
-    (false, "link_error_recovery", "link_error_recovery_total", "Number of times the link successfully recovered from an error state"),
-    (false, "local_link_integrity_errors", "local_link_integrity_errors_total", "Number of times that the count of local physical errors exceeded the threshold specified by LocalPhyErrors."),
-    (false, "multicast_rcv_packets", "multicast_packets_received_total", "Number of multicast packets received (including errors)"),
-    (false, "multicast_xmit_packets", "multicast_packets_transmitted_total", "Number of multicast packets transmitted (including errors)"),
-    (false, "port_rcv_constraint_errors", "port_constraint_errors_received_total", "Number of packets received on the switch physical port that are discarded"),
-    (false, "port_xmit_constraint_errors", "port_constraint_errors_transmitted_total", "Number of packets not transmitted from the switch physical port"),
-    (false, "port_rcv_data", "port_data_received_bytes_total", "Number of data octets received on all links"),
-    (false, "port_xmit_data", "port_data_transmitted_bytes_total", "Number of data octets transmitted on all links"),
-    (false, "port_rcv_discards", "port_discards_received_total", "Number of inbound packets discarded by the port because the port is down or congested"),
-    (false, "port_xmit_discards", "port_discards_transmitted_total", "Number of outbound packets discarded by the port because the port is down or congested"),
-    (false, "port_rcv_errors", "port_errors_received_total", "Number of packets containing an error that were received on this port"),
-    (false, "port_rcv_packets", "port_packets_received_total", "Number of packets received on all VLs by this port (including errors)"),
-    (false, "port_xmit_packets", "port_packets_transmitted_total", "Number of packets transmitted on all VLs from this port (including errors)"),
-    (false, "port_rcv_remote_physical_errors", "port_receive_remote_physical_errors_total", "Number of packets marked with the EBP (End of Bad Packet) delimiter received on the port."),
-    (false, "port_rcv_switch_relay_errors", "port_receive_switch_relay_errors_total", "Number of packets that could not be forwarded by the switch."),
-    (false, "port_xmit_wait", "port_transmit_wait_total", "Number of ticks during which the port had data to transmit but no data was sent during the entire tick"),
-    (false, "symbol_error", "symbol_error_total", "Number of minor link errors detected on one or more physical lanes."),
-    (false, "unicast_rcv_packets", "unicast_packets_received_total", "Number of unicast packets received (including errors)"),
-    (false, "unicast_xmit_packets", "unicast_packets_transmitted_total", "Number of unicast packets transmitted (including errors)"),
-    (false, "VL15_dropped", "vl15_dropped_total", "Number of incoming VL15 packets dropped due to resource limitations."),
+const COUNTERS: &[(u8, &str, &str, &str)] = &[
+    (1, "port_rcv_data_64", "legacy_data_received_bytes_total", "Number of data octets received on all links"),
+    (1, "port_xmit_data_64", "legacy_data_transmitted_bytes_total", "Number of data octets transmitted on all links"),
+    (1, "port_multicast_rcv_packets", "legacy_multicast_packets_received_total", "Number of multicast packets received"),
+    (1, "port_multicast_xmit_packets", "legacy_multicast_packets_transmitted_total", "Number of multicast packets transmitted"),
+    (1, "port_rcv_packets_64", "legacy_packets_received_total", "Number of data packets received on all links"),
+    (1, "port_xmit_packets_64", "legacy_packets_transmitted_total", "Number of data packets received on all links"),
+    (1, "port_unicast_rcv_packets", "legacy_unicast_packets_received_total", "Number of unicast packets received"),
+    (1, "port_unicast_xmit_packets", "legacy_unicast_packets_transmitted_total", "Number of unicast packets transmitted"),
+    (0, "excessive_buffer_overrun_errors", "excessive_buffer_overrun_errors_total", "Number of times that OverrunErrors consecutive flow control update periods occurred, each having at least one overrun error."),
+    (0, "link_downed", "link_downed_total", "Number of times the link failed to recover from an error state and went down"),
+    (0, "link_error_recovery", "link_error_recovery_total", "Number of times the link successfully recovered from an error state"),
+    (0, "local_link_integrity_errors", "local_link_integrity_errors_total", "Number of times that the count of local physical errors exceeded the threshold specified by LocalPhyErrors."),
+    (0, "multicast_rcv_packets", "multicast_packets_received_total", "Number of multicast packets received (including errors)"),
+    (0, "multicast_xmit_packets", "multicast_packets_transmitted_total", "Number of multicast packets transmitted (including errors)"),
+    (0, "port_rcv_constraint_errors", "port_constraint_errors_received_total", "Number of packets received on the switch physical port that are discarded"),
+    (0, "port_xmit_constraint_errors", "port_constraint_errors_transmitted_total", "Number of packets not transmitted from the switch physical port"),
+    (0, "port_rcv_data", "port_data_received_bytes_total", "Number of data octets received on all links"),
+    (0, "port_xmit_data", "port_data_transmitted_bytes_total", "Number of data octets transmitted on all links"),
+    (0, "port_rcv_discards", "port_discards_received_total", "Number of inbound packets discarded by the port because the port is down or congested"),
+    (0, "port_xmit_discards", "port_discards_transmitted_total", "Number of outbound packets discarded by the port because the port is down or congested"),
+    (0, "port_rcv_errors", "port_errors_received_total", "Number of packets containing an error that were received on this port"),
+    (0, "port_rcv_packets", "port_packets_received_total", "Number of packets received on all VLs by this port (including errors)"),
+    (0, "port_xmit_packets", "port_packets_transmitted_total", "Number of packets transmitted on all VLs from this port (including errors)"),
+    (0, "port_rcv_remote_physical_errors", "port_receive_remote_physical_errors_total", "Number of packets marked with the EBP (End of Bad Packet) delimiter received on the port."),
+    (0, "port_rcv_switch_relay_errors", "port_receive_switch_relay_errors_total", "Number of packets that could not be forwarded by the switch."),
+    (0, "port_xmit_wait", "port_transmit_wait_total", "Number of ticks during which the port had data to transmit but no data was sent during the entire tick"),
+    (0, "symbol_error", "symbol_error_total", "Number of minor link errors detected on one or more physical lanes."),
+    (0, "unicast_rcv_packets", "unicast_packets_received_total", "Number of unicast packets received (including errors)"),
+    (0, "unicast_xmit_packets", "unicast_packets_transmitted_total", "Number of unicast packets transmitted (including errors)"),
+    (0, "VL15_dropped", "vl15_dropped_total", "Number of incoming VL15 packets dropped due to resource limitations."),
+    (2, "duplicate_request", "duplicate_requests_packets_total", "Number of duplicate requests received"),
+    (2, "implied_nak_seq_err", "implied_nak_seq_errors_total", "Number of ACKs with a PSN larger than expected for an RDMA read or response"),
+    (2, "lifespan", "lifespan_seconds", "Aging period of the counter reads (hw_counters/lifespan in ms, divided by 1000)"),
+    (2, "local_ack_timeout_err", "local_ack_timeout_errors_total", "Number of times a QP's ACK timer expired at the sender (retry limit not exceeded)"),
+    (2, "np_cnp_sent", "np_cnp_packets_sent_total", "Number of CNP packets the notification point sent on RoCEv2 congestion"),
+    (2, "np_ecn_marked_roce_packets", "np_ecn_marked_roce_packets_received_total", "Number of RoCEv2 packets received marked for congestion (ECN)"),
+    (2, "out_of_buffer", "out_of_buffer_drops_total", "Number of drops for lack of a WQE on the receiving QP"),
+    (2, "out_of_sequence", "out_of_sequence_packets_received_total", "Number of out-of-sequence packets received"),
+    (2, "packet_seq_err", "packet_sequence_errors_total", "Number of NAK sequence error packets received (retry limit not exceeded)"),
+    (2, "req_cqe_error", "req_cqes_errors_total", "Number of requester CQEs completed with errors"),
+    (2, "req_cqe_flush_error", "req_cqes_flush_errors_total", "Number of requester CQEs completed with flush errors"),
+    (2, "req_remote_access_errors", "req_remote_access_errors_total", "Number of remote access errors the requester detected"),
+    (2, "req_remote_invalid_request", "req_remote_invalid_request_errors_total", "Number of remote invalid request errors the requester detected"),
+    (2, "resp_cqe_error", "resp_cqes_errors_total", "Number of responder CQEs completed with errors"),
+    (2, "resp_cqe_flush_error", "resp_cqes_flush_errors_total", "Number of responder CQEs completed with flush errors"),
+    (2, "resp_local_length_error", "resp_local_length_errors_total", "Number of local length errors the responder detected"),
+    (2, "resp_remote_access_errors", "resp_remote_access_errors_total", "Number of remote access errors the responder detected"),
+    (2, "rnr_nak_retry_err", "rnr_nak_retry_packets_received_total", "Number of RNR NAK packets received (retry limit not exceeded)"),
+    (2, "roce_adp_retrans", "roce_adp_retransmits_total", "Number of adaptive retransmissions of RoCE traffic"),
+    (2, "roce_adp_retrans_to", "roce_adp_retransmits_timeout_total", "Number of adaptive retransmission timeouts of RoCE traffic"),
+    (2, "roce_slow_restart", "roce_slow_restart_used_total", "Number of times RoCE slow restart was used"),
+    (2, "roce_slow_restart_cnps", "roce_slow_restart_cnps_total", "Number of CNP packets RoCE slow restart generated"),
+    (2, "roce_slow_restart_trans", "roce_slow_restart_total", "Number of times RoCE changed state to slow restart"),
+    (2, "rp_cnp_handled", "rp_cnp_packets_handled_total", "Number of CNP packets the reaction point handled to throttle its rate"),
+    (2, "rp_cnp_ignored", "rp_cnp_ignored_packets_received_total", "Number of CNP packets the reaction point received and ignored"),
+    (2, "rx_atomic_requests", "rx_atomic_requests_total", "Number of ATOMIC requests received"),
+    (2, "rx_dct_connect", "rx_dct_connect_requests_total", "Number of DCT connection requests received"),
+    (2, "rx_icrc_encapsulated", "rx_icrc_encapsulated_errors_total", "Number of RoCE packets received with ICRC errors"),
+    (2, "rx_read_requests", "rx_read_requests_total", "Number of READ requests received"),
+    (2, "rx_write_requests", "rx_write_requests_total", "Number of WRITE requests received"),
 ];
 const N: usize = COUNTERS.len();
+/// The port's counter directories; only the first must be there.
+const DIRS: [&str; 3] = ["/counters", "/counters_ext", "/hw_counters"];
 
 /// The number of a `state` or `phys_state` file (`4: ACTIVE` → 4): exactly one colon.
 pub fn parse_state(text: &str) -> Result<u64, ParseError> {
@@ -88,13 +125,24 @@ struct Device {
     info: [String; 3],
 }
 
-#[derive(Default)]
 struct Port {
     device: usize,
     port: String,
     /// state_id, physical_state_id, rate_bytes_per_second
     gauges: [u64; 3],
     counters: [Option<u64>; N],
+}
+
+// By hand: std derives Default for arrays of at most 32 items.
+impl Default for Port {
+    fn default() -> Self {
+        Port {
+            device: 0,
+            port: String::new(),
+            gauges: [0; 3],
+            counters: [None; N],
+        }
+    }
 }
 
 pub const COLLECTOR: Collector = Collector {
@@ -164,10 +212,9 @@ impl Collect for Infiniband {
                     *g = parse(buf).map_err(|e| src.parse_error(e))?;
                 }
                 p.counters = [None; N];
-                for ext in [false, true] {
-                    let sub = if ext { "/counters_ext" } else { "/counters" };
+                for (d, sub) in (0..).zip(DIRS) {
                     let dir = [DIR, dev, "/ports/", port, sub];
-                    if ext {
+                    if d > 0 {
                         if !src.list_dir_optional(Root::Sys, &dir, &mut self.files)? {
                             continue;
                         }
@@ -177,15 +224,18 @@ impl Collect for Infiniband {
                     for file in self.files.iter() {
                         let Some(k) = COUNTERS
                             .iter()
-                            .position(|&(e, f, _, _)| e == ext && f == file)
+                            .position(|&(e, f, _, _)| e == d && f == file)
                         else {
                             continue;
                         };
                         src.read(Root::Sys, &[DIR, dev, "/ports/", port, sub, "/", file], buf)?;
                         let v = parse_counter(buf).map_err(|e| src.parse_error(e))?;
-                        let words = if file.contains("_data") { 4 } else { 1 };
                         if let Some(slot) = p.counters.get_mut(k) {
-                            *slot = v.map(|v| v.wrapping_mul(words));
+                            *slot = v.map(|v| match file {
+                                "lifespan" => v / 1000,
+                                _ if file.contains("_data") => v.wrapping_mul(4),
+                                _ => v,
+                            });
                         }
                     }
                 }
@@ -219,11 +269,14 @@ impl Collect for Infiniband {
         let families = gauges
             .iter()
             .map(|&(name, help)| (name, help, Kind::Gauge))
-            .chain(
-                COUNTERS
-                    .iter()
-                    .map(|&(_, _, name, help)| (name, help, Kind::Counter)),
-            );
+            .chain(COUNTERS.iter().map(|&(_, _, name, help)| {
+                let kind = if name.ends_with("_total") {
+                    Kind::Counter
+                } else {
+                    Kind::Gauge
+                };
+                (name, help, kind)
+            }));
         for (k, (name, help, kind)) in families.enumerate() {
             let mut first = true;
             for p in self.ports.iter() {
@@ -286,6 +339,14 @@ mod tests {
             "node_infiniband_port_data_received_bytes_total{device=\"mlx5_0\",port=\"1\"} 11687485804928\n",
             "node_infiniband_link_downed_total{device=\"mlx5_0\",port=\"1\"} 1\n",
             "node_infiniband_vl15_dropped_total{device=\"mlx5_0\",port=\"1\"} 7\n",
+            // hw_counters/
+            "# TYPE node_infiniband_lifespan_seconds gauge\nnode_infiniband_lifespan_seconds{device=\"mlx5_0\",port=\"1\"} 0\n",
+            "# TYPE node_infiniband_out_of_buffer_drops_total counter\n",
+            "node_infiniband_out_of_buffer_drops_total{device=\"mlx5_0\",port=\"1\"} 12\n",
+            "node_infiniband_np_ecn_marked_roce_packets_received_total{device=\"mlx5_0\",port=\"1\"} 1502\n",
+            "node_infiniband_rp_cnp_packets_handled_total{device=\"mlx5_0\",port=\"1\"} 1433\n",
+            "node_infiniband_roce_adp_retransmits_timeout_total{device=\"mlx5_0\",port=\"1\"} 1\n",
+            "node_infiniband_rx_write_requests_total{device=\"mlx5_0\",port=\"1\"} 4120937\n",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
@@ -294,7 +355,10 @@ mod tests {
             text.matches("node_infiniband_symbol_error_total{").count(),
             1
         );
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 54);
+        // 54 of node_exporter 1.5, and mlx5_0's 30 known hw_counters (not
+        // req_transport_retries_exceeded, which node_exporter does not know).
+        assert!(!text.contains("retries_exceeded"));
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 84);
     }
 
     #[test]
@@ -319,6 +383,22 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("counters/link_downed"), "{err}");
         std::fs::write(port.join("counters/link_downed"), "2\n").unwrap();
+        // hw_counters/: lifespan in whole seconds (ms / 1000, rounded down); garbage fails.
+        std::fs::create_dir_all(port.join("hw_counters")).unwrap();
+        std::fs::write(port.join("hw_counters/lifespan"), "2500\n").unwrap();
+        out.clear();
+        Infiniband::default()
+            .collect(&mut ctx(&dir), &mut out)
+            .unwrap();
+        let text = std::str::from_utf8(out.as_bytes()).unwrap();
+        let want = "node_infiniband_lifespan_seconds{device=\"qib0\",port=\"1\"} 2\n";
+        assert!(text.contains(want), "{text}");
+        std::fs::write(port.join("hw_counters/np_cnp_sent"), "0x10\n").unwrap();
+        let err = Infiniband::default()
+            .collect(&mut ctx(&dir), &mut out)
+            .unwrap_err();
+        assert!(err.to_string().contains("hw_counters/np_cnp_sent"), "{err}");
+        std::fs::remove_file(port.join("hw_counters/np_cnp_sent")).unwrap();
         std::fs::write(port.join("rate"), "\n").unwrap();
         let err = Infiniband::default()
             .collect(&mut ctx(&dir), &mut out)
