@@ -84,9 +84,10 @@ const OPTIONS: &[&str] = &[
 ];
 
 /// Collectors node_exporter 1.5 does not have (watchdog came in 1.8, softirqs in 1.6,
-/// kernel_hung later): their rows show proctap's series only; unit tests check them on
+/// kernel_hung and dmmultipath later): their rows show proctap's series only; unit tests check them on
 /// captured text.
 const NEWER: &[(&str, &str)] = &[
+    ("dmmultipath", "node_dmmultipath_"),
     ("kernel_hung", "node_kernel_hung_"),
     ("watchdog", "node_watchdog_"),
     ("softirqs", "node_softirqs_functions_total"),
@@ -97,6 +98,42 @@ const NEWER: &[(&str, &str)] = &[
 const LATER: &[&str] = &[
     "node_mountstats_nfs_operations_errors_total",
     "node_mountstats_nfs_mountpoint_info",
+    "node_nvme_namespace_info",
+    "node_nvme_namespace_capacity_bytes",
+    "node_nvme_namespace_logical_block_size_bytes",
+    "node_nvme_namespace_size_bytes",
+    "node_nvme_namespace_used_bytes",
+    // infiniband's hw_counters/
+    "node_infiniband_duplicate_requests_packets_total",
+    "node_infiniband_implied_nak_seq_errors_total",
+    "node_infiniband_lifespan_seconds",
+    "node_infiniband_local_ack_timeout_errors_total",
+    "node_infiniband_np_cnp_packets_sent_total",
+    "node_infiniband_np_ecn_marked_roce_packets_received_total",
+    "node_infiniband_out_of_buffer_drops_total",
+    "node_infiniband_out_of_sequence_packets_received_total",
+    "node_infiniband_packet_sequence_errors_total",
+    "node_infiniband_req_cqes_errors_total",
+    "node_infiniband_req_cqes_flush_errors_total",
+    "node_infiniband_req_remote_access_errors_total",
+    "node_infiniband_req_remote_invalid_request_errors_total",
+    "node_infiniband_resp_cqes_errors_total",
+    "node_infiniband_resp_cqes_flush_errors_total",
+    "node_infiniband_resp_local_length_errors_total",
+    "node_infiniband_resp_remote_access_errors_total",
+    "node_infiniband_rnr_nak_retry_packets_received_total",
+    "node_infiniband_roce_adp_retransmits_total",
+    "node_infiniband_roce_adp_retransmits_timeout_total",
+    "node_infiniband_roce_slow_restart_used_total",
+    "node_infiniband_roce_slow_restart_cnps_total",
+    "node_infiniband_roce_slow_restart_total",
+    "node_infiniband_rp_cnp_packets_handled_total",
+    "node_infiniband_rp_cnp_ignored_packets_received_total",
+    "node_infiniband_rx_atomic_requests_total",
+    "node_infiniband_rx_dct_connect_requests_total",
+    "node_infiniband_rx_icrc_encapsulated_errors_total",
+    "node_infiniband_rx_read_requests_total",
+    "node_infiniband_rx_write_requests_total",
 ];
 
 /// Series whose values come from the clock, or from the live disk under fixtures/ (free space

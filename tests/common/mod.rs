@@ -93,6 +93,7 @@ pub const GOLDEN_FLAGS: &[&str] = &[
     "--collector.cpu.info.bugs-include=.",
     "--collector.stat.softirq",
     "--collector.mountstats",
+    "--collector.dmmultipath",
 ];
 
 /// `proctap once` against the fixtures with extra flags.
