@@ -1598,7 +1598,7 @@ fn update(
     };
     let is_new = p.read == 0;
     let prev = p.counters;
-    p.partial = false;
+    let was_partial = std::mem::replace(&mut p.partial, false);
     let mut c = Counters {
         utime: v.utime,
         stime: v.stime,
@@ -1618,25 +1618,35 @@ fn update(
     c.nonvoluntary_ctxt = c
         .nonvoluntary_ctxt
         .saturating_add(leader.1.saturating_sub(p.leader_ctxt.1));
-    match rd.read_kept(src, pid_s, PidFile::Io, &mut p.kept) {
-        Got::Ok => match parse::parse_io(&text(&rd.raw)) {
-            Ok(io) => {
-                c.read_bytes = io.read_bytes;
-                c.write_bytes = io.write_bytes;
+    // A single-threaded process asleep now that was not switched out since the last reading
+    // has not run since: its io counters and fd table are what that reading found (only the
+    // task itself changes them), so io and fd/ are not read again (a pread and a statx, a
+    // fifth of what a sleeper's files cost the kernel). Unless a file of that reading failed:
+    // then they are read, and a failure counted, again.
+    let idle = !is_new && !was_partial && v.threads == 1 && not_run(p.leader_ctxt, leader, v.state);
+    let open_fds = if idle {
+        p.member.open_fds
+    } else {
+        match rd.read_kept(src, pid_s, PidFile::Io, &mut p.kept) {
+            Got::Ok => match parse::parse_io(&text(&rd.raw)) {
+                Ok(io) => {
+                    c.read_bytes = io.read_bytes;
+                    c.write_bytes = io.write_bytes;
+                }
+                Err(e) => return Reader::parse_failed(src, pid_s, None, PidFile::Io, e),
+            },
+            Got::Failed => p.partial = true,
+            Got::Gone | Got::Absent => {}
+        }
+        let by_size = st.fd_count_in_size.unwrap_or(false);
+        match rd.count_fds(src, pid_s, by_size, &mut p.kept) {
+            Ok(n) => n,
+            Err(e) => {
+                if rd.judge(src, pid_s, None, PidFile::Fd, Err(e)) == Got::Failed {
+                    p.partial = true;
+                }
+                0
             }
-            Err(e) => return Reader::parse_failed(src, pid_s, None, PidFile::Io, e),
-        },
-        Got::Failed => p.partial = true,
-        Got::Gone | Got::Absent => {}
-    }
-    let by_size = st.fd_count_in_size.unwrap_or(false);
-    let open_fds = match rd.count_fds(src, pid_s, by_size, &mut p.kept) {
-        Ok(n) => n,
-        Err(e) => {
-            if rd.judge(src, pid_s, None, PidFile::Fd, Err(e)) == Got::Failed {
-                p.partial = true;
-            }
-            0
         }
     };
     if is_new || (generation + u64::from(p.pid)) % LIMITS_EVERY == 0 {
@@ -1893,7 +1903,14 @@ fn read_threads(
 /// context switches, read before that wchan, are the same now). A task that ran in between
 /// was switched out to sleep again, which counts; so its stack, and wchan, are as they were.
 fn still_blocked(wchan: u32, then: (u64, u64), now: (u64, u64), state: u8) -> bool {
-    wchan != 0 && then == now && matches!(state, b'S' | b'D' | b'I')
+    wchan != 0 && not_run(then, now, state)
+}
+
+/// Whether a task has not run since a reading of its context switches `then`: it is asleep
+/// now (`state`, read before `now`) and was not switched out in between. A task running at
+/// that reading could only have gone to sleep by a switch, which counts.
+fn not_run(then: (u64, u64), now: (u64, u64), state: u8) -> bool {
+    then == now && matches!(state, b'S' | b'D' | b'I')
 }
 
 /// A listed thread whose files could not be read this time: it stays, with nothing new.
@@ -3096,6 +3113,51 @@ mod tests {
         assert_eq!(w(&out, "do_epoll_wait"), Some(3.0));
         assert_eq!(w(&out, "pipe_read"), Some(1.0));
         std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn io_and_fds_are_read_again_only_after_a_context_switch() {
+        let fixtures = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/proc"));
+        let tmp = std::env::temp_dir().join(format!("proctap-idle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        copy_tree(&fixtures, &tmp);
+        let mut ctx = fx(&[]);
+        ctx.ctx.src.procfs = tmp.clone();
+        let v = |out: &str, family: &str| group_value(out, family, "postgres", "");
+        let written = "namedprocess_namegroup_write_bytes_total";
+        let fds = "namedprocess_namegroup_open_filedesc";
+        let out = scrape(&mut ctx);
+        let (w0, f0) = (v(&out, written).unwrap(), v(&out, fds).unwrap());
+        // 816 (single-threaded, asleep) has not been switched out since: it has not run, so
+        // what it wrote and its fds are as they were.
+        let io = std::fs::read_to_string(tmp.join("816/io")).unwrap();
+        let io = io.replace("write_bytes: 6691356672", "write_bytes: 6691360768");
+        std::fs::write(tmp.join("816/io"), io).unwrap();
+        std::os::unix::fs::symlink("/dev/null", tmp.join("816/fd/5")).unwrap();
+        let out = scrape(&mut ctx);
+        assert_eq!(v(&out, written), Some(w0));
+        assert_eq!(v(&out, fds), Some(f0));
+        // One involuntary switch more: it ran, so both are read again.
+        let status = std::fs::read_to_string(tmp.join("816/status")).unwrap();
+        let status = status.replace(
+            "nonvoluntary_ctxt_switches:\t",
+            "nonvoluntary_ctxt_switches:\t1",
+        );
+        std::fs::write(tmp.join("816/status"), status).unwrap();
+        let out = scrape(&mut ctx);
+        assert_eq!(v(&out, written), Some(w0 + 4096.0));
+        assert_eq!(v(&out, fds), Some(f0 + 1.0));
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn not_run_needs_the_same_switches_and_sleep() {
+        assert!(not_run((5, 1), (5, 1), b'S'));
+        assert!(not_run((5, 1), (5, 1), b'D'));
+        assert!(!not_run((5, 1), (5, 2), b'S'));
+        assert!(!not_run((5, 1), (6, 1), b'S'));
+        assert!(!not_run((5, 1), (5, 1), b'R'));
+        assert!(!not_run((5, 1), (5, 1), b'Z'));
     }
 
     #[test]
