@@ -2194,43 +2194,35 @@ fn tcp_traffic(st: &mut State) -> bool {
         },
     };
     let ports_before = st.ports.len();
-    // The index of each family's protocol in Proto::ALL.
-    for (family, k) in [(libc::AF_INET, 0), (libc::AF_INET6, 1)] {
-        let (sockets, seen, ports) = (&st.sockets, &mut st.seen, &mut st.ports);
-        // Where `ino`'s entries start in `sockets`, and how many there are.
-        let find = |ino: u64| {
-            let from = sockets.partition_point(|&(s, _)| s < ino);
-            let same = sockets.get(from..).unwrap_or(&[]);
-            (from, same.iter().take_while(|s| s.0 == ino).count())
-        };
-        let mut on_msg = |m: &[u8]| {
-            if let Some((ino, port)) = traffic::listening(m) {
-                let (from, n) = find(ino);
-                for &(_, i) in sockets.get(from..from + n).unwrap_or(&[]) {
-                    ports.push((i, k, port));
-                }
-            } else if let Some((ino, b)) = traffic::parse_diag(m)? {
-                let (from, n) = find(ino);
-                for slot in seen.get_mut(from..from + n).unwrap_or(&mut []) {
-                    *slot = Some(b);
-                }
+    let (sockets, seen, ports) = (&st.sockets, &mut st.seen, &mut st.ports);
+    // Where `ino`'s entries start in `sockets`, and how many there are.
+    let find = |ino: u64| {
+        let from = sockets.partition_point(|&(s, _)| s < ino);
+        let same = sockets.get(from..).unwrap_or(&[]);
+        (from, same.iter().take_while(|s| s.0 == ino).count())
+    };
+    let mut on_msg = |m: &[u8]| {
+        if let Some((ino, port)) = traffic::listening(m) {
+            // The index of the socket's protocol in Proto::ALL: tcp, or tcp6 for AF_INET6.
+            let k = usize::from(m.first() == Some(&(libc::AF_INET6 as u8)));
+            let (from, n) = find(ino);
+            for &(_, i) in sockets.get(from..from + n).unwrap_or(&[]) {
+                ports.push((i, k, port));
             }
-            Ok(())
-        };
-        let (ext, states) = (traffic::EXT_INFO, traffic::STATES);
-        let r = netlink::dump_tcp(
-            sock,
-            &mut st.diag_req,
-            family as u8,
-            ext,
-            states,
-            &mut on_msg,
-        );
-        if let Err(e) = r {
-            st.ports.truncate(ports_before);
-            no_diag(st, e);
-            return false;
+        } else if let Some((ino, b)) = traffic::parse_diag(m)? {
+            let (from, n) = find(ino);
+            for slot in seen.get_mut(from..from + n).unwrap_or(&mut []) {
+                *slot = Some(b);
+            }
         }
+        Ok(())
+    };
+    // Both families in one dump: one walk of the kernel's socket tables instead of two.
+    let (ext, states) = (traffic::EXT_INFO, traffic::STATES);
+    if let Err(e) = netlink::dump_tcp(sock, &mut st.diag_req, 0, ext, states, &mut on_msg) {
+        st.ports.truncate(ports_before);
+        no_diag(st, e);
+        return false;
     }
     for &i in &st.listed {
         let Some(p) = st.procs.get_mut(i as usize) else {

@@ -1,5 +1,5 @@
 //! The TCP bytes and listening TCP ports of the selected processes: one sock_diag dump of the
-//! TCP sockets (IPv4, then IPv6) with `INET_DIAG_INFO` per scrape, each socket matched to the
+//! TCP sockets (IPv4 and IPv6, one request) with `INET_DIAG_INFO` per scrape, each socket matched to the
 //! processes by the socket inodes of their fd/: a listening one gives a port (what
 //! /proc/net/tcp{,6} would, without walking the kernel's socket tables twice more), the others
 //! their `struct tcp_info`. A process's totals are the last counts of its sockets that are gone
