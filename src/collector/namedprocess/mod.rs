@@ -4023,13 +4023,14 @@ time.sleep(600)
         assert!(took);
         assert_eq!(n, 0, "a steady-state dump allocates");
         // Only the child's: another process of the same name (a concurrent run of this test)
-        // may listen too.
-        let tcp: Vec<(usize, u16)> = st
+        // may listen too. One walk of both families gives them in hash order; sort them.
+        let mut tcp: Vec<(usize, u16)> = st
             .ports
             .iter()
             .filter(|&&(i, _, _)| st.procs.get(i as usize).is_some_and(|p| p.pid == pid))
             .map(|&(_, k, p)| (k, p))
             .collect();
+        tcp.sort_unstable();
         assert_eq!(tcp, [(0, want[0]), (1, want[1])], "the dump's TCP ports");
         // The same scrape through /proc/net/tcp and tcp6.
         st.no_diag = true;
