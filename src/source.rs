@@ -80,14 +80,30 @@ pub fn raise_nofile_limit() -> Option<(u64, u64)> {
     Some((cur, cur))
 }
 
-/// How many descriptors may be kept open between scrapes: the soft RLIMIT_NOFILE less the
-/// reserve (0 when the limit leaves no room).
-pub fn kept_fd_cap() -> usize {
+/// The soft RLIMIT_NOFILE less the reserve: what the two sets of kept descriptors share.
+fn free_fds() -> usize {
     let soft = nofile_limit().map_or(0, |(cur, _)| usize::try_from(cur).unwrap_or(usize::MAX));
     let reserve = FD_RESERVE
         .load(std::sync::atomic::Ordering::Relaxed)
         .saturating_add(OTHER_FDS);
     soft.saturating_sub(reserve)
+}
+
+/// At most this many host files (procfs tables, sysfs attributes read by full path) are kept
+/// open by [`Source`]: a router reads ~100 such files a scrape, a big server a few hundred.
+pub const HOST_KEPT_MAX: usize = 512;
+
+/// How many host files [`Source`] may keep open: a quarter of what the open files limit
+/// leaves free, at most [`HOST_KEPT_MAX`].
+pub fn host_kept_cap() -> usize {
+    (free_fds() / 4).min(HOST_KEPT_MAX)
+}
+
+/// How many per-process descriptors may be kept open between scrapes (namedprocess's `Kept`):
+/// the soft RLIMIT_NOFILE less the reserve and less [`host_kept_cap`] (0 when the limit leaves
+/// no room).
+pub fn kept_fd_cap() -> usize {
+    free_fds().saturating_sub(host_kept_cap())
 }
 
 /// The read cap for `rel` under `root`.
@@ -257,6 +273,129 @@ pub struct Source {
     /// Where a collector running on a helper thread says which file it is reading, so that
     /// a read that never returns can be named (see [`Source::publish_to`]).
     published: Option<Arc<Mutex<PathBuf>>>,
+    /// procfs and sysfs files kept open between scrapes.
+    kept: KeptFiles,
+}
+
+/// Host files kept open between scrapes and read again with `pread(fd, buf, n, 0)`, which
+/// saves open(2)'s path walk and close(2) on every scrape. Only files on a procfs or a sysfs
+/// (fstatfs: PROC_SUPER_MAGIC, SYSFS_MAGIC) are kept: those regenerate their text on a read at
+/// offset 0 (a seq_file, a kernfs attribute's `show()`), so a kept descriptor never reads
+/// stale data. A regular file on disk (a fixture tree, a copied /proc) may be replaced by a
+/// rename, after which a kept descriptor would read the old inode for ever: those are opened
+/// each time, as before. A descriptor whose read fails (its device was removed: ENODEV; its
+/// process exited: ESRCH) is closed and the path opened again at once, so the error a scrape
+/// reports is the path's. Bounded by [`host_kept_cap`], first come first kept (the same files
+/// are read every scrape); beyond it files are opened, read and closed.
+#[derive(Debug, Default)]
+struct KeptFiles {
+    /// By path bytes, sorted: a kept descriptor, or None for a file that is not kept (on
+    /// another filesystem, or over the cap), so it is not fstatfs'd again.
+    files: Vec<(PathBuf, Option<File>)>,
+    open: usize,
+    /// None until the first read: then [`host_kept_cap`], or 0 when neither root is a procfs
+    /// or sysfs (a fixture tree: nothing is ever looked up).
+    cap: Option<usize>,
+}
+
+impl Clone for KeptFiles {
+    /// A clone (a guarded collector's [`Source`]) keeps nothing: the cap is the original's.
+    fn clone(&self) -> Self {
+        KeptFiles {
+            files: Vec::new(),
+            open: 0,
+            cap: Some(0),
+        }
+    }
+}
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const SYSFS_MAGIC: i64 = 0x6265_6572;
+
+/// The filesystem magic of what `path` (or, with `fd`, an open descriptor) is on.
+fn fs_magic(path: Option<&Path>, fd: Option<&File>) -> Option<i64> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: statfs/fstatfs write only into the zeroed struct we pass; the path is
+    // NUL-terminated and outlives the call; the descriptor is open.
+    unsafe {
+        let mut fs: libc::statfs = std::mem::zeroed();
+        let ok = match (path, fd) {
+            (_, Some(f)) => libc::fstatfs(f.as_raw_fd(), &mut fs) == 0,
+            (Some(p), None) => {
+                let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok()?;
+                libc::statfs(c.as_ptr(), &mut fs) == 0
+            }
+            (None, None) => false,
+        };
+        ok.then_some(fs.f_type as i64)
+    }
+}
+
+/// Whether files on the filesystem with this magic regenerate their content on every read at
+/// offset 0.
+fn regenerates(magic: Option<i64>) -> bool {
+    matches!(magic, Some(PROC_SUPER_MAGIC | SYSFS_MAGIC))
+}
+
+/// Reads all of `f` from offset 0 into `buf` (cleared first) with pread, at most `cap` bytes
+/// (`Ok(false)` past it): `buf`'s capacity is used as it is, grown only for a longer file.
+fn pread_all(f: &File, cap: u64, buf: &mut String) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut bytes = std::mem::take(buf).into_bytes();
+    bytes.clear();
+    let limit = usize::try_from(cap).unwrap_or(usize::MAX).saturating_add(1);
+    let r = loop {
+        if bytes.len() >= limit {
+            break Ok(false);
+        }
+        if bytes.len() == bytes.capacity() {
+            bytes.reserve((bytes.capacity().max(4096)).min(limit - bytes.len()));
+        }
+        let spare = (bytes.capacity() - bytes.len()).min(limit - bytes.len());
+        // SAFETY: the kernel writes at most `spare` bytes into the vector's spare capacity,
+        // starting at its length; `set_len` below covers only what it reported written.
+        let n = unsafe {
+            libc::pread(
+                f.as_raw_fd(),
+                bytes.as_mut_ptr().add(bytes.len()).cast(),
+                spare,
+                bytes.len() as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break Err(e);
+        }
+        if n == 0 {
+            break Ok(true);
+        }
+        // SAFETY: pread initialised these `n` bytes (n <= spare).
+        unsafe { bytes.set_len(bytes.len() + n as usize) };
+    };
+    match (r, String::from_utf8(bytes)) {
+        (Ok(fits), Ok(s)) => {
+            *buf = s;
+            if !fits {
+                buf.clear();
+            }
+            Ok(fits)
+        }
+        (r, Err(e)) => {
+            let mut b = e.into_bytes();
+            b.clear();
+            // SAFETY: empty, so valid UTF-8.
+            *buf = unsafe { String::from_utf8_unchecked(b) };
+            r.and(Err(io::ErrorKind::InvalidData.into()))
+        }
+        (Err(e), Ok(mut s)) => {
+            s.clear();
+            *buf = s;
+            Err(e)
+        }
+    }
 }
 
 impl Source {
@@ -270,6 +409,141 @@ impl Source {
             dirents: Vec::new(),
             largest_read: 0,
             published: None,
+            kept: KeptFiles::default(),
+        }
+    }
+
+    /// Keeps at most `cap` host files open from now on (the default is [`host_kept_cap`]
+    /// when a root is a procfs or sysfs).
+    #[cfg(test)]
+    pub fn set_kept_cap(&mut self, cap: usize) {
+        self.kept.cap = Some(cap);
+    }
+
+    /// How many host files are kept open now.
+    #[cfg(test)]
+    pub fn kept_files(&self) -> usize {
+        self.kept.open
+    }
+
+    /// Reads the file at the scratch path through its kept descriptor, or opens it (keeping it
+    /// when it is on a procfs or sysfs and there is room). `Ok(false)`: it does not exist.
+    fn read_scratch(&mut self, root: Root, rel: &[&str], buf: &mut String) -> Result<bool, Error> {
+        let cap = cap_for(root, rel);
+        let keep_cap = match self.kept.cap {
+            Some(c) => c,
+            None => {
+                let c = if regenerates(fs_magic(Some(&self.procfs), None))
+                    || regenerates(fs_magic(Some(&self.sysfs), None))
+                {
+                    host_kept_cap()
+                } else {
+                    0
+                };
+                self.kept.cap = Some(c);
+                c
+            }
+        };
+        if keep_cap == 0 || !matches!(root, Root::Proc | Root::Sys) {
+            return match File::open(&self.scratch) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                opened => read_opened(&self.scratch, opened, cap, buf).map(|()| true),
+            };
+        }
+        let key = self.scratch.as_os_str().as_encoded_bytes();
+        let at = self
+            .kept
+            .files
+            .binary_search_by(|(p, _)| p.as_os_str().as_encoded_bytes().cmp(key));
+        if let Ok(i) = at {
+            if let Some((_, slot)) = self.kept.files.get_mut(i) {
+                if let Some(f) = slot.as_ref() {
+                    match pread_all(f, cap, buf) {
+                        Ok(true) => return Ok(true),
+                        Ok(false) => {
+                            return Err(Error::TooLarge {
+                                path: self.scratch.clone(),
+                                cap,
+                            })
+                        }
+                        // Gone (ENODEV, ESRCH) or failing: the path says what it is now.
+                        Err(_) => {
+                            *slot = None;
+                            self.kept.open = self.kept.open.saturating_sub(1);
+                        }
+                    }
+                }
+            }
+        }
+        let file = match File::open(&self.scratch) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(err) => {
+                return Err(Error::Io {
+                    path: self.scratch.clone(),
+                    err,
+                })
+            }
+            Ok(f) => f,
+        };
+        let regen = regenerates(fs_magic(None, Some(&file)));
+        let keep = regen && self.kept.open < keep_cap;
+        let (r, slot) = if !regen {
+            // Not procfs or sysfs (a mount under /proc or /sys): read as before, its size
+            // checked before anything is allocated for it.
+            let r = read_opened(&self.scratch, Ok(file), cap, buf).map(|()| true);
+            (r, None)
+        } else {
+            self.read_new(file, keep, cap, buf)
+        };
+        self.remember(at, keep_cap, slot);
+        r
+    }
+
+    /// The first read of a file on procfs or sysfs; returns the descriptor when it is to be
+    /// kept (`keep` and the read worked).
+    fn read_new(
+        &mut self,
+        file: File,
+        keep: bool,
+        cap: u64,
+        buf: &mut String,
+    ) -> (Result<bool, Error>, Option<File>) {
+        let r = match pread_all(&file, cap, buf) {
+            Ok(true) => Ok(true),
+            Ok(false) => Err(Error::TooLarge {
+                path: self.scratch.clone(),
+                cap,
+            }),
+            Err(err) => Err(Error::Io {
+                path: self.scratch.clone(),
+                err,
+            }),
+        };
+        if keep && r.is_ok() {
+            self.kept.open += 1;
+            (r, Some(file))
+        } else {
+            (r, None)
+        }
+    }
+
+    /// Records what was decided for the scratch path, at `at` of the sorted list.
+    fn remember(&mut self, at: Result<usize, usize>, keep_cap: usize, slot: Option<File>) {
+        match at {
+            Ok(i) => {
+                if let Some((_, s)) = self.kept.files.get_mut(i) {
+                    *s = slot;
+                }
+            }
+            // Bounded: kept ones by the cap, remembered others (not kept) by twice it.
+            Err(i) if self.kept.files.len() < keep_cap.saturating_mul(2) => {
+                self.kept.files.insert(i, (self.scratch.clone(), slot));
+            }
+            Err(_) => {
+                if slot.is_some() {
+                    self.kept.open -= 1;
+                }
+            }
         }
     }
 
@@ -362,12 +636,14 @@ impl Source {
     pub fn read(&mut self, root: Root, rel: &[&str], buf: &mut String) -> Result<(), Error> {
         buf.clear();
         self.path(root, rel);
-        let r = read_opened(
-            &self.scratch,
-            File::open(&self.scratch),
-            cap_for(root, rel),
-            buf,
-        );
+        let r = match self.read_scratch(root, rel, buf) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Io {
+                path: self.scratch.clone(),
+                err: io::Error::from_raw_os_error(libc::ENOENT),
+            }),
+            Err(e) => Err(e),
+        };
         self.largest_read = self.largest_read.max(buf.len());
         r
     }
@@ -381,12 +657,9 @@ impl Source {
     ) -> Result<bool, Error> {
         buf.clear();
         self.path(root, rel);
-        // Checked before building an Error, whose path would be an allocation on every scrape
-        // for files that are routinely absent.
-        let r = match File::open(&self.scratch) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            opened => read_opened(&self.scratch, opened, cap_for(root, rel), buf).map(|()| true),
-        };
+        // A missing file is told apart before building an Error, whose path would be an
+        // allocation on every scrape for files that are routinely absent.
+        let r = self.read_scratch(root, rel, buf);
         self.largest_read = self.largest_read.max(buf.len());
         r
     }
@@ -779,6 +1052,131 @@ mod tests {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
             .unwrap()
+    }
+
+    fn proc_and_sys() -> Source {
+        Source::new("/proc".into(), "/sys".into(), "/".into())
+    }
+
+    #[test]
+    fn procfs_files_are_kept_and_read_afresh() {
+        let mut s = proc_and_sys();
+        let mut buf = String::new();
+        s.read(Root::Proc, &["self/status"], &mut buf).unwrap();
+        assert!(buf.starts_with("Name:"), "{buf}");
+        assert_eq!(s.kept_files(), 1);
+        // A kept descriptor of /proc/self/status reads the values of now: grow VmRSS by 8 MiB.
+        let rss = |t: &str| -> u64 {
+            let v = t.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap();
+            v.trim().trim_end_matches(" kB").trim().parse().unwrap()
+        };
+        let before = rss(&buf);
+        let big = vec![1u8; 8 << 20];
+        std::hint::black_box(&big);
+        s.read(Root::Proc, &["self/status"], &mut buf).unwrap();
+        assert!(rss(&buf) >= before + 7 * 1024, "{} -> {}", before, rss(&buf));
+        assert_eq!(s.kept_files(), 1, "the same descriptor, read again");
+        drop(big);
+    }
+
+    #[test]
+    fn a_kept_file_whose_read_fails_is_opened_again() {
+        let mut s = proc_and_sys();
+        let mut buf = String::new();
+        s.read(Root::Proc, &["loadavg"], &mut buf).unwrap();
+        assert_eq!(s.kept_files(), 1);
+        // A descriptor that fails to read (a directory: EISDIR) stands for one whose object went.
+        let slot = s.kept.files.iter_mut().find_map(|(_, f)| f.as_mut()).unwrap();
+        *slot = File::open("/proc").unwrap();
+        s.read(Root::Proc, &["loadavg"], &mut buf).unwrap();
+        assert_eq!(buf.split_whitespace().count(), 5, "{buf}");
+        assert_eq!(s.kept_files(), 1, "the path's descriptor is kept instead");
+        s.read(Root::Proc, &["loadavg"], &mut buf).unwrap();
+        assert_eq!(buf.split_whitespace().count(), 5, "{buf}");
+    }
+
+    #[test]
+    fn a_kept_file_of_something_gone_reads_as_the_path_does() {
+        let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let pid = child.id().to_string();
+        let mut s = proc_and_sys();
+        let mut buf = String::new();
+        s.read(Root::Proc, &[&pid, "/stat"], &mut buf).unwrap();
+        assert!(buf.starts_with(&format!("{pid} (sleep) ")), "{buf}");
+        assert_eq!(s.kept_files(), 1);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The kept descriptor reads ESRCH; the path is gone: the error is the path's.
+        let e = s.read(Root::Proc, &[&pid, "/stat"], &mut buf).unwrap_err();
+        assert!(e.is_not_found(), "{e}");
+        assert!(
+            e.to_string().ends_with("/stat: No such file or directory (os error 2)"),
+            "{e}"
+        );
+        assert_eq!(s.kept_files(), 0);
+        assert!(!s.read_optional(Root::Proc, &[&pid, "/stat"], &mut buf).unwrap());
+    }
+
+    #[test]
+    fn kept_host_files_stay_under_the_cap() {
+        let mut s = proc_and_sys();
+        s.set_kept_cap(2);
+        let mut buf = String::new();
+        let files = ["loadavg", "uptime", "meminfo", "vmstat", "stat", "diskstats"];
+        for _ in 0..3 {
+            for f in files {
+                s.read(Root::Proc, &[f], &mut buf).unwrap();
+                assert!(!buf.is_empty(), "{f}");
+            }
+            assert_eq!(s.kept_files(), 2);
+        }
+        s.read(Root::Proc, &["meminfo"], &mut buf).unwrap();
+        assert!(buf.starts_with("MemTotal:"), "{buf}");
+        // Remembered entries are bounded too: twice the cap.
+        assert_eq!(s.kept.files.len(), 4);
+    }
+
+    #[test]
+    fn a_sysfs_attribute_kept_open_reads_its_current_value() {
+        let mut s = proc_and_sys();
+        let mut buf = String::new();
+        let rel = ["class/net/lo/statistics/tx_packets"];
+        if s.read(Root::Sys, &rel, &mut buf).is_err() {
+            return; // no sysfs here
+        }
+        let before: u64 = buf.trim().parse().unwrap();
+        assert_eq!(s.kept_files(), 1, "sysfs is kept");
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..20 {
+            let _ = sock.send_to(b"x", "127.0.0.1:9");
+        }
+        s.read(Root::Sys, &rel, &mut buf).unwrap();
+        let after: u64 = buf.trim().parse().unwrap();
+        assert!(after >= before + 20, "{before} -> {after}");
+        assert_eq!(s.kept_files(), 1);
+    }
+
+    #[test]
+    fn a_regular_file_is_never_kept_so_a_renamed_replacement_is_read() {
+        let dir = std::env::temp_dir().join(format!("proctap-kept-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("proc")).unwrap();
+        std::fs::write(dir.join("proc/loadavg"), "1 2 3 1/2 3\n").unwrap();
+        for forced in [false, true] {
+            let mut s = Source::new(dir.join("proc"), dir.join("sys"), dir.clone());
+            if forced {
+                s.set_kept_cap(10);
+            }
+            let mut buf = String::new();
+            s.read(Root::Proc, &["loadavg"], &mut buf).unwrap();
+            assert_eq!(buf, "1 2 3 1/2 3\n");
+            std::fs::write(dir.join("proc/new"), "4 5 6 1/2 3\n").unwrap();
+            std::fs::rename(dir.join("proc/new"), dir.join("proc/loadavg")).unwrap();
+            s.read(Root::Proc, &["loadavg"], &mut buf).unwrap();
+            assert_eq!(buf, "4 5 6 1/2 3\n", "forced cap: {forced}");
+            assert_eq!(s.kept_files(), 0);
+            std::fs::write(dir.join("proc/loadavg"), "1 2 3 1/2 3\n").unwrap();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

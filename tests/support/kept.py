@@ -169,7 +169,8 @@ def pid_reuse(binary, pid):
 
 def cap(binary, n):
     kids = [sleeper("kptcap") for _ in range(n)]
-    # 64 files: 4 waiting requests, a listener and 32 for the rest leave 27 to keep.
+    # 64 files: 4 waiting requests, a listener and 32 for the rest leave 27 to keep (21 per
+    # process, 6 host files: source::host_kept_cap).
     pt, port = proctap(binary, ["--proc-include", "^kptcap$", "--web.max-requests", "4"],
                        prefix=["prlimit", "--nofile=64:64"])
     for _ in range(3):
