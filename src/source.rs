@@ -339,16 +339,26 @@ fn regenerates(magic: Option<i64>) -> bool {
 
 /// Reads all of `f` from offset 0 into `buf` (cleared first) with pread, at most `cap` bytes
 /// (`Ok(false)` past it): `buf`'s capacity is used as it is, grown only for a longer file.
+/// Before growing it the first time, a regular file larger than `cap` (its size is known up
+/// front, unlike a procfs or sysfs file's) is `Ok(false)` without reading more, so a file
+/// that fits the buffer costs no fstat.
 fn pread_all(f: &File, cap: u64, buf: &mut String) -> io::Result<bool> {
     use std::os::fd::AsRawFd;
     let mut bytes = std::mem::take(buf).into_bytes();
     bytes.clear();
     let limit = usize::try_from(cap).unwrap_or(usize::MAX).saturating_add(1);
+    let mut checked = false;
     let r = loop {
         if bytes.len() >= limit {
             break Ok(false);
         }
         if bytes.len() == bytes.capacity() {
+            if !checked {
+                checked = true;
+                if f.metadata().is_ok_and(|m| m.is_file() && m.len() > cap) {
+                    break Ok(false);
+                }
+            }
             bytes.reserve((bytes.capacity().max(4096)).min(limit - bytes.len()));
         }
         let spare = (bytes.capacity() - bytes.len()).min(limit - bytes.len());
@@ -907,34 +917,21 @@ fn read_opened(
     cap: u64,
     buf: &mut String,
 ) -> Result<(), Error> {
-    let io_err = |err| Error::Io {
+    let file = opened.map_err(|err| Error::Io {
         path: path.to_path_buf(),
         err,
-    };
-    let too_large = || Error::TooLarge {
-        path: path.to_path_buf(),
-        cap,
-    };
-    let file = opened.map_err(io_err)?;
-    // A regular file (a copied tree, a textfile-like rootfs file) says its size up front: refuse
-    // it before allocating anything. /proc and /sys files say 0 or 4096, so the read is capped
-    // as well.
-    if file.metadata().is_ok_and(|m| m.is_file() && m.len() > cap) {
-        return Err(too_large());
+    })?;
+    match pread_all(&file, cap, buf) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            cap,
+        }),
+        Err(err) => Err(Error::Io {
+            path: path.to_path_buf(),
+            err,
+        }),
     }
-    let result = file.take(cap + 1).read_to_string(buf);
-    let n = match result {
-        Ok(n) => n,
-        Err(err) => {
-            buf.clear();
-            return Err(io_err(err));
-        }
-    };
-    if n as u64 > cap {
-        buf.clear();
-        return Err(too_large());
-    }
-    Ok(())
 }
 
 /// A list of names whose `String`s are kept between uses, so listing the same directory on
@@ -1062,21 +1059,23 @@ mod tests {
     fn procfs_files_are_kept_and_read_afresh() {
         let mut s = proc_and_sys();
         let mut buf = String::new();
-        s.read(Root::Proc, &["self/status"], &mut buf).unwrap();
-        assert!(buf.starts_with("Name:"), "{buf}");
-        assert_eq!(s.kept_files(), 1);
-        // A kept descriptor of /proc/self/status reads the values of now: grow VmRSS by 8 MiB.
-        let rss = |t: &str| -> u64 {
-            let v = t.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap();
-            v.trim().trim_end_matches(" kB").trim().parse().unwrap()
+        // rchar: the bytes this process has read, which only grows (other tests read too).
+        let rchar = |t: &str| -> u64 {
+            let v = t.lines().find_map(|l| l.strip_prefix("rchar: ")).unwrap();
+            v.parse().unwrap()
         };
-        let before = rss(&buf);
-        let big = vec![1u8; 8 << 20];
-        std::hint::black_box(&big);
-        s.read(Root::Proc, &["self/status"], &mut buf).unwrap();
-        assert!(rss(&buf) >= before + 7 * 1024, "{} -> {}", before, rss(&buf));
+        s.read(Root::Proc, &["self/io"], &mut buf).unwrap();
+        assert_eq!(s.kept_files(), 1);
+        let before = rchar(&buf);
+        let exe = std::fs::read("/proc/self/exe").unwrap();
+        s.read(Root::Proc, &["self/io"], &mut buf).unwrap();
+        let after = rchar(&buf);
+        assert!(
+            after >= before + exe.len() as u64,
+            "{before} -> {after} after reading {} bytes",
+            exe.len()
+        );
         assert_eq!(s.kept_files(), 1, "the same descriptor, read again");
-        drop(big);
     }
 
     #[test]
@@ -1086,7 +1085,12 @@ mod tests {
         s.read(Root::Proc, &["loadavg"], &mut buf).unwrap();
         assert_eq!(s.kept_files(), 1);
         // A descriptor that fails to read (a directory: EISDIR) stands for one whose object went.
-        let slot = s.kept.files.iter_mut().find_map(|(_, f)| f.as_mut()).unwrap();
+        let slot = s
+            .kept
+            .files
+            .iter_mut()
+            .find_map(|(_, f)| f.as_mut())
+            .unwrap();
         *slot = File::open("/proc").unwrap();
         s.read(Root::Proc, &["loadavg"], &mut buf).unwrap();
         assert_eq!(buf.split_whitespace().count(), 5, "{buf}");
@@ -1097,7 +1101,10 @@ mod tests {
 
     #[test]
     fn a_kept_file_of_something_gone_reads_as_the_path_does() {
-        let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
         let pid = child.id().to_string();
         let mut s = proc_and_sys();
         let mut buf = String::new();
@@ -1110,11 +1117,14 @@ mod tests {
         let e = s.read(Root::Proc, &[&pid, "/stat"], &mut buf).unwrap_err();
         assert!(e.is_not_found(), "{e}");
         assert!(
-            e.to_string().ends_with("/stat: No such file or directory (os error 2)"),
+            e.to_string()
+                .ends_with("/stat: No such file or directory (os error 2)"),
             "{e}"
         );
         assert_eq!(s.kept_files(), 0);
-        assert!(!s.read_optional(Root::Proc, &[&pid, "/stat"], &mut buf).unwrap());
+        assert!(!s
+            .read_optional(Root::Proc, &[&pid, "/stat"], &mut buf)
+            .unwrap());
     }
 
     #[test]
@@ -1122,7 +1132,14 @@ mod tests {
         let mut s = proc_and_sys();
         s.set_kept_cap(2);
         let mut buf = String::new();
-        let files = ["loadavg", "uptime", "meminfo", "vmstat", "stat", "diskstats"];
+        let files = [
+            "loadavg",
+            "uptime",
+            "meminfo",
+            "vmstat",
+            "stat",
+            "diskstats",
+        ];
         for _ in 0..3 {
             for f in files {
                 s.read(Root::Proc, &[f], &mut buf).unwrap();
