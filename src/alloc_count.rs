@@ -111,15 +111,21 @@ mod tests {
     #[test]
     fn live_host_files_through_kept_descriptors_do_not_allocate() {
         let names = [
-            "stat", "meminfo", "vmstat", "loadavg", "netstat", "sockstat", "diskstats", "filefd",
+            "stat",
+            "meminfo",
+            "vmstat",
+            "loadavg",
+            "netstat",
+            "sockstat",
+            "diskstats",
+            "filefd",
         ];
         let enabled = names
             .iter()
             .map(|n| collector::ALL.iter().position(|c| c.name == *n).unwrap())
             .collect();
         let src = crate::source::Source::new("/proc".into(), "/sys".into(), "/".into());
-        let mut s =
-            Scraper::new(collector::Ctx::new(src), &default_settings(), enabled).unwrap();
+        let mut s = Scraper::new(collector::Ctx::new(src), &default_settings(), enabled).unwrap();
         for _ in 0..2 {
             assert!(s.scrape(), "the live host's files read");
         }

@@ -178,6 +178,22 @@ pub struct Diskstats {
     opt: Filter,
     /// The udev properties of the disks of this scrape, in file order.
     props: Props,
+    /// This scrape's wanted disks, parsed once (the families loop over them 20 times).
+    rows: Vec<Row>,
+}
+
+/// A wanted disk of this scrape: its name as a byte range of the text read.
+#[derive(Clone, Copy)]
+struct Row {
+    name: (usize, usize),
+    stats: [u64; MAX_STATS],
+    count: usize,
+}
+
+impl Row {
+    fn name<'a>(&self, text: &'a str) -> &'a str {
+        text.get(self.name.0..self.name.1).unwrap_or("")
+    }
 }
 
 impl Diskstats {
@@ -190,6 +206,7 @@ impl Diskstats {
                 "collector.diskstats.device-exclude",
             )?,
             props: Props::default(),
+            rows: Vec::new(),
         })
     }
 }
@@ -225,10 +242,13 @@ fn collect(ds: &mut Diskstats, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
     ctx.src.read(Root::Proc, &["diskstats"], &mut ctx.buf)?;
     let filter = &mut ds.opt;
     let props = &mut ds.props;
+    let rows = &mut ds.rows;
     props.clear();
+    rows.clear();
+    let text = ctx.buf.as_str();
 
     let mut widest = 0;
-    for disk in parse_diskstats(&ctx.buf) {
+    for disk in parse_diskstats(text) {
         let disk = disk.map_err(|e| {
             // The last path read is a udev entry's.
             ctx.src.path(Root::Proc, &["diskstats"]);
@@ -245,6 +265,13 @@ fn collect(ds: &mut Diskstats, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
             );
         }
         widest = widest.max(disk.count);
+        // The name is a slice of `text`: kept as its range.
+        let start = (disk.name.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+        rows.push(Row {
+            name: (start, start + disk.name.len()),
+            stats: disk.stats,
+            count: disk.count,
+        });
         let (mut major, mut minor) = ([0u8; 20], [0u8; 20]);
         let (major, minor) = (
             u64_str(&mut major, disk.major),
@@ -276,13 +303,9 @@ fn collect(ds: &mut Diskstats, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
 
     for (i, col) in COLUMNS.iter().enumerate().take(widest) {
         out.family(col.metric, col.help, col.kind);
-        // The whole file parsed above, so these lines are known to be good.
-        for disk in parse_diskstats(&ctx.buf).flatten() {
-            if i >= disk.count || !filter.allows(disk.name) {
-                continue;
-            }
-            if let Some(&v) = disk.stats.get(i) {
-                write_value(out, disk.name, col.unit, v);
+        for row in rows.iter().filter(|r| i < r.count) {
+            if let Some(&v) = row.stats.get(i) {
+                write_value(out, row.name(text), col.unit, v);
             }
         }
     }
@@ -290,7 +313,7 @@ fn collect(ds: &mut Diskstats, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
     // The wanted disks again, numbered as their udev properties were pushed.
     for (name, help, key, labels) in UDEV_INFO {
         let mut first = true;
-        for (d, disk) in wanted_disks(&ctx.buf, filter) {
+        for (d, row) in rows.iter().enumerate() {
             if props.get(d, key).is_empty() {
                 continue;
             }
@@ -299,7 +322,7 @@ fn collect(ds: &mut Diskstats, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
                 first = false;
             }
             let mut l = [("", ""); 6];
-            l[0] = ("device", disk);
+            l[0] = ("device", row.name(text));
             for (slot, &(label, i)) in l.iter_mut().skip(1).zip(labels) {
                 *slot = (label, props.get(d, i));
             }
@@ -308,7 +331,7 @@ fn collect(ds: &mut Diskstats, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
     }
     for (name, help, key) in ATA {
         let mut first = true;
-        for (d, disk) in wanted_disks(&ctx.buf, filter) {
+        for (d, row) in rows.iter().enumerate() {
             if props.get(d, udev::ATA).is_empty() {
                 continue;
             }
@@ -319,23 +342,10 @@ fn collect(ds: &mut Diskstats, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), E
                 out.family(name, help, Kind::Gauge);
                 first = false;
             }
-            out.f64(&[("device", disk)], v);
+            out.f64(&[("device", row.name(text))], v);
         }
     }
     Ok(())
-}
-
-/// (index among the wanted disks, name) of the disks the filter keeps, in file order. The
-/// whole file parsed before this is called.
-fn wanted_disks<'a>(
-    text: &'a str,
-    filter: &'a mut Filter,
-) -> impl Iterator<Item = (usize, &'a str)> + 'a {
-    parse_diskstats(text)
-        .flatten()
-        .filter(move |d| filter.allows(d.name))
-        .map(|d| d.name)
-        .enumerate()
 }
 
 #[cfg(test)]
