@@ -565,6 +565,8 @@ pub struct Pattern {
     /// The regex ran since the last remembered answer was given, so its match cache (regex-lite
     /// keeps one per regex, ~50 KiB for the netstat and vmstat defaults) is allocated.
     ran: bool,
+    /// For [`Pattern::is_match_nth`]: where in `seen` the nth subject of the last scrape was.
+    hints: Vec<u32>,
 }
 
 impl Pattern {
@@ -577,6 +579,41 @@ impl Pattern {
             re,
             seen: Vec::new(),
             ran: false,
+            hints: Vec::new(),
+        }
+    }
+
+    /// Like [`Pattern::is_match`] for the `nth` subject of a file whose subjects come in the
+    /// same order every scrape (vmstat's and netstat's fields): the answer of the subject
+    /// that was nth last time is checked with one comparison before any search.
+    pub fn is_match_nth(&mut self, nth: usize, subject: &str) -> bool {
+        let hint = self.hints.get(nth).map_or(usize::MAX, |&h| h as usize);
+        if let Some((s, m)) = self.seen.get(hint) {
+            if **s == *subject {
+                let m = *m;
+                self.answered();
+                return m;
+            }
+        }
+        let m = self.is_match(subject);
+        if nth < Self::MAX_REMEMBERED {
+            if let Ok(i) = self.seen.binary_search_by(|(s, _)| (**s).cmp(subject)) {
+                if self.hints.len() <= nth {
+                    self.hints.resize(nth + 1, u32::MAX);
+                }
+                if let Some(h) = self.hints.get_mut(nth) {
+                    *h = u32::try_from(i).unwrap_or(u32::MAX);
+                }
+            }
+        }
+        m
+    }
+
+    /// A remembered answer was given: the regex's match cache goes (see `is_match`).
+    fn answered(&mut self) {
+        if self.ran && self.seen.len() < Self::MAX_REMEMBERED {
+            self.re = self.re.clone();
+            self.ran = false;
         }
     }
 
@@ -586,10 +623,7 @@ impl Pattern {
                 // Answers are remembered again: give the match cache back (a clone of a
                 // regex-lite Regex shares the compiled program and starts with no cache). Not
                 // once the memory is full, when the regex runs on every scrape.
-                if self.ran && self.seen.len() < Self::MAX_REMEMBERED {
-                    self.re = self.re.clone();
-                    self.ran = false;
-                }
+                self.answered();
                 self.seen.get(i).is_some_and(|(_, m)| *m)
             }
             Err(i) => {
@@ -1082,6 +1116,33 @@ pub mod tests {
         assert!(p.is_match("wlan1"));
         assert!(!p.is_match("lo") && !p.ran);
         assert_eq!(p.seen.len(), 3);
+    }
+
+    #[test]
+    fn pattern_by_position_answers_as_the_regex_does_when_the_order_changes() {
+        let mut p = Pattern::new(Regex::new("^(eth|wlan)").unwrap());
+        let rounds: [&[&str]; 4] = [
+            &["eth0", "lo", "wlan0"],
+            &["eth0", "lo", "wlan0"],
+            // A field came in between, one went, and the order changed.
+            &["lo", "eth0", "br0", "wlan1"],
+            &["eth0", "lo", "wlan0"],
+        ];
+        for subjects in rounds {
+            let got: Vec<bool> = subjects
+                .iter()
+                .enumerate()
+                .map(|(i, s)| p.is_match_nth(i, s))
+                .collect();
+            let want: Vec<bool> = subjects
+                .iter()
+                .map(|s| s.starts_with("eth") || s.starts_with("wlan"))
+                .collect();
+            assert_eq!(got, want, "{subjects:?}");
+        }
+        // Remembered: br0 eth0 lo wlan0 wlan1; the last round's eth0 lo wlan0 are 1 2 3, and
+        // the third round's fourth (wlan1) is still 4.
+        assert_eq!(p.hints, [1, 2, 3, 4]);
     }
 
     #[test]

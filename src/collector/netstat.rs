@@ -152,6 +152,8 @@ impl Collect for Netstat {
 }
 
 fn collect(opt: &mut Pattern, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
+    // Fields are numbered across the three files, in the order they come every scrape.
+    let mut nth = 0;
     for file in ["net/netstat", "net/snmp", "net/snmp6"] {
         if file == "net/snmp6" {
             // Absent when IPv6 is disabled; node_exporter then exports the others only.
@@ -194,7 +196,8 @@ fn collect(opt: &mut Pattern, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Er
             key.push_str(proto);
             key.push('_');
             key.push_str(field);
-            if !fields.is_match(key) {
+            nth += 1;
+            if !fields.is_match_nth(nth, key) {
                 return;
             }
             let k = key.len();

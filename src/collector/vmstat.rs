@@ -93,9 +93,9 @@ impl Collect for Vmstat {
 fn collect(opt: &mut Pattern, ctx: &mut Ctx, out: &mut Encoder) -> Result<(), Error> {
     ctx.src.read(Root::Proc, &["vmstat"], &mut ctx.buf)?;
     let help = &mut ctx.buf2;
-    for record in parse_vmstat(&ctx.buf) {
+    for (nth, record) in parse_vmstat(&ctx.buf).enumerate() {
         let (key, value) = record.map_err(|e| ctx.src.parse_error(e))?;
-        if !opt.is_match(key) {
+        if !opt.is_match_nth(nth, key) {
             continue;
         }
         help.clear();
